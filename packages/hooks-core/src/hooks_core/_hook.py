@@ -1,0 +1,241 @@
+"""The `Hook` base class: every hook point of the training loop, and scheduling helpers.
+
+A subclass overrides only the points it cares about. The runner's dispatch table
+(see `HookList`) calls a hook only at the points it overrides, so the empty
+defaults below cost nothing at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sized
+from typing import Any, ClassVar
+
+from ._priority import Priority
+
+__all__ = ["Hook", "HOOK_POINTS", "GENERIC_POINTS", "overrides", "defines"]
+
+# The keyword arguments each hook point receives after `runner`, in the order the
+# runner passes them. The order of the keys is MMEngine's `Hook.stages` order,
+# which is the display order of `get_hooks_info`, not the call order.
+HOOK_POINTS: dict[str, tuple[str, ...]] = {
+    "before_run": (),
+    "after_load_checkpoint": ("checkpoint",),
+    "before_train": (),
+    "before_train_epoch": (),
+    "before_train_iter": ("batch_idx", "data_batch"),
+    "after_train_iter": ("batch_idx", "data_batch", "outputs"),
+    "after_train_epoch": (),
+    "before_val": (),
+    "before_val_epoch": (),
+    "before_val_iter": ("batch_idx", "data_batch"),
+    "after_val_iter": ("batch_idx", "data_batch", "outputs"),
+    "after_val_epoch": ("metrics",),
+    "after_val": (),
+    "before_save_checkpoint": ("checkpoint",),
+    "after_train": (),
+    "before_test": (),
+    "before_test_epoch": (),
+    "before_test_iter": ("batch_idx", "data_batch"),
+    "after_test_iter": ("batch_idx", "data_batch", "outputs"),
+    "after_test_epoch": ("metrics",),
+    "after_test": (),
+    "after_run": (),
+}
+
+# Mode-specific points whose default delegates to a generic `mode` method:
+# overriding the generic one covers train, val and test at once.
+GENERIC_POINTS: dict[str, str] = {
+    f"{when}_{mode}_{unit}": f"_{when}_{unit}"
+    for when in ("before", "after")
+    for mode in ("train", "val", "test")
+    for unit in ("epoch", "iter")
+}
+
+
+class Hook:
+    """Base class of all hooks: override the points your hook needs.
+
+    Every point receives the runner first. Iteration points also receive
+    ``batch_idx`` (the index within the epoch for epoch-based training, the
+    global iteration for iteration-based training), ``data_batch`` and, after
+    the step, ``outputs``. ``after_val_epoch``/``after_test_epoch`` receive the
+    computed ``metrics``; the checkpoint points receive the mutable checkpoint dict.
+
+    Example:
+        >>> class PrintLoss(Hook):
+        ...     priority = 'LOW'
+        ...     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        ...         if self.every_n_inner_iters(batch_idx, 100):
+        ...             print(outputs['loss'])
+    """
+
+    priority: int | str | Priority = "NORMAL"
+    stages: ClassVar[tuple[str, ...]] = tuple(HOOK_POINTS)
+
+    # ------------------------------------------------------------ run, loops
+    def before_run(self, runner: Any) -> None:
+        """Called once before anything else, before a checkpoint is loaded or resumed."""
+
+    def after_run(self, runner: Any) -> None:
+        """Called once at the very end of `train()`, `val()` or `test()`."""
+
+    def before_train(self, runner: Any) -> None:
+        """Called before the first training epoch, after resuming."""
+
+    def after_train(self, runner: Any) -> None:
+        """Called after the last training epoch or iteration."""
+
+    def before_val(self, runner: Any) -> None:
+        """Called before a validation run."""
+
+    def after_val(self, runner: Any) -> None:
+        """Called after a validation run."""
+
+    def before_test(self, runner: Any) -> None:
+        """Called before a test run."""
+
+    def after_test(self, runner: Any) -> None:
+        """Called after a test run."""
+
+    # ------------------------------------------------------------ checkpoints
+    def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+        """Called with the checkpoint dict before it is written; add or change keys here."""
+
+    def after_load_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+        """Called with a loaded checkpoint dict before its weights go into the model."""
+
+    # ------------------------------------------------------------ epochs
+    def before_train_epoch(self, runner: Any) -> None:
+        """Called before each training epoch."""
+        self._before_epoch(runner, mode="train")
+
+    def before_val_epoch(self, runner: Any) -> None:
+        """Called before each validation epoch."""
+        self._before_epoch(runner, mode="val")
+
+    def before_test_epoch(self, runner: Any) -> None:
+        """Called before each test epoch."""
+        self._before_epoch(runner, mode="test")
+
+    def after_train_epoch(self, runner: Any) -> None:
+        """Called after each training epoch."""
+        self._after_epoch(runner, mode="train")
+
+    def after_val_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
+        """Called after each validation epoch with the evaluator's metrics."""
+        self._after_epoch(runner, mode="val")
+
+    def after_test_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
+        """Called after each test epoch with the evaluator's metrics."""
+        self._after_epoch(runner, mode="test")
+
+    # ------------------------------------------------------------ iterations
+    def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        """Called before each training step."""
+        self._before_iter(runner, batch_idx=batch_idx, data_batch=data_batch, mode="train")
+
+    def before_val_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        """Called before each validation step."""
+        self._before_iter(runner, batch_idx=batch_idx, data_batch=data_batch, mode="val")
+
+    def before_test_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        """Called before each test step."""
+        self._before_iter(runner, batch_idx=batch_idx, data_batch=data_batch, mode="test")
+
+    def after_train_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
+        """Called after each training step with the step's outputs (loss and log values)."""
+        self._after_iter(
+            runner, batch_idx=batch_idx, data_batch=data_batch, outputs=outputs, mode="train"
+        )
+
+    def after_val_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
+        """Called after each validation step with the model's predictions."""
+        self._after_iter(
+            runner, batch_idx=batch_idx, data_batch=data_batch, outputs=outputs, mode="val"
+        )
+
+    def after_test_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
+        """Called after each test step with the model's predictions."""
+        self._after_iter(
+            runner, batch_idx=batch_idx, data_batch=data_batch, outputs=outputs, mode="test"
+        )
+
+    # ------------------------------------------------------------ generic fallbacks
+    def _before_epoch(self, runner: Any, mode: str = "train") -> None:
+        """Generic point behind `before_{train,val,test}_epoch`."""
+
+    def _after_epoch(self, runner: Any, mode: str = "train") -> None:
+        """Generic point behind `after_{train,val,test}_epoch`."""
+
+    def _before_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, mode: str = "train"
+    ) -> None:
+        """Generic point behind `before_{train,val,test}_iter`."""
+
+    def _after_iter(
+        self,
+        runner: Any,
+        batch_idx: int,
+        data_batch: Any = None,
+        outputs: Any = None,
+        mode: str = "train",
+    ) -> None:
+        """Generic point behind `after_{train,val,test}_iter`."""
+
+    # ------------------------------------------------------------ helpers
+    def every_n_epochs(self, runner: Any, n: int, start: int = 0) -> bool:
+        """True after every `n`-th epoch counted from `start` (uses ``runner.epoch``)."""
+        done = runner.epoch + 1 - start
+        return n > 0 and done >= 0 and done % n == 0
+
+    def every_n_train_iters(self, runner: Any, n: int, start: int = 0) -> bool:
+        """True after every `n`-th training iteration counted from `start` (``runner.iter``)."""
+        done = runner.iter + 1 - start
+        return n > 0 and done >= 0 and done % n == 0
+
+    def every_n_inner_iters(self, batch_idx: int, n: int) -> bool:
+        """True after every `n`-th iteration within the current epoch."""
+        return n > 0 and (batch_idx + 1) % n == 0
+
+    def end_of_epoch(self, dataloader: Sized, batch_idx: int) -> bool:
+        """True at the last batch of `dataloader`."""
+        return batch_idx + 1 == len(dataloader)
+
+    def is_last_train_epoch(self, runner: Any) -> bool:
+        """True during the last training epoch."""
+        return bool(runner.epoch + 1 == runner.max_epochs)
+
+    def is_last_train_iter(self, runner: Any) -> bool:
+        """True at the last training iteration."""
+        return bool(runner.iter + 1 == runner.max_iters)
+
+    def get_triggered_stages(self) -> list[str]:
+        """Return the hook points this hook acts on, in `stages` order."""
+        return [point for point in self.stages if overrides(self, point)]
+
+
+def overrides(hook: object, point: str) -> bool:
+    """Whether `hook` does something at `point`, directly or through its generic fallback.
+
+    A point counts as overridden when the hook's class (or the instance itself)
+    defines it differently from `Hook`. A point `Hook` does not define (a custom
+    point) counts when the hook has a callable of that name.
+    """
+    base = getattr(Hook, point, None)
+    if base is None:
+        return callable(getattr(hook, point, None))
+    if defines(hook, point, base):
+        return True
+    generic = GENERIC_POINTS.get(point)
+    return generic is not None and defines(hook, generic, getattr(Hook, generic))
+
+
+def defines(hook: object, name: str, base: object) -> bool:
+    """Whether `hook` replaces `base` for attribute `name`, on its class or on the instance."""
+    return name in getattr(hook, "__dict__", ()) or getattr(type(hook), name, base) is not base

@@ -1,0 +1,82 @@
+"""Plugin discovery through package entry points.
+
+A distribution makes a type buildable by name by declaring an entry point whose
+name is the type name, in the group of the registry it belongs to::
+
+    [project.entry-points."hooks_core.hook"]
+    CheckpointHook = "hooks_eval:CheckpointHook"
+
+Installed metadata is read once, on the first registry miss, and no plugin is
+imported until one of its names is asked for.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, distributions
+from typing import NamedTuple
+
+from ._errors import PluginConflictError
+
+__all__ = ["GROUP_PREFIX", "Plugin", "find_plugin", "plugin_names", "clear_plugin_cache"]
+
+GROUP_PREFIX = "hooks_core."
+
+_index: dict[str, dict[str, list[Plugin]]] | None = None
+
+
+class Plugin(NamedTuple):
+    """One entry point: the distribution that declares it and what it points to."""
+
+    distribution: str
+    entry_point: EntryPoint
+
+
+def _build_index() -> dict[str, dict[str, list[Plugin]]]:
+    """Map group -> name -> declaring plugins, for every group under `GROUP_PREFIX`."""
+    index: dict[str, dict[str, list[Plugin]]] = {}
+    for dist in distributions():
+        for ep in dist.entry_points:
+            if not ep.group.startswith(GROUP_PREFIX):
+                continue
+            claims = index.setdefault(ep.group, {}).setdefault(ep.name, [])
+            # The same distribution can be visible twice on sys.path (an editable
+            # install beside a copy); only different distributions conflict.
+            if all(claim.distribution != dist.name for claim in claims):
+                claims.append(Plugin(dist.name, ep))
+    return index
+
+
+def _group(group: str) -> dict[str, list[Plugin]]:
+    global _index
+    if _index is None:
+        _index = _build_index()
+    return _index.get(group, {})
+
+
+def plugin_names(group: str) -> list[str]:
+    """Names that installed distributions declare in `group`, without importing anything."""
+    return sorted(_group(group))
+
+
+def find_plugin(group: str, name: str) -> Plugin | None:
+    """Return the plugin declaring `name` in `group`, or None if no distribution does.
+
+    Raises:
+        PluginConflictError: if two distributions declare the same name.
+    """
+    claims = _group(group).get(name)
+    if not claims:
+        return None
+    if len(claims) > 1:
+        owners = ", ".join(f"{c.distribution} ({c.entry_point.value})" for c in claims)
+        raise PluginConflictError(
+            f"{name!r} is declared in entry-point group {group!r} by more than one "
+            f"distribution: {owners}. Uninstall one of them, or rename the entry point."
+        )
+    return claims[0]
+
+
+def clear_plugin_cache() -> None:
+    """Forget the installed entry points, so that the next miss reads them again."""
+    global _index
+    _index = None

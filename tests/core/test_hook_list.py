@@ -1,0 +1,205 @@
+"""HookList: ordering, priority precedence, dispatch table, signature checks, hooks info."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import pytest
+
+from hooks_core import HOOKS, Hook, HookList, NotRegisteredError, Priority
+
+
+class Named(Hook):
+    """Logs its name at `before_run` into a shared list."""
+
+    def __init__(self, name: str, log: list[str] | None = None) -> None:
+        self.name = name
+        self.log = log if log is not None else []
+
+    def before_run(self, runner: Any) -> None:
+        self.log.append(self.name)
+
+
+def names(hooks: HookList) -> list[str]:
+    return [h.name for h in hooks]  # type: ignore[attr-defined]
+
+
+def test_hooks_are_sorted_by_priority_and_stable_within_a_priority() -> None:
+    hooks = HookList(owner=None)
+    hooks.register(Named("normal-1"))
+    hooks.register(Named("lowest"), priority="LOWEST")
+    hooks.register(Named("very-high"), priority=Priority.VERY_HIGH)
+    hooks.register(Named("normal-2"), priority=50)
+    hooks.register(Named("between"), priority=45)
+    hooks.register(Named("highest"), priority="highest")
+    assert names(hooks) == ["highest", "very-high", "between", "normal-1", "normal-2", "lowest"]
+
+
+def test_priority_precedence_argument_then_config_then_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    @HOOKS.register_module()
+    class LowByDefault(Named):
+        priority = "LOW"
+
+    hooks = HookList(owner=None)
+    cfg = {"type": "LowByDefault", "name": "cfg", "priority": "HIGH"}
+    from_cfg = hooks.register(cfg)
+    from_arg = hooks.register(dict(cfg, name="arg"), priority="VERY_LOW")
+    from_class = hooks.register({"type": "LowByDefault", "name": "class"})
+    assert (from_cfg.priority, from_arg.priority, from_class.priority) == ("HIGH", "VERY_LOW", "LOW")
+    assert names(hooks) == ["cfg", "class", "arg"]
+    assert cfg == {"type": "LowByDefault", "name": "cfg", "priority": "HIGH"}  # not mutated
+
+
+def test_bad_priority_and_bad_hook_are_rejected_clearly() -> None:
+    hooks = HookList(owner=None)
+    with pytest.raises(ValueError, match="unknown priority 'SOON'"):
+        hooks.register(Named("x"), priority="SOON")
+    with pytest.raises(TypeError, match="must be a Hook instance or a config dict, got int"):
+        hooks.register(3)  # type: ignore[arg-type]
+    with pytest.raises(NotRegisteredError, match="'NoSuchHook' is not in the hooks_core::hook"):
+        hooks.register({"type": "NoSuchHook"})
+    assert len(hooks) == 0
+
+
+def test_call_hook_passes_owner_and_kwargs_in_priority_order() -> None:
+    seen: list[tuple[str, Any, int, Any, Any]] = []
+
+    class Spy(Hook):
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        def after_train_iter(
+            self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+        ) -> None:
+            seen.append((self.tag, runner, batch_idx, data_batch, outputs))
+
+    owner = object()
+    hooks = HookList(owner)
+    hooks.register(Spy("late"), priority="LOW")
+    hooks.register(Spy("early"), priority="HIGH")
+    hooks.register(Named("unrelated"))
+    hooks.call_hook("after_train_iter", batch_idx=4, data_batch=[1], outputs={"loss": 0})
+    assert seen == [
+        ("early", owner, 4, [1], {"loss": 0}),
+        ("late", owner, 4, [1], {"loss": 0}),
+    ]
+
+
+def test_only_overriding_hooks_are_in_the_dispatch_table() -> None:
+    class Epochs(Hook):
+        def _after_epoch(self, runner: Any, mode: str = "train") -> None: ...
+
+    hooks = HookList(owner=None)
+    plain, runner_hook, epochs = Hook(), Named("n"), Epochs()
+    for hook in (plain, runner_hook, epochs):
+        hooks.register(hook)
+    assert hooks.hooks_at("before_run") == (runner_hook,)
+    assert hooks.hooks_at("after_val_epoch") == (epochs,)
+    assert hooks.hooks_at("after_train_iter") == ()
+    assert len(hooks._table["after_val_epoch"]) == 1
+    assert hooks._table["before_train_iter"] == ()
+
+
+def test_generic_override_runs_with_the_right_mode() -> None:
+    modes: list[str] = []
+
+    class Timer(Hook):
+        def _before_iter(
+            self, runner: Any, batch_idx: int, data_batch: Any = None, mode: str = "train"
+        ) -> None:
+            modes.append(mode)
+
+    hooks = HookList(owner=None)
+    hooks.register(Timer())
+    for mode in ("train", "val", "test"):
+        hooks.call_hook(f"before_{mode}_iter", batch_idx=0, data_batch=None)
+    assert modes == ["train", "val", "test"]
+
+
+def test_custom_points_work_and_follow_new_registrations() -> None:
+    class Custom(Hook):
+        def __init__(self) -> None:
+            self.got: list[int] = []
+
+        def after_data_prepared(self, runner: Any, size: int) -> None:
+            self.got.append(size)
+
+    hooks = HookList(owner=None)
+    first = hooks.register(Custom())
+    hooks.call_hook("after_data_prepared", size=3)
+    second = hooks.register(Custom(), priority="HIGH")
+    hooks.call_hook("after_data_prepared", size=5)
+    hooks.call_hook("no_hook_has_this_point")
+    assert (first.got, second.got) == ([3, 5], [5])
+
+
+def test_bad_signature_is_reported_at_registration() -> None:
+    class MmcvStyle(Hook):
+        def after_train_iter(self, runner):  # type: ignore[no-untyped-def, override]
+            pass
+
+    with pytest.raises(TypeError) as info:
+        HookList(owner=None).register(MmcvStyle())
+    message = str(info.value)
+    assert "MmcvStyle.after_train_iter(runner)" in message
+    assert "'after_train_iter'" in message
+    assert "expected after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None)" in (
+        message
+    )
+
+
+def test_bad_generic_signature_names_the_generic_method() -> None:
+    class NoMode(Hook):
+        def _before_epoch(self, runner):  # type: ignore[no-untyped-def, override]
+            pass
+
+    with pytest.raises(TypeError, match=r"NoMode\._before_epoch\(runner\).*'before_train_epoch'"):
+        HookList(owner=None).register(NoMode())
+
+
+def test_type_error_inside_a_hook_body_propagates_untouched() -> None:
+    class Buggy(Hook):
+        def before_train(self, runner: Any) -> None:
+            len(5)  # type: ignore[arg-type]
+
+    hooks = HookList(owner=None)
+    hooks.register(Buggy())
+    with pytest.raises(TypeError) as info:
+        hooks.call_hook("before_train")
+    assert str(info.value) == "object of type 'int' has no len()"
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert frames[-1].name == "before_train"
+    assert frames[-1].line == "len(5)  # type: ignore[arg-type]"
+
+
+def test_get_hooks_info_uses_mmengine_layout() -> None:
+    class RuntimeInfo(Hook):
+        priority = Priority.VERY_HIGH
+
+        def before_run(self, runner: Any) -> None: ...
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None: ...  # fmt: skip
+
+    class Logger(Hook):
+        priority = 60
+
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None: ...  # fmt: skip
+
+    hooks = HookList(owner=None)
+    hooks.register(Logger())
+    hooks.register(RuntimeInfo())
+    hooks.register(Named("x"), priority=45)
+    assert hooks.get_hooks_info() == (
+        "before_run:\n"
+        f"({'VERY_HIGH':<12}) {'RuntimeInfo':<35}\n"
+        f"({'45':<12}) {'Named':<35}\n"
+        " -------------------- \n"
+        "after_train_iter:\n"
+        f"({'VERY_HIGH':<12}) {'RuntimeInfo':<35}\n"
+        f"({'BELOW_NORMAL':<12}) {'Logger':<35}\n"
+        " -------------------- "
+    )

@@ -1,0 +1,117 @@
+"""Development entry point that needs nothing but Python: it installs hatch for itself.
+
+    python tools/dev.py test            # lint, type-check, then every package's tests
+    python tools/dev.py test core       # only the tests of one package environment
+    python tools/dev.py lint            # ruff and mypy only
+
+Hatch lives in a private virtual environment under `.tools/` (ignored by git),
+so the global Python stays untouched; hatch keeps the environments it creates
+in its own data folder (`hatch env find` shows where). Each package's tests run in their own
+environment (see `[tool.hatch.envs.hatch-test]` in the root pyproject.toml),
+which is how the core is proven to work with no satellite installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tomllib
+import venv
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".tools"
+HATCH_REQUIREMENT = "hatch==1.18.2"
+
+
+def hatch() -> Path:
+    """Return the path of a working hatch, installing it into `.tools/hatch` on first use."""
+    env = TOOLS / "hatch"
+    bindir = env / ("Scripts" if os.name == "nt" else "bin")
+    exe = bindir / "hatch"
+    stamp = env / "requirement.txt"
+    if exe.exists() and stamp.exists() and stamp.read_text() == HATCH_REQUIREMENT:
+        return exe
+    print(f"dev: installing {HATCH_REQUIREMENT} into {env.relative_to(ROOT)}", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(env)
+    pip = [str(bindir / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, HATCH_REQUIREMENT], check=True)
+    stamp.write_text(HATCH_REQUIREMENT)
+    return exe
+
+
+def test_packages() -> list[str]:
+    """The `pkg` values of the hatch-test matrix, in the order the root pyproject lists them."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    matrices = config["tool"]["hatch"]["envs"]["hatch-test"]["matrix"]
+    return [pkg for matrix in matrices for pkg in matrix["pkg"]]
+
+
+def run(args: list[str], **env: str) -> int:
+    print(f"\ndev: $ {' '.join(args)}", flush=True)
+    return subprocess.run(args, cwd=ROOT, env={**os.environ, **env}).returncode
+
+
+def junit_counts(report: Path) -> tuple[int, int, int]:
+    """(passed, failed, skipped) from a pytest JUnit XML report; all failed if it is missing."""
+    if not report.exists():
+        return 0, 1, 0
+    suite = ET.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite[0]
+    total, skipped = int(suite.get("tests", 0)), int(suite.get("skipped", 0))
+    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    return total - failed - skipped, failed, skipped
+
+
+def lint(hatch_exe: Path) -> bool:
+    return run([str(hatch_exe), "run", "lint:check"]) == 0
+
+
+def test(hatch_exe: Path, packages: list[str]) -> tuple[list[str], list[int]]:
+    """Run each package's test environment; return the failing ones and (passed, failed, skipped)."""
+    reports = TOOLS / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    totals, failed_envs = [0, 0, 0], []
+    for pkg in packages:
+        report = reports / f"{pkg}.xml"
+        report.unlink(missing_ok=True)
+        code = run(
+            [str(hatch_exe), "test", "-i", f"pkg={pkg}"],
+            PYTEST_ADDOPTS=f"--junitxml={report}",
+        )
+        totals = [t + c for t, c in zip(totals, junit_counts(report), strict=True)]
+        if code != 0:
+            failed_envs.append(pkg)
+    return failed_envs, totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    test_parser = sub.add_parser("test", help="lint, type-check and run the tests")
+    test_parser.add_argument("packages", nargs="*", help="test environments (default: all)")
+    sub.add_parser("lint", help="ruff and mypy")
+    args = parser.parse_args()
+
+    hatch_exe = hatch()
+    if args.command == "lint":
+        return 0 if lint(hatch_exe) else 1
+    packages = args.packages or test_packages()
+    unknown = sorted(set(packages) - set(test_packages()))
+    if unknown:
+        parser.error(f"unknown test environment(s) {unknown}; choose from {test_packages()}")
+    lint_ok = lint(hatch_exe) if not args.packages else True
+    failed_envs, (passed, failed, skipped) = test(hatch_exe, packages)
+    print(f"\ndev: test environments: {', '.join(packages)}")
+    if failed_envs:
+        print(f"dev: FAILED test environments: {', '.join(failed_envs)}")
+    if not lint_ok:
+        print("dev: FAILED lint or type check (see above)")
+    print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+    return 0 if lint_ok and not failed_envs else 1
+
+if __name__ == "__main__":
+    sys.exit(main())
