@@ -17,10 +17,11 @@ import argparse
 import os
 import subprocess
 import sys
-import tomllib
 import venv
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -71,7 +72,7 @@ def lint(hatch_exe: Path) -> bool:
 
 
 def test(hatch_exe: Path, packages: list[str]) -> tuple[list[str], list[int]]:
-    """Run each package's test environment; return the failing ones and (passed, failed, skipped)."""
+    """Run each package's test environment; return the failing ones and the test counts."""
     reports = TOOLS / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     totals, failed_envs = [0, 0, 0], []
@@ -89,7 +90,9 @@ def test(hatch_exe: Path, packages: list[str]) -> tuple[list[str], list[int]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     test_parser = sub.add_parser("test", help="lint, type-check and run the tests")
     test_parser.add_argument("packages", nargs="*", help="test environments (default: all)")
@@ -112,6 +115,7 @@ def main() -> int:
         print("dev: FAILED lint or type check (see above)")
     print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
     return 0 if lint_ok and not failed_envs else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

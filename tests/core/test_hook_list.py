@@ -48,7 +48,11 @@ def test_priority_precedence_argument_then_config_then_class(
     from_cfg = hooks.register(cfg)
     from_arg = hooks.register(dict(cfg, name="arg"), priority="VERY_LOW")
     from_class = hooks.register({"type": "LowByDefault", "name": "class"})
-    assert (from_cfg.priority, from_arg.priority, from_class.priority) == ("HIGH", "VERY_LOW", "LOW")
+    assert (from_cfg.priority, from_arg.priority, from_class.priority) == (
+        "HIGH",
+        "VERY_LOW",
+        "LOW",
+    )
     assert names(hooks) == ["cfg", "class", "arg"]
     assert cfg == {"type": "LowByDefault", "name": "cfg", "priority": "HIGH"}  # not mutated
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +19,9 @@ from hooks_core import (
     PluginConflictError,
     clear_plugin_cache,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def run_python(code: str) -> dict[str, object]:
@@ -85,7 +88,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_two_distributions_claiming_one_name_is_an_error_naming_both(site: Path) -> None:
     for dist in ("hooks-rival-a", "hooks-rival-b"):
-        write_distribution(site, dist, f"[hooks_core.hook]\nRivalHook = {dist.replace('-', '_')}:Hook\n")
+        write_distribution(
+            site, dist, f"[hooks_core.hook]\nRivalHook = {dist.replace('-', '_')}:Hook\n"
+        )
     with pytest.raises(PluginConflictError) as info:
         HOOKS.get("RivalHook")
     message = str(info.value)
@@ -98,7 +103,10 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(site: Path)
 def test_entry_point_to_a_module_that_does_not_register_is_reported(site: Path) -> None:
     (site / "hooks_silent.py").write_text("VALUE = 1\n")
     write_distribution(site, "hooks-silent", "[hooks_core.hook]\nSilentHook = hooks_silent\n")
-    with pytest.raises(NotRegisteredError, match="'hooks_silent' of hooks-silent was imported but did not register 'SilentHook'"):
+    with pytest.raises(
+        NotRegisteredError,
+        match="'hooks_silent' of hooks-silent was imported but did not register 'SilentHook'",
+    ):
         HOOKS.get("SilentHook")
     sys.modules.pop("hooks_silent", None)
 
@@ -107,7 +115,9 @@ def test_entry_point_to_a_class_registers_it_under_the_entry_point_name(site: Pa
     (site / "hooks_plain.py").write_text(
         "from hooks_core import Hook\nclass PlainHook(Hook):\n    pass\n"
     )
-    write_distribution(site, "hooks-plain", "[hooks_core.hook]\nAliasedHook = hooks_plain:PlainHook\n")
+    write_distribution(
+        site, "hooks-plain", "[hooks_core.hook]\nAliasedHook = hooks_plain:PlainHook\n"
+    )
     hook = HOOKS.build({"type": "AliasedHook"})
     assert isinstance(hook, Hook) and type(hook).__name__ == "PlainHook"
     assert "AliasedHook" in HOOKS.module_dict

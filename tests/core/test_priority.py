@@ -23,8 +23,15 @@ def test_levels_match_mmengine() -> None:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(0, 0), (45, 45), (100, 100), ("LOW", 70), ("very_high", 10), ("Normal", 50),
-     (Priority.LOWEST, 100)],
+    [
+        (0, 0),
+        (45, 45),
+        (100, 100),
+        ("LOW", 70),
+        ("very_high", 10),
+        ("Normal", 50),
+        (Priority.LOWEST, 100),
+    ],
 )
 def test_get_priority_accepts_ints_names_and_members(given: object, expected: int) -> None:
     assert get_priority(given) == expected  # type: ignore[arg-type]

@@ -29,7 +29,8 @@ _HOOKS: dict[str, str] = {
 
 # Logger backends whose library is an extra of hooks-logging.
 _LOG_BACKENDS: dict[str, str] = {
-    name: f"hooks-logging[{name}]" for name in ("tensorboard", "wandb", "mlflow", "neptune", "dvclive")
+    name: f"hooks-logging[{name}]"
+    for name in ("tensorboard", "wandb", "mlflow", "neptune", "dvclive")
 }
 
 # Registries that a single satellite fills entirely.

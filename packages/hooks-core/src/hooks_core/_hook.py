@@ -7,10 +7,12 @@ defaults below cost nothing at run time.
 
 from __future__ import annotations
 
-from collections.abc import Sized
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._priority import Priority
+if TYPE_CHECKING:
+    from collections.abc import Sized
+
+    from ._priority import Priority
 
 __all__ = ["Hook", "HOOK_POINTS", "GENERIC_POINTS", "overrides", "defines"]
 

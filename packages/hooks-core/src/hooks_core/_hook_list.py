@@ -54,7 +54,7 @@ class HookList:
         hello
     """
 
-    __slots__ = ("_owner", "_hooks", "_values", "_table")
+    __slots__ = ("_hooks", "_owner", "_table", "_values")
 
     def __init__(self, owner: Any) -> None:
         self._owner = owner
@@ -169,7 +169,7 @@ def _check_signatures(hook: Hook) -> None:
             ) from None
 
 
-def _dispatched_method(hook: Hook, point: str) -> tuple[str, dict[str, None]]:
+def _dispatched_method(hook: Hook, point: str) -> tuple[str, dict[str, object]]:
     """The method that really runs at `point` (the point or its generic fallback) and its kwargs."""
     generic = GENERIC_POINTS.get(point)
     if generic is None or defines(hook, point, getattr(Hook, point)):

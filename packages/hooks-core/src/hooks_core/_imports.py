@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Sequence
-from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import ModuleType
 
 __all__ = ["import_modules_from_strings"]
 

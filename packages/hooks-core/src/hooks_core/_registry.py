@@ -262,14 +262,17 @@ class Registry:
                 name in the message and the original as its cause.
         """
         if not isinstance(cfg, Mapping):
-            raise TypeError(f"{self}.build expects a dict config, got {type(cfg).__name__}: {cfg!r}")
+            raise TypeError(
+                f"{self}.build expects a dict config, got {type(cfg).__name__}: {cfg!r}"
+            )
         args = dict(cfg)
         for key, value in (default_args or {}).items():
             args.setdefault(key, value)
         if "type" not in args:
+            choices = ", ".join(self.available_names()) or "nothing registered yet"
             raise KeyError(
                 f"config for {self} has no 'type' key (keys: {sorted(args)}); "
-                f"add type='<name>' with one of: {', '.join(self.available_names()) or 'nothing yet'}"
+                f"add type='<name>' with one of: {choices}"
             )
         obj_type = args.pop("type")
         if isinstance(obj_type, str):
@@ -294,7 +297,9 @@ class Registry:
         close = difflib.get_close_matches(key, candidates + first_party_names(self.root.name), 3)
         if hint is None and close:
             lines.append(f"Did you mean {' or '.join(repr(c) for c in close)}?")
-            hint = next((install_hint(self.root.name, c) for c in close if c not in candidates), None)
+            hint = next(
+                (install_hint(self.root.name, c) for c in close if c not in candidates), None
+            )
         if hint is not None:
             lines.append(hint)
         if not close and hint is None:
