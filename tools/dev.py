@@ -3,6 +3,7 @@
     python tools/dev.py test            # lint, type-check, then every package's tests
     python tools/dev.py test core       # only the tests of one package environment
     python tools/dev.py lint            # ruff and mypy only
+    python tools/dev.py bench           # the benchmarks under tools/bench/
 
 Hatch lives in a private virtual environment under `.tools/` (ignored by git),
 so the global Python stays untouched; hatch keeps the environments it creates
@@ -97,11 +98,14 @@ def main() -> int:
     test_parser = sub.add_parser("test", help="lint, type-check and run the tests")
     test_parser.add_argument("packages", nargs="*", help="test environments (default: all)")
     sub.add_parser("lint", help="ruff and mypy")
+    sub.add_parser("bench", help="run the benchmarks under tools/bench/")
     args = parser.parse_args()
 
     hatch_exe = hatch()
     if args.command == "lint":
         return 0 if lint(hatch_exe) else 1
+    if args.command == "bench":
+        return run([str(hatch_exe), "run", "bench:all"])
     packages = args.packages or test_packages()
     unknown = sorted(set(packages) - set(test_packages()))
     if unknown:

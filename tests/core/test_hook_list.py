@@ -103,8 +103,28 @@ def test_only_overriding_hooks_are_in_the_dispatch_table() -> None:
     assert hooks.hooks_at("before_run") == (runner_hook,)
     assert hooks.hooks_at("after_val_epoch") == (epochs,)
     assert hooks.hooks_at("after_train_iter") == ()
-    assert len(hooks._table["after_val_epoch"]) == 1
-    assert hooks._table["before_train_iter"] == ()
+    # A point no hook acts on has no dispatcher at all: calling it is a lookup.
+    assert hooks._table["after_train_iter"] is None
+    assert hooks._table["after_val_epoch"] is not None
+
+
+def test_hooks_taking_extra_keywords_receive_them_by_name() -> None:
+    received: list[dict[str, Any]] = []
+
+    class Flexible(Hook):
+        def after_val_epoch(self, runner: Any, **kwargs: Any) -> None:
+            received.append(kwargs)
+
+        def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+            checkpoint["flexible"] = True
+
+    hooks = HookList(owner=None)
+    hooks.register(Flexible())
+    checkpoint: dict[str, Any] = {}
+    hooks.call_hook("after_val_epoch", metrics={"acc": 0.5})
+    hooks.call_hook("before_save_checkpoint", checkpoint=checkpoint)
+    assert received == [{"metrics": {"acc": 0.5}}]
+    assert checkpoint == {"flexible": True}
 
 
 def test_generic_override_runs_with_the_right_mode() -> None:

@@ -7,8 +7,6 @@ satellite's tests check that this table matches the entry points it declares.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, distribution
-
 __all__ = ["install_hint", "first_party_names"]
 
 # Hook types that a satellite registers, with the requirement that provides them.
@@ -74,6 +72,8 @@ def install_hint(registry: str, name: str) -> str | None:
 
 
 def _installed(package: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution  # slow to import
+
     try:
         distribution(package)
     except PackageNotFoundError:

@@ -7,10 +7,10 @@ defaults below cost nothing at run time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
-
+TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
     from collections.abc import Sized
+    from typing import Any, ClassVar
 
     from ._priority import Priority
 

@@ -2,40 +2,29 @@
 
 Everything that can be decided once is decided when a hook is registered: its
 position, whether its methods can take each point's arguments, and which hooks
-act at each point. `call_hook` is then a loop over a tuple of bound methods.
+act at each point. `call_hook` then runs one precomputed dispatcher per point,
+and a point no hook acts on costs a dictionary lookup.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
 
+from ._dispatch import make_dispatcher
 from ._hook import GENERIC_POINTS, HOOK_POINTS, Hook, defines, overrides
-from ._priority import Priority, get_priority, priority_name
+from ._priority import get_priority, priority_name
 from ._registries import HOOKS
 
+TYPE_CHECKING = False  # `typing` costs more to import than this whole package
+if TYPE_CHECKING:
+    import inspect
+    from collections.abc import Iterator
+    from typing import Any
+
+    from ._dispatch import Dispatcher
+    from ._priority import Priority
+
 __all__ = ["HookList"]
-
-
-class _CallTable(dict[str, tuple[Callable[..., Any], ...]]):
-    """Point name -> bound methods to call; custom points are added on first use."""
-
-    __slots__ = ("_hooks",)
-
-    def __init__(self, hooks: tuple[Hook, ...]) -> None:
-        super().__init__()
-        self._hooks = hooks
-        for point in HOOK_POINTS:
-            self[point] = self._methods(point)
-
-    def _methods(self, point: str) -> tuple[Callable[..., Any], ...]:
-        return tuple(getattr(hook, point) for hook in self._hooks if overrides(hook, point))
-
-    def __missing__(self, point: str) -> tuple[Callable[..., Any], ...]:
-        methods = self._methods(point)
-        self[point] = methods
-        return methods
 
 
 class HookList:
@@ -60,7 +49,7 @@ class HookList:
         self._owner = owner
         self._hooks: tuple[Hook, ...] = ()
         self._values: tuple[int, ...] = ()
-        self._table = _CallTable(())
+        self._table: dict[str, Dispatcher | None] = {}
 
     def register(
         self, hook: Hook | Mapping[str, Any], priority: int | str | Priority | None = None
@@ -100,7 +89,7 @@ class HookList:
             position -= 1
         self._hooks = (*self._hooks[:position], hook, *self._hooks[position:])
         self._values = (*self._values[:position], value, *self._values[position:])
-        self._table = _CallTable(self._hooks)
+        self._table = {point: self._dispatcher(point) for point in HOOK_POINTS}
         return hook
 
     def call_hook(self, point: str, **kwargs: Any) -> None:
@@ -108,9 +97,16 @@ class HookList:
 
         Exceptions raised inside hooks propagate unchanged.
         """
-        owner = self._owner
-        for method in self._table[point]:
-            method(owner, **kwargs)
+        try:
+            dispatch = self._table[point]
+        except KeyError:  # a custom point, seen for the first time
+            dispatch = self._table[point] = self._dispatcher(point)
+        if dispatch is not None:
+            dispatch(self._owner, **kwargs)
+
+    def _dispatcher(self, point: str) -> Dispatcher | None:
+        methods = tuple(getattr(hook, point) for hook in self._hooks if overrides(hook, point))
+        return make_dispatcher(point, methods)
 
     def hooks_at(self, point: str) -> tuple[Hook, ...]:
         """The hooks that act on `point`, in call order."""
@@ -151,6 +147,8 @@ class HookList:
 
 def _check_signatures(hook: Hook) -> None:
     """Fail now, not mid-training, if a method cannot take its point's arguments."""
+    import inspect  # slow to import; registration is not on the hot path
+
     for point in HOOK_POINTS:
         if not overrides(hook, point):
             continue
@@ -182,5 +180,7 @@ def _dispatched_method(hook: Hook, point: str) -> tuple[str, dict[str, object]]:
 
 def _plain(signature: inspect.Signature) -> str:
     """A signature without annotations, as a reader would write it."""
+    import inspect
+
     params = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
     return str(signature.replace(parameters=params, return_annotation=inspect.Signature.empty))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import ModuleType

@@ -12,10 +12,11 @@ imported until one of its names is asked for.
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, distributions
-from typing import NamedTuple
-
 from ._errors import PluginConflictError
+
+TYPE_CHECKING = False  # `typing` costs more to import than this whole package
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["GROUP_PREFIX", "Plugin", "find_plugin", "plugin_names", "clear_plugin_cache"]
 
@@ -24,15 +25,20 @@ GROUP_PREFIX = "hooks_core."
 _index: dict[str, dict[str, list[Plugin]]] | None = None
 
 
-class Plugin(NamedTuple):
+class Plugin:
     """One entry point: the distribution that declares it and what it points to."""
 
-    distribution: str
-    entry_point: EntryPoint
+    __slots__ = ("distribution", "entry_point")
+
+    def __init__(self, distribution: str, entry_point: EntryPoint) -> None:
+        self.distribution = distribution
+        self.entry_point = entry_point
 
 
 def _build_index() -> dict[str, dict[str, list[Plugin]]]:
     """Map group -> name -> declaring plugins, for every group under `GROUP_PREFIX`."""
+    from importlib.metadata import distributions  # slow to import, needed only on a miss
+
     index: dict[str, dict[str, list[Plugin]]] = {}
     for dist in distributions():
         for ep in dist.entry_points:

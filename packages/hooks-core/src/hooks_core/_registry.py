@@ -8,20 +8,22 @@ children (when the name is unambiguous), then, on a miss, the lazily imported
 
 from __future__ import annotations
 
-import difflib
 import importlib
-import inspect
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
 
 from ._errors import NotRegisteredError
 from ._first_party import first_party_names, install_hint
 from ._plugins import find_plugin, plugin_names
 
-__all__ = ["Registry"]
+TYPE_CHECKING = False  # `typing` costs more to import than this whole package
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any, TypeVar
 
-T = TypeVar("T", bound=Callable[..., Any])
+    T = TypeVar("T", bound=Callable[..., Any])
+
+__all__ = ["Registry"]
 
 
 class Registry:
@@ -291,6 +293,8 @@ class Registry:
             raise _with_type_name(err, type_name) from err
 
     def _unknown_message(self, key: str) -> str:
+        import difflib
+
         lines = [f"{key!r} is not in the {self.scope}::{self.name} registry."]
         hint = install_hint(self.root.name, key)
         candidates = self.available_names()
@@ -316,6 +320,9 @@ class Registry:
 
 def _check_options(obj_cls: Any, args: Mapping[str, Any], type_name: str) -> None:
     """Reject options the constructor cannot take, naming close matches."""
+    import difflib
+    import inspect
+
     try:
         params = inspect.signature(obj_cls).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature
