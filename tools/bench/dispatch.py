@@ -59,16 +59,29 @@ def make_hooks() -> list[Hook]:
     return [Active() if i in ACTIVE_POSITIONS else Passive() for i in range(N_HOOKS)]
 
 
-def measure(stmt: str, env: dict[str, Any], number: int, repeat: int) -> float:
-    """Median nanoseconds per execution of `stmt`."""
-    times = timeit.Timer(stmt, globals=env).repeat(repeat=repeat, number=number)
-    return statistics.median(times) / number * 1e9
+class EmptyCallee:
+    """Something with a `call_hook` that does nothing: the price of the call itself."""
+
+    def call_hook(self, point: str, **kwargs: Any) -> None:
+        pass
+
+
+def measure(
+    stmts: dict[str, str], env: dict[str, Any], number: int, repeat: int
+) -> dict[str, float]:
+    """Median nanoseconds per execution of each statement, the variants interleaved."""
+    timers = {name: timeit.Timer(stmt, globals=env) for name, stmt in stmts.items()}
+    samples: dict[str, list[float]] = {name: [] for name in stmts}
+    for _ in range(repeat):
+        for name, timer in timers.items():
+            samples[name].append(timer.timeit(number) / number * 1e9)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--number", type=int, default=200_000, help="calls per repeat")
-    parser.add_argument("--repeat", type=int, default=15, help="repeats; the median is reported")
+    parser.add_argument("--number", type=int, default=100_000, help="calls per sample")
+    parser.add_argument("--repeat", type=int, default=15, help="samples; the median is reported")
     args = parser.parse_args()
 
     runner = object()
@@ -78,48 +91,43 @@ def main() -> None:
         table.register(hook)
     assert len(table.hooks_at("after_train_iter")) == N_ACTIVE
     active = [h for h in hooks if isinstance(h, Active)]
-    batch, outputs = [0], {"loss": 0.0}
     env = dict(
-        table=table, scan=scan_call_hook, hooks=hooks, runner=runner, batch=batch,
-        outputs=outputs, a=active[0], b=active[1], c=active[2],
+        table=table, scan=scan_call_hook, hooks=hooks, runner=runner, batch=[0],
+        outputs={"loss": 0.0}, a=active[0], b=active[1], c=active[2], empty=EmptyCallee(),
     )  # fmt: skip
-
-    iteration = {
-        "HookList": (
-            "table.call_hook('before_train_iter', batch_idx=0, data_batch=batch)\n"
-            "table.call_hook('after_train_iter', batch_idx=0, data_batch=batch, outputs=outputs)"
-        ),
-        "scan": (
-            "scan(hooks, runner, 'before_train_iter', batch_idx=0, data_batch=batch)\n"
-            "scan(hooks, runner, 'after_train_iter', batch_idx=0, data_batch=batch, "
-            "outputs=outputs)"
-        ),
-        "direct": "\n".join(
-            f"{h}.before_train_iter(runner, batch_idx=0, data_batch=batch)\n"
-            f"{h}.after_train_iter(runner, batch_idx=0, data_batch=batch, outputs=outputs)"
-            for h in "abc"
-        ),
+    before = "('before_train_iter', batch_idx=0, data_batch=batch)"
+    after = "('after_train_iter', batch_idx=0, data_batch=batch, outputs=outputs)"
+    idle = "('before_val_iter', batch_idx=0, data_batch=batch)"
+    cases = {
+        f"train iteration: 2 points, {N_ACTIVE} of {N_HOOKS} hooks act": {
+            "HookList": f"table.call_hook{before}\ntable.call_hook{after}",
+            "scan": f"scan(hooks, runner, {before[1:]}\nscan(hooks, runner, {after[1:]}",
+            "direct": "\n".join(
+                f"{h}.before_train_iter(runner, batch_idx=0, data_batch=batch)\n"
+                f"{h}.after_train_iter(runner, batch_idx=0, data_batch=batch, outputs=outputs)"
+                for h in "abc"
+            ),
+            "empty call": f"empty.call_hook{before}\nempty.call_hook{after}",
+        },
+        f"a point no hook acts on (0 of {N_HOOKS})": {
+            "HookList": f"table.call_hook{idle}",
+            "scan": f"scan(hooks, runner, {idle[1:]}",
+            "empty call": f"empty.call_hook{idle}",
+        },
     }
-    idle = {
-        "HookList": "table.call_hook('before_val_iter', batch_idx=0, data_batch=batch)",
-        "scan": "scan(hooks, runner, 'before_val_iter', batch_idx=0, data_batch=batch)",
-    }
-    rows = []
-    for label, stmts in (
-        (f"train iteration (2 points, {N_ACTIVE} of {N_HOOKS} hooks act)", iteration),
-        (f"point no hook overrides (0 of {N_HOOKS} act)", idle),
-    ):
-        ns = {name: measure(stmt, env, args.number, args.repeat) for name, stmt in stmts.items()}
-        rows.append((label, ns))
-
-    print(f"hook dispatch, median of {args.repeat} x {args.number} calls, ns per call")
-    header = f"{'case':<46} {'HookList':>9} {'scan':>9} {'direct':>9} {'scan/HookList':>14}"
+    print(f"hook dispatch: median of {args.repeat} samples x {args.number} calls, ns per case")
+    columns = ("HookList", "scan", "direct", "empty call")
+    header = f"{'case':<44}" + "".join(f"{c:>11}" for c in columns) + f"{'scan/HookList':>15}"
     print(header)
     print("-" * len(header))
-    for label, ns in rows:
-        direct = f"{ns['direct']:9.0f}" if "direct" in ns else f"{'-':>9}"
-        ratio = ns["scan"] / ns["HookList"]
-        print(f"{label:<46} {ns['HookList']:9.0f} {ns['scan']:9.0f} {direct} {ratio:13.1f}x")
+    for label, stmts in cases.items():
+        ns = measure(stmts, env, args.number, args.repeat)
+        cells = "".join(f"{ns[c]:11.0f}" if c in ns else f"{'-':>11}" for c in columns)
+        print(f"{label:<44}{cells}{ns['scan'] / ns['HookList']:14.1f}x")
+    print(
+        "direct: the acting methods called by hand; empty call: `call_hook` with the same\n"
+        "arguments on an object whose method does nothing (what the call syntax alone costs)."
+    )
 
 
 if __name__ == "__main__":
