@@ -11,7 +11,10 @@ from .__about__ import __version__
 from ._errors import NotRegisteredError, PluginConflictError
 from ._hook import Hook
 from ._hook_list import HookList
+from ._hooks import DistSamplerSeedHook, IterTimerHook, RuntimeInfoHook
 from ._imports import import_modules_from_strings
+from ._loops import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
+from ._message_hub import HistoryBuffer, MessageHub
 from ._plugins import clear_plugin_cache
 from ._priority import Priority, get_priority
 from ._registries import (
@@ -30,6 +33,22 @@ from ._registries import (
     PARAM_SCHEDULERS,
 )
 from ._registry import Registry
+from ._runner import Runner
+from ._samplers import DefaultSampler, InfiniteSampler
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._model import BaseModel
+
+
+def __getattr__(name: str) -> object:
+    """Load `BaseModel`, which imports torch, only when it is first used."""
+    if name == "BaseModel":
+        from ._model import BaseModel
+
+        return BaseModel
+    raise AttributeError(f"module 'hooks_core' has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",
@@ -38,6 +57,22 @@ __all__ = [
     "HookList",
     "Priority",
     "get_priority",
+    # running
+    "Runner",
+    "BaseModel",
+    "BaseLoop",
+    "EpochBasedTrainLoop",
+    "IterBasedTrainLoop",
+    "ValLoop",
+    "TestLoop",
+    "MessageHub",
+    "HistoryBuffer",
+    "DefaultSampler",
+    "InfiniteSampler",
+    # built-in hooks
+    "RuntimeInfoHook",
+    "IterTimerHook",
+    "DistSamplerSeedHook",
     # registries and plugins
     "Registry",
     "HOOKS",

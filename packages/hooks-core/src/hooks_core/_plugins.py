@@ -17,8 +17,16 @@ from ._errors import PluginConflictError
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
+    from typing import Any
 
-__all__ = ["GROUP_PREFIX", "Plugin", "find_plugin", "plugin_names", "clear_plugin_cache"]
+__all__ = [
+    "GROUP_PREFIX",
+    "Plugin",
+    "find_plugin",
+    "load_group",
+    "plugin_names",
+    "clear_plugin_cache",
+]
 
 GROUP_PREFIX = "hooks_core."
 
@@ -80,6 +88,16 @@ def find_plugin(group: str, name: str) -> Plugin | None:
             f"distribution: {owners}. Uninstall one of them, or rename the entry point."
         )
     return claims[0]
+
+
+def load_group(group: str) -> dict[str, Any]:
+    """Load every entry point of `group`: name -> the object it points to."""
+    loaded = {}
+    for name in plugin_names(group):
+        plugin = find_plugin(group, name)
+        assert plugin is not None
+        loaded[name] = plugin.entry_point.load()
+    return loaded
 
 
 def clear_plugin_cache() -> None:

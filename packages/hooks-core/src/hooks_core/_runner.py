@@ -1,0 +1,441 @@
+"""`Runner`: builds a training run from its parts and drives the loops and hooks.
+
+The runner itself is thin. Building objects from configs lives in `_builders`,
+checkpoint contents in `_runner_checkpoint`, file mechanics in
+`_checkpoint_io`, distributed set-up in `_dist`, runtime values in the
+`MessageHub`, and the order of hook points in the loops.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import os.path as osp
+import time
+
+from . import _builders, _hooks, _runner_checkpoint
+from ._checkpoint_io import find_latest_checkpoint, load_checkpoint_file
+from ._default_hooks import merge_default_hooks
+from ._dist import broadcast_object, get_dist_info, init_dist
+from ._hook_list import HookList
+from ._logging import get_runner_logger
+from ._message_hub import MessageHub
+from ._model_wrapper import wrap_model
+from ._randomness import set_random_seed
+from ._registries import MODELS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from ._hook import Hook
+    from ._priority import Priority
+
+__all__ = ["Runner"]
+
+assert _hooks  # the built-in hooks register themselves on import
+
+_ARGUMENTS = (
+    "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg",
+    "val_cfg", "test_cfg", "optim_wrapper", "param_scheduler", "val_evaluator", "test_evaluator",
+    "default_hooks", "custom_hooks", "load_from", "resume", "launcher", "env_cfg", "randomness",
+    "experiment_name", "log_level",
+)  # fmt: skip
+
+
+class Runner:
+    """Train, validate and test a model, calling hooks at every point of the loops.
+
+    The arguments and their meaning are MMEngine's. Parts given as config dicts
+    are built through the registries when first needed, so a runner made only
+    for testing never builds an optimizer.
+
+    Args:
+        model: The model (an ``nn.Module`` with ``train_step``/``val_step``/
+            ``test_step``, e.g. a `BaseModel`) or its config.
+        work_dir: Where logs and checkpoints go.
+        train_dataloader, val_dataloader, test_dataloader: Dataloaders or configs
+            (``dict(dataset=..., batch_size=..., sampler=dict(type='DefaultSampler'))``).
+        train_cfg: ``dict(by_epoch=True, max_epochs=N, val_interval=1)``,
+            ``dict(by_epoch=False, max_iters=N, val_interval=M)`` or ``dict(type=...)``.
+        val_cfg, test_cfg: ``dict()`` for the default loops, or ``dict(type=...)``.
+        optim_wrapper: An optimizer wrapper or its config (needs hooks-optim).
+        param_scheduler: Scheduler configs or objects (needs hooks-optim).
+        val_evaluator, test_evaluator: Evaluators or metric configs (needs hooks-eval).
+        default_hooks: Overrides of the default hooks by key; None removes one.
+        custom_hooks: More hooks (objects or configs), NORMAL priority unless set.
+        load_from: A checkpoint whose weights to load (or to resume from).
+        resume: Resume training; with no `load_from`, from the latest checkpoint
+            in `work_dir`.
+        launcher: ``'none'`` or ``'pytorch'`` (started by ``torchrun``).
+        env_cfg: ``dict(dist_cfg=dict(backend=...))``; the backend defaults to
+            nccl with CUDA and gloo without.
+        randomness: ``dict(seed=None, deterministic=False, diff_rank_seed=False)``.
+        experiment_name: Name of the run; a timestamp is appended.
+        cfg: The whole config, kept in checkpoints and the message hub.
+        log_level: Level of the runner's logger.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        work_dir: str | os.PathLike[str],
+        train_dataloader: Any = None,
+        val_dataloader: Any = None,
+        test_dataloader: Any = None,
+        train_cfg: Any = None,
+        val_cfg: Any = None,
+        test_cfg: Any = None,
+        optim_wrapper: Any = None,
+        param_scheduler: Any = None,
+        val_evaluator: Any = None,
+        test_evaluator: Any = None,
+        default_hooks: Mapping[str, Any] | None = None,
+        custom_hooks: Sequence[Any] | None = None,
+        load_from: str | None = None,
+        resume: bool = False,
+        launcher: str = "none",
+        env_cfg: Mapping[str, Any] | None = None,
+        randomness: Mapping[str, Any] | None = None,
+        experiment_name: str | None = None,
+        cfg: Mapping[str, Any] | None = None,
+        log_level: str | int = "INFO",
+    ) -> None:
+        _check_complete("train", train_dataloader, train_cfg, optim_wrapper, "optim_wrapper")
+        _check_complete("val", val_dataloader, val_cfg, val_evaluator, "val_evaluator")
+        _check_complete("test", test_dataloader, test_cfg, test_evaluator, "test_evaluator")
+        if param_scheduler is not None and optim_wrapper is None:
+            raise ValueError("param_scheduler needs an optim_wrapper to schedule")
+        self.cfg = copy.deepcopy(dict(cfg)) if cfg is not None else None
+        self.launcher = launcher
+        if launcher != "none":
+            dist_cfg = dict((env_cfg or {}).get("dist_cfg", {}))
+            init_dist(launcher, **dist_cfg)
+        self.rank, self.world_size = get_dist_info()
+        self.distributed = self.world_size > 1
+
+        self.work_dir = osp.abspath(os.fspath(work_dir))
+        os.makedirs(self.work_dir, exist_ok=True)
+        self.timestamp: str = broadcast_object(time.strftime("%Y%m%d_%H%M%S", time.localtime()))
+        self.experiment_name = f"{experiment_name or _cfg_name(cfg) or 'run'}_{self.timestamp}"
+        self.log_dir = osp.join(self.work_dir, self.timestamp)
+        self.logger: logging.Logger = get_runner_logger(
+            self.experiment_name,
+            osp.join(self.log_dir, f"{self.timestamp}.log"),
+            log_level,
+            self.rank,
+        )
+        self.message_hub = MessageHub.get_instance(self.experiment_name)
+
+        self._load_from = load_from
+        self._resume = resume
+        self._has_loaded = False
+        self._resume_from = self._find_resume_checkpoint()
+        # Read once, early: the seed decides model init and data order before resuming.
+        self._preloaded = (
+            load_checkpoint_file(self._resume_from) if self._resume_from is not None else None
+        )
+        self._randomness = dict(randomness or {})
+        self.seed = self._set_randomness()
+
+        self.model = wrap_model(
+            MODELS.build(model) if isinstance(model, dict) else model,
+            self.distributed,
+            dict((self.cfg or {}).get("model_wrapper_cfg", {})),
+        )
+        self.optim_wrapper = optim_wrapper
+        self.param_schedulers: Any = None
+        self._param_scheduler_cfg = param_scheduler
+        self._train_dataloader, self._train_loop = train_dataloader, train_cfg
+        self._val_dataloader, self._val_evaluator, self._val_loop = (
+            val_dataloader,
+            val_evaluator,
+            val_cfg,
+        )
+        self._test_dataloader, self._test_evaluator, self._test_loop = (
+            test_dataloader,
+            test_evaluator,
+            test_cfg,
+        )
+
+        self._hooks = HookList(self)
+        self.call_hook = self._hooks.call_hook  # type: ignore[method-assign, assignment]  # one call less
+        self.register_default_hooks(default_hooks)
+        self.register_custom_hooks(custom_hooks or ())
+        self.logger.info(
+            "Hooks will be executed in the following order:\n%s", self.get_hooks_info()
+        )
+
+    @classmethod
+    def from_cfg(cls, cfg: Mapping[str, Any]) -> Runner:
+        """Build a runner from a whole config, reading the keys `Runner` takes."""
+        kwargs = {key: cfg[key] for key in _ARGUMENTS if key in cfg}
+        missing = [key for key in ("model", "work_dir") if key not in kwargs]
+        if missing:
+            raise KeyError(f"the config has no {' or '.join(missing)}; both are required")
+        return cls(**kwargs, cfg=cfg)
+
+    # ------------------------------------------------------------ state hooks read
+    @property
+    def epoch(self) -> int:
+        """Completed training epochs (0 before training starts)."""
+        return self._built_train_loop().epoch if self._train_loop_built else 0
+
+    @property
+    def iter(self) -> int:
+        """Completed training iterations (0 before training starts)."""
+        return self._built_train_loop().iter if self._train_loop_built else 0
+
+    @property
+    def max_epochs(self) -> int:
+        return int(self.train_loop.max_epochs)
+
+    @property
+    def max_iters(self) -> int:
+        return int(self.train_loop.max_iters)
+
+    @property
+    def hooks(self) -> list[Hook]:
+        """The registered hooks, in call order."""
+        return list(self._hooks)
+
+    @property
+    def train_loop(self) -> Any:
+        """The training loop, built on first use; raises if the runner has none."""
+        if self._train_loop is None:
+            raise RuntimeError(
+                "this runner cannot train: give train_dataloader, train_cfg and optim_wrapper"
+            )
+        return self._built_train_loop()
+
+    @property
+    def val_loop(self) -> Any:
+        """The validation loop, built on first use, or None without validation."""
+        if self._val_loop is not None and isinstance(self._val_loop, dict):
+            self._val_loop = _builders.build_eval_loop(
+                self, self._val_loop, self._val_dataloader, self._val_evaluator, "val"
+            )
+        return self._val_loop
+
+    @property
+    def test_loop(self) -> Any:
+        """The test loop, built on first use, or None without testing."""
+        if self._test_loop is not None and isinstance(self._test_loop, dict):
+            self._test_loop = _builders.build_eval_loop(
+                self, self._test_loop, self._test_dataloader, self._test_evaluator, "test"
+            )
+        return self._test_loop
+
+    @property
+    def train_dataloader(self) -> Any:
+        return self.train_loop.dataloader
+
+    @property
+    def val_dataloader(self) -> Any:
+        return None if self.val_loop is None else self.val_loop.dataloader
+
+    @property
+    def test_dataloader(self) -> Any:
+        return None if self.test_loop is None else self.test_loop.dataloader
+
+    @property
+    def val_evaluator(self) -> Any:
+        return None if self.val_loop is None else self.val_loop.evaluator
+
+    @property
+    def test_evaluator(self) -> Any:
+        return None if self.test_loop is None else self.test_loop.evaluator
+
+    @property
+    def _train_loop_built(self) -> bool:
+        return self._train_loop is not None and not isinstance(self._train_loop, dict)
+
+    def _built_train_loop(self) -> Any:
+        if isinstance(self._train_loop, dict):
+            self._train_loop = _builders.build_train_loop(
+                self, self._train_loop, self._train_dataloader
+            )
+        return self._train_loop
+
+    # ------------------------------------------------------------ building
+    def build_dataloader(self, cfg: Any) -> Any:
+        """Build a dataloader from its config; the run's seed fixes its order."""
+        return _builders.build_dataloader(cfg, self.seed)
+
+    def build_evaluator(self, cfg: Any) -> Any:
+        """Build an evaluator from its config (or return a ready one)."""
+        return _builders.build_evaluator(cfg)
+
+    # ------------------------------------------------------------ running
+    def train(self) -> Any:
+        """Train (validating on schedule) and return the model."""
+        loop = self.train_loop
+        self.optim_wrapper = _builders.build_optim_wrapper(self.optim_wrapper, self.model)
+        self.param_schedulers = _builders.build_param_schedulers(
+            self._param_scheduler_cfg, self.optim_wrapper, len(loop.dataloader)
+        )
+        if self.val_loop is not None:
+            _require_method(self.model, "val_step")
+        _require_method(self.model, "train_step")
+        self.call_hook("before_run")
+        self.load_or_resume()
+        model = loop.run()
+        self.call_hook("after_run")
+        return model
+
+    def val(self) -> dict[str, Any]:
+        """Validate once and return the metrics."""
+        return self._evaluate("val")
+
+    def test(self) -> dict[str, Any]:
+        """Test once and return the metrics."""
+        return self._evaluate("test")
+
+    def _evaluate(self, mode: str) -> dict[str, Any]:
+        loop = self.val_loop if mode == "val" else self.test_loop
+        if loop is None:
+            raise RuntimeError(
+                f"this runner cannot {mode}: give {mode}_dataloader, {mode}_cfg and "
+                f"{mode}_evaluator"
+            )
+        _require_method(self.model, f"{mode}_step")
+        self.call_hook("before_run")
+        self.load_or_resume()
+        metrics: dict[str, Any] = loop.run()
+        self.call_hook("after_run")
+        return metrics
+
+    # ------------------------------------------------------------ hooks
+    def register_hook(
+        self, hook: Hook | Mapping[str, Any], priority: int | str | Priority | None = None
+    ) -> Hook:
+        """Register a hook (or its config) at its priority; see `HookList.register`."""
+        return self._hooks.register(hook, priority)
+
+    def register_default_hooks(self, hooks: Mapping[str, Any] | None = None) -> None:
+        """Register the default hooks, with the user's overrides applied by key."""
+        for hook in merge_default_hooks(hooks).values():
+            self.register_hook(hook)
+
+    def register_custom_hooks(self, hooks: Sequence[Any]) -> None:
+        """Register extra hooks; NORMAL priority unless their class or config says otherwise."""
+        for hook in hooks:
+            self.register_hook(hook)
+
+    def call_hook(self, fn_name: str, **kwargs: Any) -> None:
+        """Call hook point `fn_name` on every hook that acts on it, in priority order."""
+        self._hooks.call_hook(fn_name, **kwargs)
+
+    def get_hooks_info(self) -> str:
+        """Which hooks run at each point, and at which priority."""
+        return self._hooks.get_hooks_info()
+
+    # ------------------------------------------------------------ checkpoints
+    def save_checkpoint(
+        self,
+        out_dir: str | os.PathLike[str],
+        filename: str,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        meta: Mapping[str, Any] | None = None,
+        by_epoch: bool = True,
+    ) -> str:
+        """Write a checkpoint atomically (rank 0) and point ``last_checkpoint`` at it.
+
+        ``before_save_checkpoint`` runs on every rank first, so hooks may use
+        collectives. Returns the checkpoint's path.
+        """
+        return _runner_checkpoint.save(
+            self, out_dir, filename, save_optimizer, save_param_scheduler, meta, by_epoch
+        )
+
+    def load_checkpoint(
+        self,
+        filename: str,
+        map_location: Any = "cpu",
+        strict: bool = False,
+        revise_keys: Sequence[tuple[str, str]] = ((r"^module\.", ""),),
+    ) -> dict[str, Any]:
+        """Load a checkpoint's weights into the model (after ``after_load_checkpoint``)."""
+        return _runner_checkpoint.load(self, filename, map_location, strict, revise_keys)
+
+    def resume(
+        self,
+        filename: str,
+        resume_optimizer: bool = True,
+        resume_param_scheduler: bool = True,
+        map_location: Any = "cpu",
+    ) -> None:
+        """Continue training from a checkpoint: weights, optimizer, schedulers, counters, RNG."""
+        _runner_checkpoint.resume(
+            self, filename, resume_optimizer, resume_param_scheduler, map_location
+        )
+
+    def load_or_resume(self) -> None:
+        """Resume or load weights as configured; runs once per runner."""
+        if self._has_loaded:
+            return
+        self._has_loaded = True
+        if self._resume and self._train_loop is not None:
+            if self._resume_from is None:
+                self.logger.info("No checkpoint found in %s to resume from.", self.work_dir)
+                return
+            self.resume(self._resume_from)
+        elif self._load_from is not None:
+            self.load_checkpoint(self._load_from)
+
+    def _find_resume_checkpoint(self) -> str | None:
+        if not self._resume:
+            return None
+        return self._load_from or find_latest_checkpoint(self.work_dir)
+
+    def _set_randomness(self) -> int:
+        """Seed everything; a resumed run reuses its checkpoint's seed so data order matches."""
+        seed = self._randomness.get("seed")
+        if self._preloaded is not None:
+            meta = self._preloaded["meta"]
+            if seed is not None and seed != meta["seed"]:
+                self.logger.warning(
+                    "resuming with the checkpoint's seed %s instead of %s", meta["seed"], seed
+                )
+            seed = meta["seed"]
+        return set_random_seed(
+            seed,
+            deterministic=self._randomness.get("deterministic", False),
+            diff_rank_seed=self._randomness.get("diff_rank_seed", False),
+        )
+
+    def __repr__(self) -> str:
+        return f"Runner({self.experiment_name!r}, work_dir={self.work_dir!r})"
+
+
+def _check_complete(stage: str, dataloader: Any, cfg: Any, third: Any, third_name: str) -> None:
+    """A stage's dataloader, cfg and optimizer (or evaluator) come together or not at all."""
+    given = {
+        f"{stage}_dataloader": dataloader,
+        f"{stage}_cfg": cfg,
+        third_name: third,
+    }
+    present = [name for name, value in given.items() if value is not None]
+    if present and len(present) < len(given):
+        missing = [name for name in given if name not in present]
+        raise ValueError(
+            f"{', '.join(present)} given without {', '.join(missing)}: to {stage}, the runner "
+            f"needs all of {', '.join(given)} (or none of them)"
+        )
+
+
+def _require_method(model: Any, name: str) -> None:
+    target = getattr(model, "module", model)
+    if not callable(getattr(target, name, None)):
+        raise TypeError(
+            f"{type(target).__name__} has no {name}(); subclass hooks_core.BaseModel or "
+            f"define {name} on your model"
+        )
+
+
+def _cfg_name(cfg: Mapping[str, Any] | None) -> str | None:
+    filename = (cfg or {}).get("filename")
+    return osp.splitext(osp.basename(filename))[0] if filename else None

@@ -1,0 +1,163 @@
+"""What a runner's checkpoint holds, and how saving, loading and resuming use it.
+
+A checkpoint holds ``meta`` (epoch, iter, seed, names, versions, time), the
+model's ``state_dict``, ``optimizer`` and ``param_schedulers`` states, the
+``message_hub``, the RNG states (``rng_state``) and whatever hooks add in
+``before_save_checkpoint``. The data position is ``meta['epoch']`` and
+``meta['iter']``: with the seed, they fix which batches come next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os.path as osp
+import platform
+import time
+
+from .__about__ import __version__
+from ._checkpoint_io import (
+    get_rng_state,
+    load_checkpoint_file,
+    load_state_dict,
+    save_checkpoint,
+    set_rng_state,
+    update_last_checkpoint,
+    weights_to_cpu,
+)
+from ._model_wrapper import unwrap_model
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+__all__ = ["save", "load", "resume"]
+
+_SATELLITES = ("hooks-optim", "hooks-logging", "hooks-eval")
+
+
+def save(
+    runner: Any,
+    out_dir: str | os.PathLike[str],
+    filename: str,
+    save_optimizer: bool,
+    save_param_scheduler: bool,
+    meta: Mapping[str, Any] | None,
+    by_epoch: bool,
+) -> str:
+    """Collect the runner's state, let hooks add theirs, write it on rank 0; return the path."""
+    path = osp.join(out_dir, filename)
+    checkpoint: dict[str, Any] = {
+        "meta": {**_default_meta(runner, by_epoch), **(meta or {})},
+        "state_dict": weights_to_cpu(unwrap_model(runner.model).state_dict()),
+        "message_hub": runner.message_hub.state_dict(),
+        "rng_state": get_rng_state(),
+    }
+    if save_optimizer and hasattr(runner.optim_wrapper, "state_dict"):
+        checkpoint["optimizer"] = runner.optim_wrapper.state_dict()
+    if save_param_scheduler and runner.param_schedulers is not None:
+        checkpoint["param_schedulers"] = _map_schedulers(
+            runner.param_schedulers, lambda s: s.state_dict()
+        )
+    runner.call_hook("before_save_checkpoint", checkpoint=checkpoint)
+    if runner.rank == 0:
+        save_checkpoint(checkpoint, path)
+        update_last_checkpoint(runner.work_dir, path)
+    return path
+
+
+def load(
+    runner: Any,
+    filename: str,
+    map_location: Any,
+    strict: bool,
+    revise_keys: Sequence[tuple[str, str]],
+) -> dict[str, Any]:
+    """Read a checkpoint, let hooks see it, then load its weights into the model."""
+    checkpoint = _read(runner, filename, map_location)
+    runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
+    missing, unexpected = load_state_dict(
+        unwrap_model(runner.model), checkpoint["state_dict"], strict, tuple(revise_keys)
+    )
+    if missing or unexpected:
+        runner.logger.warning(
+            "loaded %s with missing keys %s and unexpected keys %s", filename, missing, unexpected
+        )
+    runner.logger.info("Loaded checkpoint %s", filename)
+    return checkpoint
+
+
+def resume(
+    runner: Any,
+    filename: str,
+    resume_optimizer: bool,
+    resume_param_scheduler: bool,
+    map_location: Any,
+) -> None:
+    """Restore everything training needs to continue exactly where the checkpoint was taken."""
+    checkpoint = load(runner, filename, map_location, False, ((r"^module\.", ""),))
+    meta = checkpoint["meta"]
+    runner.train_loop.load_position(meta["epoch"], meta["iter"])
+    runner.message_hub.load_state_dict(checkpoint["message_hub"])
+    if resume_optimizer and "optimizer" in checkpoint:
+        runner.optim_wrapper.load_state_dict(checkpoint["optimizer"])
+    if resume_param_scheduler and "param_schedulers" in checkpoint:
+        _load_schedulers(runner.param_schedulers, checkpoint["param_schedulers"])
+    if "rng_state" in checkpoint:
+        set_rng_state(checkpoint["rng_state"])
+    runner.logger.info("resumed epoch: %s, iter: %s", meta["epoch"], meta["iter"])
+
+
+def _read(runner: Any, filename: str, map_location: Any) -> dict[str, Any]:
+    """The checkpoint the runner already read to learn its seed, or a fresh read."""
+    preloaded = runner._preloaded
+    if preloaded is not None and filename == runner._resume_from:
+        runner._preloaded = None
+        return dict(preloaded)
+    return load_checkpoint_file(filename, map_location=map_location)
+
+
+def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:
+    """Counters as MMEngine records them: a per-epoch save counts the finished epoch."""
+    epoch, iteration = (
+        (runner.epoch + 1, runner.iter) if by_epoch else (runner.epoch, runner.iter + 1)
+    )
+    return {
+        "epoch": epoch,
+        "iter": iteration,
+        "seed": runner.seed,
+        "experiment_name": runner.experiment_name,
+        "time": time.strftime("%Y%m%d_%H%M%S", time.localtime()),
+        "versions": _versions(),
+        "cfg": repr(runner.cfg) if runner.cfg is not None else None,
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    versions = {"hooks-core": __version__, "torch": str(torch.__version__)}
+    versions["python"] = platform.python_version()
+    for name in _SATELLITES:
+        with contextlib.suppress(PackageNotFoundError):
+            versions[name] = version(name)
+    return versions
+
+
+def _map_schedulers(schedulers: Any, fn: Any) -> Any:
+    if isinstance(schedulers, dict):
+        return {name: [fn(s) for s in group] for name, group in schedulers.items()}
+    return [fn(s) for s in schedulers]
+
+
+def _load_schedulers(schedulers: Any, states: Any) -> None:
+    if isinstance(schedulers, dict):
+        for name, group in schedulers.items():
+            for scheduler, state in zip(group, states[name], strict=True):
+                scheduler.load_state_dict(state)
+        return
+    for scheduler, state in zip(schedulers, states, strict=True):
+        scheduler.load_state_dict(state)
