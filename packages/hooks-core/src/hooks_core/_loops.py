@@ -12,6 +12,7 @@ import warnings
 
 from ._registries import LOOPS
 from ._samplers import InfiniteSampler
+from ._signals import StopRequested
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class _TrainLoop(BaseLoop):
         self.val_begin = val_begin
         self.val_interval = val_interval
         self.stop_training = False
+        self._stop_signal: int | None = None
         self._milestones, self._intervals = _split_dynamic_intervals(
             val_interval, dynamic_intervals
         )
@@ -70,6 +72,10 @@ class _TrainLoop(BaseLoop):
     def iter(self) -> int:
         """Completed training iterations, over the whole run."""
         return self._iter
+
+    def request_stop(self, signum: int) -> None:
+        """Stop after the current iteration (from a signal handler): `StopRequested` is raised."""
+        self._stop_signal = signum
 
     def load_position(self, epoch: int, iteration: int) -> None:
         """Continue from a checkpoint's counters; the data skips what was already seen."""
@@ -95,6 +101,8 @@ class _TrainLoop(BaseLoop):
             "after_train_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs
         )
         self._iter += 1
+        if self._stop_signal is not None:
+            raise StopRequested(self._stop_signal)
 
 
 @LOOPS.register_module()
@@ -285,10 +293,12 @@ def _split_dynamic_intervals(
     return milestones, intervals
 
 
-def _batches_from(dataloader: Iterable[Any], start: int) -> Iterator[Any]:
+def _batches_from(dataloader: Any, start: int) -> Iterator[Any]:
     """Iterate `dataloader` from batch `start`, skipping at the sampler when it can."""
     if start == 0:
         return iter(dataloader)
+    if start >= len(dataloader):  # stopped after the epoch's last batch
+        return iter(())
     sampler = getattr(dataloader, "sampler", None)
     skip = getattr(sampler, "skip", None)
     batch_size = getattr(dataloader, "batch_size", None)

@@ -23,6 +23,7 @@ from ._message_hub import MessageHub
 from ._model_wrapper import wrap_model
 from ._randomness import set_random_seed
 from ._registries import MODELS
+from ._signals import StopRequested, TrainingInterrupted, stop_requests_on_sigterm
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -281,9 +282,29 @@ class Runner:
         _require_method(self.model, "train_step")
         self.call_hook("before_run")
         self.load_or_resume()
-        model = loop.run()
+        with stop_requests_on_sigterm(loop.request_stop):
+            try:
+                model = loop.run()
+            except StopRequested as stop:
+                self._stop_after_signal(stop)
         self.call_hook("after_run")
         return model
+
+    def _stop_after_signal(self, stop: StopRequested) -> None:
+        """Save where training stopped, finish the run's hooks, and exit cleanly."""
+        path = self.save_checkpoint(
+            self.work_dir,
+            f"interrupted_iter_{self.iter}.pth",
+            meta={"epoch": self.epoch, "iter": self.iter},
+        )
+        self.logger.warning(
+            "%s: stopped after iteration %d and saved %s; run again with resume=True to continue",
+            stop,
+            self.iter,
+            path,
+        )
+        self.call_hook("after_run")
+        raise TrainingInterrupted(path) from None
 
     def val(self) -> dict[str, Any]:
         """Validate once and return the metrics."""
