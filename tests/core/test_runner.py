@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+from fractions import Fraction
+
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -217,3 +220,71 @@ def test_load_from_loads_weights_only(tmp_path: Path) -> None:
     fresh = Runner(**runner_kwargs(tmp_path, model=ToyModel(), load_from=path))
     assert fresh.val() == trained.val()
     assert fresh.epoch == 0
+
+
+def test_hooks_extend_checkpoints_and_see_them_loaded(tmp_path: Path) -> None:
+    class Counter(Hook):
+        def __init__(self) -> None:
+            self.saved = 0
+            self.restored: int | None = None
+
+        def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+            self.saved += 1
+            checkpoint["counter"] = self.saved
+
+        def after_load_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+            self.restored = checkpoint["counter"]
+
+    counter = Counter()
+    runner = Runner(**runner_kwargs(tmp_path), custom_hooks=[counter])
+    runner.save_checkpoint(tmp_path, "a.pth")
+    path = runner.save_checkpoint(tmp_path, "b.pth")
+    fresh = Counter()
+    Runner(**runner_kwargs(tmp_path, load_from=path), custom_hooks=[fresh]).val()
+    assert (counter.saved, fresh.restored) == (2, 2)
+
+
+def test_unsafe_checkpoint_is_refused_unless_trusted(tmp_path: Path) -> None:
+    runner = Runner(**runner_kwargs(tmp_path))
+    state = {"state_dict": runner.model.state_dict(), "meta": {}, "note": Fraction(1, 3)}
+    torch.save(state, tmp_path / "custom.pth")
+    with pytest.raises(pickle.UnpicklingError, match="weights_only=False"):
+        runner.load_checkpoint(str(tmp_path / "custom.pth"))
+    trusted = runner.load_checkpoint(str(tmp_path / "custom.pth"), weights_only=False)
+    assert trusted["note"] == Fraction(1, 3)
+
+
+def test_no_value_is_pulled_to_the_host_during_training_iterations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the first hook before a step to the last hook after it, values stay tensors.
+
+    The default hooks and the model's step must not call `.item()`, `float()` or
+    `.tolist()`, each of which waits for the device. (Loading the next batch is
+    outside this window: the sampler's index list lives on the CPU.)
+    """
+    conversions: list[str] = []
+
+    def forbidden(name: str) -> Any:
+        def convert(*args: Any, **kwargs: Any) -> Any:
+            conversions.append(name)
+            raise AssertionError(f"Tensor.{name} called during a training iteration")
+
+        return convert
+
+    class Arm(Hook):
+        def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+            for name in ("item", "tolist", "__float__", "__int__", "__bool__"):
+                monkeypatch.setattr(torch.Tensor, name, forbidden(name))
+
+    class Disarm(Hook):
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            monkeypatch.undo()
+
+    runner = Runner(**runner_kwargs(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=2)))
+    runner.register_hook(Arm(), priority="HIGHEST")
+    runner.register_hook(Disarm(), priority="LOWEST")
+    runner.train()
+    assert runner.iter == 10
+    assert conversions == []

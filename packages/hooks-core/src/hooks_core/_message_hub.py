@@ -253,6 +253,11 @@ class MessageHub:
         return instance
 
     @classmethod
+    def check_instance_created(cls, name: str) -> bool:
+        """Whether a hub called `name` exists already."""
+        return name in cls._instances
+
+    @classmethod
     def get_current_instance(cls) -> MessageHub:
         """Return the hub most recently created or fetched by `get_instance`.
 

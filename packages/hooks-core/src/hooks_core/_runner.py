@@ -8,6 +8,7 @@ checkpoint contents in `_runner_checkpoint`, file mechanics in
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import os.path as osp
@@ -16,7 +17,7 @@ import time
 from . import _builders, _hooks, _runner_checkpoint
 from ._checkpoint_io import find_latest_checkpoint, load_checkpoint_file
 from ._default_hooks import merge_default_hooks
-from ._dist import broadcast_object, get_dist_info, init_dist
+from ._dist import broadcast_object, destroy_dist, get_dist_info, init_dist
 from ._hook_list import HookList
 from ._logging import get_runner_logger
 from ._message_hub import MessageHub
@@ -113,14 +114,17 @@ class Runner:
         self.launcher = launcher
         if launcher != "none":
             dist_cfg = dict((env_cfg or {}).get("dist_cfg", {}))
-            init_dist(launcher, **dist_cfg)
+            if init_dist(launcher, **dist_cfg):  # a group the runner created ends with the process
+                atexit.register(destroy_dist)
         self.rank, self.world_size = get_dist_info()
         self.distributed = self.world_size > 1
 
         self.work_dir = osp.abspath(os.fspath(work_dir))
         os.makedirs(self.work_dir, exist_ok=True)
         self.timestamp: str = broadcast_object(time.strftime("%Y%m%d_%H%M%S", time.localtime()))
-        self.experiment_name = f"{experiment_name or _cfg_name(cfg) or 'run'}_{self.timestamp}"
+        self.experiment_name = _unique_name(
+            f"{experiment_name or _cfg_name(cfg) or 'run'}_{self.timestamp}"
+        )
         self.log_dir = osp.join(self.work_dir, self.timestamp)
         self.logger: logging.Logger = get_runner_logger(
             self.experiment_name,
@@ -378,9 +382,16 @@ class Runner:
         map_location: Any = "cpu",
         strict: bool = False,
         revise_keys: Sequence[tuple[str, str]] = ((r"^module\.", ""),),
+        weights_only: bool = True,
     ) -> dict[str, Any]:
-        """Load a checkpoint's weights into the model (after ``after_load_checkpoint``)."""
-        return _runner_checkpoint.load(self, filename, map_location, strict, revise_keys)
+        """Load a checkpoint's weights into the model (after ``after_load_checkpoint``).
+
+        The file is read with ``torch.load(weights_only=True)``, which cannot run
+        code hidden in it; pass ``weights_only=False`` only for files you trust.
+        """
+        return _runner_checkpoint.load(
+            self, filename, map_location, strict, revise_keys, weights_only
+        )
 
     def resume(
         self,
@@ -455,6 +466,15 @@ def _require_method(model: Any, name: str) -> None:
             f"{type(target).__name__} has no {name}(); subclass hooks_core.BaseModel or "
             f"define {name} on your model"
         )
+
+
+def _unique_name(name: str) -> str:
+    """`name`, or `name_2`, `name_3`... if runners started within the same second took it."""
+    candidate, number = name, 1
+    while MessageHub.check_instance_created(candidate):
+        number += 1
+        candidate = f"{name}_{number}"
+    return candidate
 
 
 def _cfg_name(cfg: Mapping[str, Any] | None) -> str | None:

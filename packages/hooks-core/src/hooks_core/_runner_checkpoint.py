@@ -73,9 +73,10 @@ def load(
     map_location: Any,
     strict: bool,
     revise_keys: Sequence[tuple[str, str]],
+    weights_only: bool = True,
 ) -> dict[str, Any]:
     """Read a checkpoint, let hooks see it, then load its weights into the model."""
-    checkpoint = _read(runner, filename, map_location)
+    checkpoint = _read(runner, filename, map_location, weights_only)
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
     missing, unexpected = load_state_dict(
         unwrap_model(runner.model), checkpoint["state_dict"], strict, tuple(revise_keys)
@@ -109,13 +110,13 @@ def resume(
     runner.logger.info("resumed epoch: %s, iter: %s", meta["epoch"], meta["iter"])
 
 
-def _read(runner: Any, filename: str, map_location: Any) -> dict[str, Any]:
+def _read(runner: Any, filename: str, map_location: Any, weights_only: bool) -> dict[str, Any]:
     """The checkpoint the runner already read to learn its seed, or a fresh read."""
     preloaded = runner._preloaded
     if preloaded is not None and filename == runner._resume_from:
         runner._preloaded = None
         return dict(preloaded)
-    return load_checkpoint_file(filename, map_location=map_location)
+    return load_checkpoint_file(filename, map_location=map_location, weights_only=weights_only)
 
 
 def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:
