@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pickle
 from fractions import Fraction
-
 from typing import TYPE_CHECKING, Any
 
 import pytest
