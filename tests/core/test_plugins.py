@@ -122,3 +122,53 @@ def test_entry_point_to_a_class_registers_it_under_the_entry_point_name(site: Pa
     assert isinstance(hook, Hook) and type(hook).__name__ == "PlainHook"
     assert "AliasedHook" in HOOKS.module_dict
     sys.modules.pop("hooks_plain", None)
+
+
+def test_plugins_contribute_default_hooks_in_mmengine_order(site: Path, tmp_path: Path) -> None:
+    from hooks_core import Runner
+
+    (site / "hooks_extra_defaults.py").write_text(
+        textwrap.dedent(
+            """
+            from hooks_core import HOOKS, Hook
+
+            @HOOKS.register_module()
+            class SavingHook(Hook):
+                priority = "VERY_LOW"
+
+                def __init__(self, interval):
+                    self.interval = interval
+
+            @HOOKS.register_module()
+            class LoggingHook(Hook):
+                priority = "BELOW_NORMAL"
+
+            CHECKPOINT = dict(type="SavingHook", interval=1)
+            """
+        )
+    )
+    write_distribution(
+        site,
+        "hooks-extra-defaults",
+        "[hooks_core.default_hooks]\n"
+        "checkpoint = hooks_extra_defaults:CHECKPOINT\n"
+        "logger = hooks_extra_defaults:LoggingHook\n",
+    )
+    runner = Runner(model=object(), work_dir=str(tmp_path), log_level="WARNING")
+    assert [type(h).__name__ for h in runner.hooks] == [
+        "RuntimeInfoHook",
+        "IterTimerHook",
+        "DistSamplerSeedHook",
+        "LoggingHook",
+        "SavingHook",
+    ]
+    overridden = Runner(
+        model=object(),
+        work_dir=str(tmp_path),
+        default_hooks=dict(checkpoint=dict(type="SavingHook", interval=5), logger=None),
+        log_level="WARNING",
+    )
+    assert [type(h).__name__ for h in overridden.hooks][-1] == "SavingHook"
+    assert "LoggingHook" not in [type(h).__name__ for h in overridden.hooks]
+    assert overridden.hooks[-1].interval == 5  # type: ignore[attr-defined]
+    sys.modules.pop("hooks_extra_defaults", None)
