@@ -137,7 +137,7 @@ def sync_random_seed(seed: int | None = None) -> int:
 
 
 # ------------------------------------------------------------ setup and teardown
-def init_dist(launcher: str, backend: str | None = None, **kwargs: Any) -> None:
+def init_dist(launcher: str, backend: str | None = None, **kwargs: Any) -> bool:
     """Initialise the default process group for the processes started by `launcher`.
 
     Args:
@@ -146,9 +146,14 @@ def init_dist(launcher: str, backend: str | None = None, **kwargs: Any) -> None:
             LOCAL_RANK, MASTER_ADDR and MASTER_PORT in their environment.
         backend: The `torch.distributed` backend; defaults to ``'nccl'`` when CUDA
             is available, else ``'gloo'``.
-        **kwargs: Passed on to `torch.distributed.init_process_group`, e.g. ``timeout``.
+        **kwargs: Passed on to `torch.distributed.init_process_group`. A
+            ``timeout`` may be given in seconds, as in MMEngine's ``dist_cfg``,
+            or as a `datetime.timedelta`.
 
     Does nothing when a process group already exists, e.g. one the user set up.
+
+    Returns:
+        Whether this call created the process group (so its caller may destroy it).
 
     Raises:
         ValueError: an unknown launcher, or torchrun's variables are missing.
@@ -158,10 +163,11 @@ def init_dist(launcher: str, backend: str | None = None, **kwargs: Any) -> None:
         valid = ", ".join(repr(name) for name in LAUNCHERS)
         raise ValueError(f"unknown launcher {launcher!r}; valid launchers are {valid}")
     if launcher == "pytorch":
-        _init_torchrun(backend, kwargs)
+        return _init_torchrun(backend, kwargs)
+    return False
 
 
-def _init_torchrun(backend: str | None, kwargs: dict[str, Any]) -> None:
+def _init_torchrun(backend: str | None, kwargs: dict[str, Any]) -> bool:
     """Join the process group described by the environment that torchrun sets."""
     missing = [name for name in _TORCHRUN_VARS if name not in os.environ]
     if missing:
@@ -176,13 +182,19 @@ def _init_torchrun(backend: str | None, kwargs: dict[str, Any]) -> None:
     if not torch.distributed.is_available():
         raise RuntimeError("this build of torch has no torch.distributed; install one that does")
     if torch.distributed.is_initialized():
-        return
+        return False
+    timeout = kwargs.get("timeout")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        import datetime
+
+        kwargs["timeout"] = datetime.timedelta(seconds=timeout)
     use_cuda = torch.cuda.is_available()
     if use_cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     if backend is None:
         backend = "nccl" if use_cuda else "gloo"
     torch.distributed.init_process_group(backend=backend, **kwargs)
+    return True
 
 
 def destroy_dist() -> None:

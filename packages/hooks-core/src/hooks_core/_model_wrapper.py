@@ -8,6 +8,9 @@ if TYPE_CHECKING:
 
 __all__ = ["wrap_model", "unwrap_model"]
 
+# The ``type`` names of a ``model_wrapper_cfg`` that mean DDP (MMEngine configs name theirs).
+_DDP_TYPES = ("DistributedModel", "MMDistributedDataParallel", "DistributedDataParallel")
+
 
 def wrap_model(model: Any, distributed: bool, wrapper_cfg: dict[str, Any]) -> Any:
     """Move a torch model to the GPU when there is one; wrap it for DDP when distributed.
@@ -16,7 +19,8 @@ def wrap_model(model: Any, distributed: bool, wrapper_cfg: dict[str, Any]) -> An
         model: The model; objects that are not ``nn.Module`` are returned as they are.
         distributed: Whether `torch.distributed` is initialised with several ranks.
         wrapper_cfg: Keyword arguments for ``DistributedDataParallel``
-            (``find_unused_parameters``, ``broadcast_buffers``, ...).
+            (``find_unused_parameters``, ``broadcast_buffers``, ...), and
+            optionally a ``type`` naming DDP, as in MMEngine's ``model_wrapper_cfg``.
     """
     import torch
 
@@ -28,8 +32,15 @@ def wrap_model(model: Any, distributed: bool, wrapper_cfg: dict[str, Any]) -> An
         return model
     from ._ddp import DistributedModel
 
+    kwargs = dict(wrapper_cfg)
+    wrapper_type = kwargs.pop("type", "DistributedModel")
+    if wrapper_type not in _DDP_TYPES:
+        raise ValueError(
+            f"model_wrapper_cfg type {wrapper_type!r} is not supported: hooks-core wraps "
+            f"models in DistributedDataParallel; use one of {', '.join(_DDP_TYPES)} or no type"
+        )
     device_ids = [torch.cuda.current_device()] if torch.cuda.is_available() else None
-    return DistributedModel(model, device_ids=device_ids, **wrapper_cfg)
+    return DistributedModel(model, device_ids=device_ids, **kwargs)
 
 
 def unwrap_model(model: Any) -> Any:

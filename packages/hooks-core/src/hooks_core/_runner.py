@@ -114,7 +114,7 @@ class Runner:
         self.launcher = launcher
         if launcher != "none":
             dist_cfg = dict((env_cfg or {}).get("dist_cfg", {}))
-            if init_dist(launcher, **dist_cfg):  # a group the runner created ends with the process
+            if init_dist(launcher, **dist_cfg):  # the group it created ends with the process
                 atexit.register(destroy_dist)
         self.rank, self.world_size = get_dist_info()
         self.distributed = self.world_size > 1
