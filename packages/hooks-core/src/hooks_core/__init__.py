@@ -11,7 +11,15 @@ from .__about__ import __version__
 from ._errors import NotRegisteredError, PluginConflictError
 from ._hook import Hook
 from ._hook_list import HookList
-from ._hooks import DistSamplerSeedHook, IterTimerHook, RuntimeInfoHook
+from ._hooks import (
+    DistSamplerSeedHook,
+    EmptyCacheHook,
+    FunctionHook,
+    IterTimerHook,
+    ProfilerHook,
+    RuntimeInfoHook,
+    SyncBuffersHook,
+)
 from ._imports import import_modules_from_strings
 from ._loops import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
 from ._message_hub import HistoryBuffer, MessageHub
@@ -35,6 +43,7 @@ from ._registries import (
 from ._registry import Registry
 from ._runner import Runner
 from ._samplers import DefaultSampler, InfiniteSampler
+from ._signals import TrainingInterrupted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,10 +78,15 @@ __all__ = [
     "HistoryBuffer",
     "DefaultSampler",
     "InfiniteSampler",
+    "TrainingInterrupted",
     # built-in hooks
     "RuntimeInfoHook",
     "IterTimerHook",
     "DistSamplerSeedHook",
+    "EmptyCacheHook",
+    "SyncBuffersHook",
+    "ProfilerHook",
+    "FunctionHook",
     # registries and plugins
     "Registry",
     "HOOKS",
