@@ -227,3 +227,10 @@ def test_get_hooks_info_uses_mmengine_layout() -> None:
         f"({'BELOW_NORMAL':<12}) {'Logger':<35}\n"
         " -------------------- "
     )
+
+
+def test_bad_function_on_an_instance_gets_an_expected_signature_without_self() -> None:
+    hook = Hook()
+    hook.after_val_epoch = lambda: None  # type: ignore[method-assign, assignment]
+    with pytest.raises(TypeError, match=r"expected after_val_epoch\(runner, metrics=None\)$"):
+        HookList(owner=None).register(hook)

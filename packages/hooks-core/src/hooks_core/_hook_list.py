@@ -160,10 +160,12 @@ def _check_signatures(hook: Hook) -> None:
         try:
             signature.bind(None, **kwargs)
         except TypeError as err:
-            expected = _plain(inspect.signature(getattr(Hook, name)))
+            expected = inspect.signature(getattr(Hook, name))
+            if name in vars(hook):  # a plain function set on the instance takes no `self`
+                expected = expected.replace(parameters=list(expected.parameters.values())[1:])
             raise TypeError(
                 f"{type(hook).__name__}.{name}{_plain(signature)} cannot be called at hook "
-                f"point {point!r} ({err}); expected {name}{expected}"
+                f"point {point!r} ({err}); expected {name}{_plain(expected)}"
             ) from None
 
 
