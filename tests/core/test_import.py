@@ -33,3 +33,22 @@ def test_no_satellite_is_installed_in_the_core_environment() -> None:
     # The core's tests must prove that hooks-core works on its own.
     for module in ("hooks_optim", "hooks_logging", "hooks_eval"):
         assert importlib.util.find_spec(module) is None, f"{module} should not be installed here"
+
+
+def test_the_runner_loads_on_first_use_and_builtins_resolve_by_name() -> None:
+    code = (
+        "import json, sys, hooks_core;"
+        "lazy = [m for m in ('hooks_core._runner', 'hooks_core._hooks', 'hooks_core._loops')"
+        " if m in sys.modules];"
+        "hook = hooks_core.HOOKS.build({'type': 'IterTimerHook'});"
+        "loop = hooks_core.LOOPS.get('EpochBasedTrainLoop');"
+        "print(json.dumps([lazy, type(hook).__name__, loop.__name__,"
+        " hooks_core.Runner.__module__]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [
+        [],
+        "IterTimerHook",
+        "EpochBasedTrainLoop",
+        "hooks_core._runner",
+    ]

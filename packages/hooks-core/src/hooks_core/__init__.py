@@ -11,18 +11,7 @@ from .__about__ import __version__
 from ._errors import NotRegisteredError, PluginConflictError
 from ._hook import Hook
 from ._hook_list import HookList
-from ._hooks import (
-    DistSamplerSeedHook,
-    EmptyCacheHook,
-    FunctionHook,
-    IterTimerHook,
-    ProfilerHook,
-    RuntimeInfoHook,
-    SyncBuffersHook,
-)
 from ._imports import import_modules_from_strings
-from ._loops import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
-from ._message_hub import HistoryBuffer, MessageHub
 from ._plugins import clear_plugin_cache
 from ._priority import Priority, get_priority
 from ._registries import (
@@ -41,22 +30,65 @@ from ._registries import (
     PARAM_SCHEDULERS,
 )
 from ._registry import Registry
-from ._runner import Runner
-from ._samplers import DefaultSampler, InfiniteSampler
-from ._signals import TrainingInterrupted
+
+# The runner and everything it needs load on first use: a library that only
+# defines hooks pays for the few modules above. Registries import the modules
+# that register their built-in types themselves, on their first miss.
+_LAZY = {
+    "Runner": "._runner",
+    "BaseModel": "._model",
+    "BaseLoop": "._loops",
+    "EpochBasedTrainLoop": "._loops",
+    "IterBasedTrainLoop": "._loops",
+    "ValLoop": "._loops",
+    "TestLoop": "._loops",
+    "MessageHub": "._message_hub",
+    "HistoryBuffer": "._message_hub",
+    "DefaultSampler": "._samplers",
+    "InfiniteSampler": "._samplers",
+    "TrainingInterrupted": "._signals",
+    "RuntimeInfoHook": "._hooks",
+    "IterTimerHook": "._hooks",
+    "DistSamplerSeedHook": "._hooks",
+    "EmptyCacheHook": "._hooks",
+    "SyncBuffersHook": "._hooks",
+    "ProfilerHook": "._hooks",
+    "FunctionHook": "._hooks",
+}
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._hooks import (
+        DistSamplerSeedHook,
+        EmptyCacheHook,
+        FunctionHook,
+        IterTimerHook,
+        ProfilerHook,
+        RuntimeInfoHook,
+        SyncBuffersHook,
+    )
+    from ._loops import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
+    from ._message_hub import HistoryBuffer, MessageHub
     from ._model import BaseModel
+    from ._runner import Runner
+    from ._samplers import DefaultSampler, InfiniteSampler
+    from ._signals import TrainingInterrupted
 
 
 def __getattr__(name: str) -> object:
-    """Load `BaseModel`, which imports torch, only when it is first used."""
-    if name == "BaseModel":
-        from ._model import BaseModel
+    """Import a lazily loaded public name on first access."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hooks_core' has no attribute {name!r}")
+    import importlib
 
-        return BaseModel
-    raise AttributeError(f"module 'hooks_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [

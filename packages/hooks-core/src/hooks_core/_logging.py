@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
 
 __all__ = ["get_runner_logger", "close_logger"]
 
@@ -20,6 +22,9 @@ def get_runner_logger(
     each message. The logger does not propagate to the root logger, so user
     logging configuration neither duplicates nor swallows its lines.
     """
+    import logging  # slow to import; needed once a runner exists
+    import sys
+
     logger = logging.getLogger(name)
     close_logger(logger)
     logger.setLevel(level if rank == 0 else logging.ERROR)

@@ -207,12 +207,13 @@ class IterBasedTrainLoop(_TrainLoop):
         runner.call_hook("before_train")
         runner.call_hook("before_train_epoch")
         batches = _endless_batches(self.dataloader, self._iter)
+        runner.model.train()
         while self._iter < self._max_iters and not self.stop_training:
-            runner.model.train()
             self._run_iter(self._iter, next(batches))
             self._update_val_interval(self._iter)
             if self._should_validate(self._iter, self._max_iters):
                 runner.val_loop.run()
+                runner.model.train()
         runner.call_hook("after_train_epoch")
         runner.call_hook("after_train")
         return runner.model

@@ -9,7 +9,6 @@ imports torch, so ``hooks_core`` loads it only when `BaseModel` is first used.
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -49,8 +48,8 @@ class BaseModel(nn.Module):
         """Prepare a batch for `forward`: by default, move its tensors to the model's device."""
         if self._data_preprocessor is not None:
             return self._data_preprocessor(data, training)
-        device = next(self.parameters(), torch.empty(0)).device
-        return _to_device(data, device)
+        parameter = next(self.parameters(), None)
+        return data if parameter is None else _to_device(data, parameter.device)
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
         """Forward with ``mode='loss'``, update the parameters, return the losses as tensors."""
@@ -83,10 +82,10 @@ class BaseModel(nn.Module):
         Values stay tensors (detached): converting them to numbers would wait
         for the device on every iteration.
         """
-        log_vars: dict[str, torch.Tensor] = OrderedDict()
+        log_vars: dict[str, torch.Tensor] = {}
         for name, value in losses.items():
             if isinstance(value, torch.Tensor):
-                log_vars[name] = value.mean()
+                log_vars[name] = value if value.ndim == 0 else value.mean()
             elif isinstance(value, (list, tuple)) and all(
                 isinstance(v, torch.Tensor) for v in value
             ):
@@ -103,8 +102,10 @@ class BaseModel(nn.Module):
                 f"(got {list(log_vars)}); name at least one of them e.g. 'loss'"
             )
         loss = torch.stack(terms).sum() if len(terms) > 1 else terms[0]
-        parsed = OrderedDict(loss=loss.detach())
-        parsed.update((name, value.detach()) for name, value in log_vars.items() if name != "loss")
+        parsed = {"loss": loss.detach()}
+        for name, value in log_vars.items():
+            if name != "loss":
+                parsed[name] = value.detach()
         return loss, parsed
 
 
@@ -119,7 +120,7 @@ def _run_forward(forward: Any, data: Any, mode: str) -> Any:
 
 def _to_device(data: Any, device: torch.device) -> Any:
     if isinstance(data, torch.Tensor):
-        return data.to(device, non_blocking=True)
+        return data if data.device == device else data.to(device, non_blocking=True)
     if isinstance(data, dict):
         return type(data)((k, _to_device(v, device)) for k, v in data.items())
     if isinstance(data, (list, tuple)):

@@ -27,15 +27,18 @@ __all__ = [
 ]
 
 
-def _root(name: str) -> Registry:
-    return Registry(name, scope="hooks_core", entry_point_group=GROUP_PREFIX + name)
+def _root(name: str, *locations: str) -> Registry:
+    return Registry(
+        name, scope="hooks_core", locations=locations, entry_point_group=GROUP_PREFIX + name
+    )
 
 
-HOOKS = _root("hook")
-LOOPS = _root("loop")
+# The core's own types register when these modules are imported, on first miss.
+HOOKS = _root("hook", "hooks_core._hooks")
+LOOPS = _root("loop", "hooks_core._loops")
 MODELS = _root("model")
 DATASETS = _root("dataset")
-DATA_SAMPLERS = _root("data_sampler")
+DATA_SAMPLERS = _root("data_sampler", "hooks_core._samplers")
 OPTIMIZERS = _root("optimizer")
 OPTIM_WRAPPERS = _root("optim_wrapper")
 OPTIM_WRAPPER_CONSTRUCTORS = _root("optim_wrapper_constructor")

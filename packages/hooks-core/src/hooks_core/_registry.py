@@ -164,10 +164,13 @@ class Registry:
     def available_names(self) -> list[str]:
         """Every name this registry can resolve, including plugins not yet loaded.
 
-        Nothing is imported: plugin names come from installed metadata.
+        The registry's own `locations` are imported; plugins are not: their
+        names come from installed metadata.
         """
         names: set[str] = set()
         for registry in self._chain():
+            if not registry._locations_imported:
+                registry._import_locations()
             names.update(registry._modules)
         root = self.root
         if root.entry_point_group is not None:

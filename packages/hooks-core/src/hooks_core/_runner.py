@@ -186,12 +186,14 @@ class Runner:
     @property
     def epoch(self) -> int:
         """Completed training epochs (0 before training starts)."""
-        return self._built_train_loop().epoch if self._train_loop_built else 0
+        loop = self._train_loop
+        return 0 if loop is None or isinstance(loop, dict) else int(loop.epoch)
 
     @property
     def iter(self) -> int:
-        """Completed training iterations (0 before training starts)."""
-        return self._built_train_loop().iter if self._train_loop_built else 0
+        """Completed training iterations (0 before training starts); read every iteration."""
+        loop = self._train_loop
+        return 0 if loop is None or isinstance(loop, dict) else int(loop.iter)
 
     @property
     def max_epochs(self) -> int:
@@ -252,10 +254,6 @@ class Runner:
     @property
     def test_evaluator(self) -> Any:
         return None if self.test_loop is None else self.test_loop.evaluator
-
-    @property
-    def _train_loop_built(self) -> bool:
-        return self._train_loop is not None and not isinstance(self._train_loop, dict)
 
     def _built_train_loop(self) -> Any:
         if isinstance(self._train_loop, dict):

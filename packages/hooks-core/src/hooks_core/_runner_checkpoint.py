@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os.path as osp
-import platform
 import time
 
 from .__about__ import __version__
@@ -136,6 +135,7 @@ def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     import torch

@@ -9,8 +9,6 @@ from it.
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +21,8 @@ class StopRequested(Exception):
     """Raised by a training loop, after an iteration, when a stop signal has arrived."""
 
     def __init__(self, signum: int) -> None:
+        import signal
+
         super().__init__(f"received {signal.Signals(signum).name}")
         self.signum = signum
 
@@ -46,6 +46,9 @@ def stop_requests_on_sigterm(request_stop: Callable[[int], None]) -> Iterator[No
     Nothing is installed outside the main thread, or when the program already
     handles SIGTERM itself; the previous handler is restored on exit.
     """
+    import signal
+    import threading
+
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
