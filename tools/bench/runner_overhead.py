@@ -24,8 +24,7 @@ DataLoader (the target is under 15 µs), and minus (a)'s.
 The breakdown then times apart, in short interleaved samples (steadier than
 whole runs on a busy machine), what the runner does per iteration that the
 plain loop does not: the two hook points (``before_train_iter`` and
-``after_train_iter`` with the default hooks), the ``model.train()`` the
-iteration-based loop calls every iteration, and `BaseModel.train_step` against
+``after_train_iter`` with the default hooks) and `BaseModel.train_step` against
 the hand-written step. Their sum estimates the overhead; what it leaves out is
 the loop's own bookkeeping and the sampler.
 
@@ -228,9 +227,8 @@ def breakdown(dataset: TensorDataset, repeat: int) -> tuple[dict[str, float], li
 
         cases = {  # name: (function, calls per sample)
             "hooks": (hook_points, 200),
-            "model.train()": (model.train, 200),
-            "train_step": (train_step, 20),
-            "hand_step": (hand_step, 20),
+            "train_step": (train_step, 40),
+            "hand_step": (hand_step, 40),
         }
         samples: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(repeat):
@@ -300,7 +298,6 @@ def main() -> None:
     step_extra = parts["train_step"] - parts["hand_step"]
     rows = {
         f"2 hook points, before/after_train_iter ({', '.join(hooks)})": parts["hooks"],
-        "model.train(), which the loop calls every iteration": parts["model.train()"],
         f"BaseModel.train_step ({parts['train_step']:.1f}) minus the hand-written step "
         f"({parts['hand_step']:.1f})": step_extra,
     }

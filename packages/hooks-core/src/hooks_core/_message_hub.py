@@ -427,7 +427,8 @@ def _scalar(value: Any) -> Any:
     if torch is not None and isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"expected a scalar, got a tensor of shape {tuple(value.shape)}")
-        value = value.detach()
+        if value.requires_grad:
+            value = value.detach()
         return value.reshape(()) if value.dim() else value
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):

@@ -43,13 +43,24 @@ class BaseModel(nn.Module):
     def __init__(self, data_preprocessor: Callable[[Any, bool], Any] | None = None) -> None:
         super().__init__()
         self._data_preprocessor = data_preprocessor
+        self._device: torch.device | None = None
 
     def data_preprocessor(self, data: Any, training: bool = False) -> Any:
         """Prepare a batch for `forward`: by default, move its tensors to the model's device."""
         if self._data_preprocessor is not None:
             return self._data_preprocessor(data, training)
-        parameter = next(self.parameters(), None)
-        return data if parameter is None else _to_device(data, parameter.device)
+        device = self._device
+        if device is None:  # looked up once: walking the parameters costs microseconds
+            parameter = next(self.parameters(), None)
+            if parameter is None:
+                return data
+            device = self._device = parameter.device
+        return _to_device(data, device)
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`.to()`, `.cuda()` and friends end here: forget the cached device."""
+        self._device = None
+        return super()._apply(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
         """Forward with ``mode='loss'``, update the parameters, return the losses as tensors."""

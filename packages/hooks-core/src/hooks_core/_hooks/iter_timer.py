@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+_MODES = ("train", "val", "test")
+
+
 @HOOKS.register_module()
 class IterTimerHook(Hook):
     """Record ``{mode}/data_time`` and ``{mode}/time`` per iteration, and the training ``eta``.
@@ -24,6 +27,8 @@ class IterTimerHook(Hook):
     priority = "NORMAL"
 
     def __init__(self) -> None:
+        # Keys built once, not formatted on every iteration.
+        self._keys = {mode: (f"{mode}/data_time", f"{mode}/time") for mode in _MODES}
         self._last = 0.0
         self._start_iter = 0
         self._train_seconds = 0.0
@@ -40,7 +45,7 @@ class IterTimerHook(Hook):
     def _before_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, mode: str = "train"
     ) -> None:
-        runner.message_hub.update_scalar(f"{mode}/data_time", time.perf_counter() - self._last)
+        runner.message_hub.update_scalar(self._keys[mode][0], time.perf_counter() - self._last)
 
     def _after_iter(
         self,
@@ -54,7 +59,7 @@ class IterTimerHook(Hook):
         elapsed = now - self._last
         self._last = now
         hub = runner.message_hub
-        hub.update_scalar(f"{mode}/time", elapsed)
+        hub.update_scalar(self._keys[mode][1], elapsed)
         if mode == "train":
             self._train_seconds += elapsed
             done = runner.iter + 1 - self._start_iter

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..__about__ import __version__
 from .._hook import Hook
 from .._registries import HOOKS
@@ -56,7 +58,7 @@ class RuntimeInfoHook(Hook):
         if get_lr is None:
             return
         for name, values in get_lr().items():
-            hub.update_scalar(f"train/{name}", values[0])
+            hub.update_scalar(_train_key(name), values[0])
 
     def after_train_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
@@ -64,7 +66,7 @@ class RuntimeInfoHook(Hook):
         if outputs:
             update = runner.message_hub.update_scalar
             for key, value in outputs.items():
-                update(f"train/{key}", value)
+                update(_train_key(key), value)
 
     def after_train(self, runner: Any) -> None:
         self._in_training = False
@@ -101,6 +103,12 @@ class RuntimeInfoHook(Hook):
     def _back_to_train(self, runner: Any) -> None:
         """Validation inside training returns to the train stage; a lone val/test run ends."""
         runner.message_hub.update_info("loop_stage", "train" if self._in_training else None)
+
+
+@functools.cache
+def _train_key(name: str) -> str:
+    """``train/<name>``, formatted once per name rather than on every iteration."""
+    return f"train/{name}"
 
 
 def _is_scalar(value: Any) -> bool:

@@ -1,0 +1,67 @@
+"""BaseModel: the step protocol built from a `forward`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from toy import PlainOptimWrapper
+
+from hooks_core import BaseModel
+
+
+class TwoLosses(BaseModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor([2.0]))
+
+    def forward(self, inputs: torch.Tensor, mode: str = "tensor") -> Any:
+        out = inputs * self.weight
+        if mode == "loss":
+            return {
+                "loss_main": out.pow(2).mean(),
+                "loss_aux": [out.abs().mean(), out.mean()],
+                "accuracy": torch.tensor([0.5, 1.0]),
+            }
+        return out
+
+
+def test_parse_losses_sums_loss_terms_and_keeps_tensors() -> None:
+    model = TwoLosses()
+    losses = model(torch.tensor([1.0, -1.0]), mode="loss")
+    loss, log_vars = model.parse_losses(losses)
+    assert torch.allclose(loss, torch.tensor(4.0 + 2.0 + 0.0))
+    assert list(log_vars) == ["loss", "loss_main", "loss_aux", "accuracy"]
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in log_vars.values())
+    assert log_vars["accuracy"].item() == pytest.approx(0.75)
+    assert loss.requires_grad
+
+
+def test_parse_losses_errors_name_the_culprit() -> None:
+    model = TwoLosses()
+    with pytest.raises(TypeError, match="returned loss=float; each value must be a tensor"):
+        model.parse_losses({"loss": 1.0})
+    with pytest.raises(ValueError, match=r"no entry whose name contains 'loss' \(got \['acc'\]\)"):
+        model.parse_losses({"acc": torch.tensor(1.0)})
+
+
+def test_train_step_updates_through_the_wrapper() -> None:
+    model = TwoLosses()
+    wrapper = PlainOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    log_vars = model.train_step([torch.tensor([1.0])], wrapper)
+    # d/dw of (w^2 + |w| + w) at w=2 is 2w + 2 = 6, so w becomes 2 - 0.6.
+    assert model.weight.item() == pytest.approx(1.4)
+    assert log_vars["loss"].item() == pytest.approx(8.0)
+    assert torch.equal(model.val_step({"inputs": torch.tensor([1.0])}), torch.tensor([1.4]))
+
+
+def test_data_follows_the_model_to_its_device() -> None:
+    model = TwoLosses()
+    batch = {"inputs": torch.ones(2), "meta": "kept"}
+    assert model.data_preprocessor(batch)["inputs"].device.type == "cpu"
+    model.to("meta")  # the cached device is forgotten when the model moves
+    moved = model.data_preprocessor(batch)
+    assert moved["inputs"].device.type == "meta"
+    assert moved["meta"] == "kept"
+    assert model.data_preprocessor((torch.ones(1), [torch.ones(1)]))[1][0].device.type == "meta"
