@@ -287,3 +287,13 @@ def test_no_value_is_pulled_to_the_host_during_training_iterations(
     runner.train()
     assert runner.iter == 10
     assert conversions == []
+
+
+def test_dataloader_configs_accept_torch_style_shuffle(tmp_path: Path) -> None:
+    runner = Runner(**runner_kwargs(tmp_path))
+    loader = runner.build_dataloader(dict(dataset=list(range(10)), batch_size=5, shuffle=False))
+    assert [batch.tolist() for batch in loader] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    with pytest.raises(ValueError, match="'shuffle' or 'sampler', not both"):
+        runner.build_dataloader(
+            dict(dataset=list(range(4)), shuffle=True, sampler=dict(type="DefaultSampler"))
+        )

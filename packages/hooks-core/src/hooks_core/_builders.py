@@ -50,7 +50,14 @@ def build_dataloader(cfg: Any, seed: int) -> Any:
         raise ValueError(f"a dataloader config needs a 'dataset', got keys {sorted(cfg)}")
     if isinstance(dataset, dict):
         dataset = DATASETS.build(dataset)
-    sampler_cfg = args.pop("sampler", {"type": "DefaultSampler", "shuffle": True})
+    shuffle = args.pop("shuffle", None)
+    if shuffle is not None and "sampler" in args:
+        raise ValueError(
+            "a dataloader config takes 'shuffle' or 'sampler', not both: "
+            "move it into the sampler: sampler=dict(type='DefaultSampler', shuffle=False)"
+        )
+    default_sampler = {"type": "DefaultSampler", "shuffle": True if shuffle is None else shuffle}
+    sampler_cfg = args.pop("sampler", default_sampler)
     sampler = (
         DATA_SAMPLERS.build(sampler_cfg, default_args={"dataset": dataset, "seed": seed})
         if isinstance(sampler_cfg, dict)

@@ -129,9 +129,7 @@ class EpochBasedTrainLoop(_TrainLoop):
         dynamic_intervals: Sequence[tuple[int, int]] | None = None,
     ) -> None:
         super().__init__(runner, dataloader, val_begin, val_interval, dynamic_intervals)
-        if not isinstance(max_epochs, int) or max_epochs < 1:
-            raise ValueError(f"max_epochs must be a positive int, got {max_epochs!r}")
-        self._max_epochs = max_epochs
+        self._max_epochs = _positive("max_epochs", max_epochs)
         self._max_iters = max_epochs * len(self.dataloader)
 
     @property
@@ -189,9 +187,7 @@ class IterBasedTrainLoop(_TrainLoop):
         dynamic_intervals: Sequence[tuple[int, int]] | None = None,
     ) -> None:
         super().__init__(runner, dataloader, val_begin, val_interval, dynamic_intervals)
-        if not isinstance(max_iters, int) or max_iters < 1:
-            raise ValueError(f"max_iters must be a positive int, got {max_iters!r}")
-        self._max_iters = max_iters
+        self._max_iters = _positive("max_iters", max_iters)
 
     @property
     def max_epochs(self) -> int:
@@ -277,6 +273,12 @@ class TestLoop(_EvalLoop):
     """Testing: the validation loop with the ``test`` hook points."""
 
     mode = "test"
+
+
+def _positive(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 def _split_dynamic_intervals(

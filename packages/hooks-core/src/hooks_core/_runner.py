@@ -9,7 +9,6 @@ checkpoint contents in `_runner_checkpoint`, file mechanics in
 from __future__ import annotations
 
 import atexit
-import copy
 import os
 import os.path as osp
 import time
@@ -110,7 +109,7 @@ class Runner:
         _check_complete("test", test_dataloader, test_cfg, test_evaluator, "test_evaluator")
         if param_scheduler is not None and optim_wrapper is None:
             raise ValueError("param_scheduler needs an optim_wrapper to schedule")
-        self.cfg = copy.deepcopy(dict(cfg)) if cfg is not None else None
+        self.cfg = _copy_config(cfg) if cfg is not None else None
         self.launcher = launcher
         if launcher != "none":
             dist_cfg = dict((env_cfg or {}).get("dist_cfg", {}))
@@ -464,6 +463,19 @@ def _require_method(model: Any, name: str) -> None:
             f"{type(target).__name__} has no {name}(); subclass hooks_core.BaseModel or "
             f"define {name} on your model"
         )
+
+
+def _copy_config(cfg: Any) -> Any:
+    """Copy the containers of a config, sharing the objects in it (models, datasets).
+
+    The runner must not see later changes to the caller's dicts, but deep-copying
+    a model or a dataset that a config holds would double its memory.
+    """
+    if isinstance(cfg, dict):
+        return {key: _copy_config(value) for key, value in cfg.items()}
+    if type(cfg) in (list, tuple):
+        return type(cfg)(_copy_config(value) for value in cfg)
+    return cfg
 
 
 def _unique_name(name: str) -> str:
