@@ -172,3 +172,17 @@ def test_plugins_contribute_default_hooks_in_mmengine_order(site: Path, tmp_path
     assert "LoggingHook" not in [type(h).__name__ for h in overridden.hooks]
     assert overridden.hooks[-1].interval == 5  # type: ignore[attr-defined]
     sys.modules.pop("hooks_extra_defaults", None)
+
+
+def test_names_a_plugin_does_not_declare_are_found_through_its_module() -> None:
+    result = run_python(
+        """
+        import json, sys
+        from hooks_core import LOOPS
+        before = "hooks_testplugin.undeclared" in sys.modules
+        loop = LOOPS.build(dict(type="UndeclaredLoopAlias", steps=4))
+        print(json.dumps({"before": before, "steps": loop.steps,
+                          "class": type(loop).__name__}))
+        """
+    )
+    assert result == {"before": False, "steps": 4, "class": "UndeclaredLoop"}

@@ -7,7 +7,10 @@ name is the type name, in the group of the registry it belongs to::
     CheckpointHook = "hooks_eval:CheckpointHook"
 
 Installed metadata is read once, on the first registry miss, and no plugin is
-imported until one of its names is asked for.
+imported until one of its names is asked for. A plugin that registers more
+names than it declares (every optimizer of the installed torch, say) also
+names its module in the ``hooks_core.plugins`` group; those modules are
+imported, once, when a name is found nowhere else.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "GROUP_PREFIX",
     "Plugin",
     "find_plugin",
+    "import_plugin_modules",
     "load_group",
     "plugin_names",
     "clear_plugin_cache",
@@ -90,6 +94,23 @@ def find_plugin(group: str, name: str) -> Plugin | None:
     return claims[0]
 
 
+PLUGINS_GROUP = GROUP_PREFIX + "plugins"
+_plugin_modules_imported = False
+
+
+def import_plugin_modules() -> bool:
+    """Import, once, the module of every plugin in ``hooks_core.plugins``; True the first time.
+
+    A plugin module registers all of its types when imported, including names
+    it does not declare one by one.
+    """
+    global _plugin_modules_imported
+    if _plugin_modules_imported:
+        return False
+    _plugin_modules_imported = True
+    return bool(load_group(PLUGINS_GROUP))
+
+
 def load_group(group: str) -> dict[str, Any]:
     """Load every entry point of `group`: name -> the object it points to."""
     loaded = {}
@@ -102,5 +123,6 @@ def load_group(group: str) -> dict[str, Any]:
 
 def clear_plugin_cache() -> None:
     """Forget the installed entry points, so that the next miss reads them again."""
-    global _index
+    global _index, _plugin_modules_imported
     _index = None
+    _plugin_modules_imported = False

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from ._errors import NotRegisteredError
 from ._first_party import first_party_names, install_hint
-from ._plugins import find_plugin, plugin_names
+from ._plugins import find_plugin, import_plugin_modules, plugin_names
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
@@ -231,7 +231,9 @@ class Registry:
             return bool(pending)
         plugin = find_plugin(root.entry_point_group, key)
         if plugin is None:
-            return bool(pending)
+            # Names a plugin registers without declaring each one (all of torch.optim,
+            # say) appear once its whole module is imported.
+            return import_plugin_modules() or bool(pending)
         obj = plugin.entry_point.load()
         if key not in root._modules:
             if not callable(obj):
