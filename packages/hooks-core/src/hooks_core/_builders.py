@@ -15,6 +15,7 @@ from ._registries import (
     EVALUATOR,
     LOOPS,
     OPTIM_WRAPPER_CONSTRUCTORS,
+    OPTIM_WRAPPERS,
     PARAM_SCHEDULERS,
 )
 
@@ -97,10 +98,18 @@ def build_optim_wrapper(cfg: Any, model: Any) -> Any:
     """Build the optimizer wrapper through a constructor (``DefaultOptimWrapperConstructor``).
 
     ``constructor`` and ``paramwise_cfg`` keys of the config choose the
-    constructor and its per-parameter settings, as in MMEngine.
+    constructor and its per-parameter settings, as in MMEngine. A dict of such
+    configs, one per part of the model (``dict(generator=..., discriminator=...)``),
+    builds an ``OptimWrapperDict``, each wrapper over ``model.<name>``.
     """
     if not isinstance(cfg, dict):
         return cfg
+    if _is_per_module(cfg):
+        wrappers = {
+            name: build_optim_wrapper(sub, getattr(_unwrap(model), name))
+            for name, sub in cfg.items()
+        }
+        return OPTIM_WRAPPERS.build({"type": "OptimWrapperDict", **wrappers})
     args = dict(cfg)
     constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
         {
@@ -140,6 +149,16 @@ def build_evaluator(cfg: Any) -> Any:
     if isinstance(cfg, dict) and isinstance(cfg.get("type"), str) and cfg["type"] in EVALUATOR:
         return EVALUATOR.build(cfg)
     return EVALUATOR.build({"type": "Evaluator", "metrics": cfg})
+
+
+def _is_per_module(cfg: dict[str, Any]) -> bool:
+    """A dict of optimizer-wrapper configs keyed by submodule, rather than one config."""
+    own_keys = {"type", "optimizer", "constructor", "paramwise_cfg"}
+    return bool(cfg) and not own_keys & set(cfg) and all(isinstance(v, dict) for v in cfg.values())
+
+
+def _unwrap(model: Any) -> Any:
+    return getattr(model, "module", model)
 
 
 def _accepted(cfg: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -283,6 +283,9 @@ class Runner:
         _require_method(self.model, "train_step")
         self.call_hook("before_run")
         self.load_or_resume()
+        initialize = getattr(self.optim_wrapper, "initialize_count_status", None)
+        if initialize is not None:  # gradient accumulation needs to know where training is
+            initialize(self.model, loop.iter, loop.max_iters)
         with stop_requests_on_sigterm(loop.request_stop):
             try:
                 model = loop.run()
