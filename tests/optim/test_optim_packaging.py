@@ -1,4 +1,4 @@
-"""hooks-optim builds a typed wheel that depends on a compatible hooks-core and declares its plugins."""
+"""The hooks-optim wheel: typed, a compatible hooks-core range, and its plugin entry points."""
 
 from __future__ import annotations
 
