@@ -1,7 +1,127 @@
-"""hooks-optim: optimizer wrappers, parameter schedulers and EMA for hooks-core."""
+"""hooks-optim: optimizer wrappers, optimizer construction, parameter schedulers and EMA.
+
+Importing it registers every type into hooks-core's registries; hooks-core does
+that itself, through entry points, the first time a config names one of them.
+"""
 
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._amp_optim_wrapper import AmpOptimWrapper
+from ._averaged_model import (
+    BaseAveragedModel,
+    ExponentialMovingAverage,
+    MomentumAnnealingEMA,
+    StochasticWeightAverage,
+)
+from ._constructor import DefaultOptimWrapperConstructor
+from ._ema_hook import EMAHook
+from ._optim_wrapper import OptimWrapper
+from ._optim_wrapper_dict import OptimWrapperDict
+from ._optimizers import register_torch_optimizers
+from ._param_scheduler_hook import ParamSchedulerHook
+from ._schedulers import (
+    INF,
+    ConstantLR,
+    ConstantMomentum,
+    ConstantParamScheduler,
+    CosineAnnealingLR,
+    CosineAnnealingMomentum,
+    CosineAnnealingParamScheduler,
+    CosineRestartLR,
+    CosineRestartMomentum,
+    CosineRestartParamScheduler,
+    CyclicLR,
+    CyclicMomentum,
+    CyclicParamScheduler,
+    ExponentialLR,
+    ExponentialMomentum,
+    ExponentialParamScheduler,
+    FlatCosineAnnealingLR,
+    FlatCosineAnnealingMomentum,
+    FlatCosineAnnealingParamScheduler,
+    InverseLR,
+    InverseMomentum,
+    InverseParamScheduler,
+    LinearLR,
+    LinearMomentum,
+    LinearParamScheduler,
+    LRSchedulerMixin,
+    MomentumSchedulerMixin,
+    MultiStepLR,
+    MultiStepMomentum,
+    MultiStepParamScheduler,
+    OneCycleLR,
+    OneCycleMomentum,
+    OneCycleParamScheduler,
+    PolyLR,
+    PolyMomentum,
+    PolyParamScheduler,
+    ReduceOnPlateauLR,
+    ReduceOnPlateauMomentum,
+    ReduceOnPlateauParamScheduler,
+    StepLR,
+    StepMomentum,
+    StepParamScheduler,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    # optimizer wrappers and construction
+    "OptimWrapper",
+    "AmpOptimWrapper",
+    "OptimWrapperDict",
+    "DefaultOptimWrapperConstructor",
+    "register_torch_optimizers",
+    # hooks
+    "ParamSchedulerHook",
+    "EMAHook",
+    # averaged models
+    "BaseAveragedModel",
+    "ExponentialMovingAverage",
+    "MomentumAnnealingEMA",
+    "StochasticWeightAverage",
+    # parameter schedulers
+    "INF",
+    "LRSchedulerMixin",
+    "MomentumSchedulerMixin",
+    "ConstantParamScheduler",
+    "ConstantLR",
+    "ConstantMomentum",
+    "LinearParamScheduler",
+    "LinearLR",
+    "LinearMomentum",
+    "StepParamScheduler",
+    "StepLR",
+    "StepMomentum",
+    "MultiStepParamScheduler",
+    "MultiStepLR",
+    "MultiStepMomentum",
+    "ExponentialParamScheduler",
+    "ExponentialLR",
+    "ExponentialMomentum",
+    "PolyParamScheduler",
+    "PolyLR",
+    "PolyMomentum",
+    "CosineAnnealingParamScheduler",
+    "CosineAnnealingLR",
+    "CosineAnnealingMomentum",
+    "CosineRestartParamScheduler",
+    "CosineRestartLR",
+    "CosineRestartMomentum",
+    "OneCycleParamScheduler",
+    "OneCycleLR",
+    "OneCycleMomentum",
+    "ReduceOnPlateauParamScheduler",
+    "ReduceOnPlateauLR",
+    "ReduceOnPlateauMomentum",
+    "InverseParamScheduler",
+    "InverseLR",
+    "InverseMomentum",
+    "FlatCosineAnnealingParamScheduler",
+    "FlatCosineAnnealingLR",
+    "FlatCosineAnnealingMomentum",
+    "CyclicParamScheduler",
+    "CyclicLR",
+    "CyclicMomentum",
+]

@@ -1,0 +1,75 @@
+"""Installing hooks-optim is enough: its types build by name with no import in user code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import distribution
+
+from hooks_core._first_party import _HOOKS
+
+
+def run_python(code: str) -> object:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def test_declared_hooks_match_the_cores_install_hints() -> None:
+    declared = {
+        ep.name for ep in distribution("hooks-optim").entry_points if ep.group == "hooks_core.hook"
+    }
+    hinted = {name for name, requirement in _HOOKS.items() if requirement == "hooks-optim"}
+    assert declared == hinted
+
+
+def test_types_build_by_name_in_a_fresh_process() -> None:
+    result = run_python(
+        """
+        import json, sys
+        import torch
+        from hooks_core import HOOKS, OPTIM_WRAPPERS, OPTIMIZERS, PARAM_SCHEDULERS
+        imported_first = "hooks_optim" in sys.modules
+        model = torch.nn.Linear(2, 1)
+        wrapper = OPTIM_WRAPPERS.build(dict(
+            type="OptimWrapper",
+            optimizer=OPTIMIZERS.build(dict(type="SGD", params=model.parameters(), lr=0.1)),
+        ))
+        scheduler = PARAM_SCHEDULERS.build(dict(type="MultiStepLR", optimizer=wrapper,
+                                                milestones=[1]))
+        hooks = [type(HOOKS.build(cfg)).__name__ for cfg in (
+            dict(type="ParamSchedulerHook"),
+            dict(type="EMAHook", ema_type="StochasticWeightAverage"),
+        )]
+        print(json.dumps([imported_first, type(wrapper).__name__, type(scheduler).__name__,
+                          hooks]))
+        """
+    )
+    assert result == [
+        False,
+        "OptimWrapper",
+        "MultiStepLR",
+        ["ParamSchedulerHook", "EMAHook"],
+    ]
+
+
+def test_the_runner_gains_the_param_scheduler_default_hook(tmp_path: object) -> None:
+    from hooks_core import Runner
+
+    runner = Runner(model=torch_linear(), work_dir=str(tmp_path), log_level="WARNING")
+    names = [type(hook).__name__ for hook in runner.hooks]
+    assert names == [
+        "RuntimeInfoHook",
+        "IterTimerHook",
+        "DistSamplerSeedHook",
+        "ParamSchedulerHook",
+    ]
+
+
+def torch_linear() -> object:
+    import torch
+
+    return torch.nn.Linear(2, 1)
