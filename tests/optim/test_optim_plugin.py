@@ -73,3 +73,52 @@ def torch_linear() -> object:
     import torch
 
     return torch.nn.Linear(2, 1)
+
+
+def test_a_runner_config_names_optim_types_without_importing_hooks_optim(tmp_path: object) -> None:
+    result = run_python(
+        f"""
+        import json, sys
+        import torch
+        from hooks_core import BaseModel, Runner
+
+        class Regression(BaseModel):
+            def __init__(self):
+                super().__init__()
+                self.linear = torch.nn.Linear(3, 1)
+
+            def forward(self, inputs, targets=None, mode="tensor"):
+                out = self.linear(inputs)
+                if mode == "loss":
+                    return {{"loss": torch.nn.functional.mse_loss(out, targets)}}
+                return out
+
+        data = [{{"inputs": torch.randn(3), "targets": torch.randn(1)}} for _ in range(16)]
+        runner = Runner(
+            model=Regression(),
+            work_dir={str(tmp_path)!r},
+            train_dataloader=dict(dataset=data, batch_size=4),
+            train_cfg=dict(by_epoch=True, max_epochs=2),
+            optim_wrapper=dict(type="OptimWrapper",
+                               optimizer=dict(type="SGD", lr=0.01, momentum=0.9)),
+            param_scheduler=dict(type="MultiStepLR", milestones=[1], gamma=0.5),
+            custom_hooks=[dict(type="EMAHook", ema_type="StochasticWeightAverage")],
+            log_level="WARNING",
+        )
+        imported_before_train = "hooks_optim" in sys.modules
+        runner.train()
+        print(json.dumps([
+            imported_before_train,
+            type(runner.optim_wrapper).__name__,
+            runner.optim_wrapper.get_lr()["lr"],
+            sorted(type(h).__name__ for h in runner.hooks),
+        ]))
+        """
+    )
+    assert result == [
+        True,  # the runner's default hooks pulled in the plugin, not user code
+        "OptimWrapper",
+        [0.005],
+        ["DistSamplerSeedHook", "EMAHook", "IterTimerHook", "ParamSchedulerHook",
+         "RuntimeInfoHook"],
+    ]  # fmt: skip
