@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))  # the shared toy
+
 import torch
 import torch.distributed as dist
 from torch import nn

@@ -18,9 +18,11 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "support"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # toy_ema
 
-from toy_ema import SaveEveryIter, runner_kwargs
+from toy import SaveEveryIter
+from toy_ema import runner_kwargs
 
 from hooks_core import Hook, Runner
 from hooks_optim._ema_hook import EMAHook

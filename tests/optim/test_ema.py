@@ -20,14 +20,8 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from toy_ema import (
-    RecordTrainWeights,
-    SaveEveryIter,
-    ToyDataset,
-    ToyModel,
-    WeightRecordingEvaluator,
-    runner_kwargs,
-)
+from toy import SaveEveryIter, ToyDataset, ToyModel
+from toy_ema import RecordTrainWeights, WeightRecordingEvaluator, runner_kwargs
 
 from hooks_core import HOOKS, MODELS, Hook, NotRegisteredError, Runner
 from hooks_optim._averaged_model import (
@@ -322,13 +316,13 @@ def test_resume_restores_training_weights_and_average(tmp_path: Path) -> None:
 
 def test_load_from_starts_the_average_from_the_loaded_weights(tmp_path: Path) -> None:
     torch.manual_seed(7)
-    source = ToyModel()
+    source = ToyModel(batchnorm=True)
     path = tmp_path / "weights.pth"
     torch.save({"meta": {}, "state_dict": source.state_dict()}, path)
 
     hook = EMAHook()
     torch.manual_seed(0)
-    model = ToyModel()
+    model = ToyModel(batchnorm=True)
     evaluator = WeightRecordingEvaluator(model)
     runner = Runner(
         model=model,
@@ -365,7 +359,7 @@ def test_save_separately_writes_a_loadable_ema_checkpoint(tmp_path: Path) -> Non
     assert_same(separate["state_dict"], full["state_dict"])
 
     torch.manual_seed(3)
-    fresh = ToyModel()
+    fresh = ToyModel(batchnorm=True)
     loader = Runner(model=fresh, work_dir=str(tmp_path / "load"), log_level="WARNING")
     loader.load_checkpoint(str(tmp_path / "ema_iter_5.pth"), strict=True)
     assert_same(snapshot(fresh), separate["state_dict"])

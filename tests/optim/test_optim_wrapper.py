@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import torch
 import torch.distributed as dist
-from optim_wrapper_toy import RegressionData, Regressor
+from optim_wrapper_toy import Regressor
 from torch import nn
 from torch.nn.functional import mse_loss
+from toy import ToyDataset
 
 from hooks_core import OPTIM_WRAPPERS, MessageHub, Runner
 from hooks_optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
@@ -606,7 +607,7 @@ def test_a_runner_accumulates_clips_and_logs_grad_norm_tensors(tmp_path: Path) -
     runner = Runner(
         model=model,
         work_dir=str(tmp_path),
-        train_dataloader=dict(dataset=RegressionData(24), batch_size=4),
+        train_dataloader=dict(dataset=ToyDataset(24), batch_size=4),
         train_cfg=dict(by_epoch=False, max_iters=5),
         optim_wrapper=wrapper,
         randomness=dict(seed=0),

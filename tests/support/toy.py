@@ -1,8 +1,10 @@
-"""Tiny real parts for runner tests: a model, a dataset, an optimizer wrapper, an evaluator.
+"""Tiny real parts for runner tests of every package: a model, data, an optimizer wrapper.
 
 The core's tests run without hooks-optim and hooks-eval, so the optimizer
 wrapper and evaluator here are minimal real implementations of the protocols
 the runner expects (`update_params`/`state_dict`, `process`/`evaluate`).
+pytest puts this folder on `sys.path` (``pythonpath`` in the root pyproject);
+worker scripts started as subprocesses add it themselves.
 """
 
 from __future__ import annotations
@@ -33,11 +35,18 @@ class ToyDataset(Dataset[dict[str, torch.Tensor]]):
 
 
 class ToyModel(BaseModel):
-    """A two-layer MLP with dropout, so the RNG state matters for exact resume."""
+    """A two-layer MLP; dropout makes the RNG state matter for exact resume.
 
-    def __init__(self) -> None:
+    Args:
+        batchnorm: Add a BatchNorm layer, for tests about buffers.
+        dropout: Dropout probability; 0 for a deterministic model.
+    """
+
+    def __init__(self, batchnorm: bool = False, dropout: float = 0.2) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+        norm: list[nn.Module] = [nn.BatchNorm1d(8)] if batchnorm else []
+        drop: list[nn.Module] = [nn.Dropout(dropout)] if dropout else []
+        self.net = nn.Sequential(nn.Linear(4, 8), *norm, nn.ReLU(), *drop, nn.Linear(8, 1))
 
     def forward(
         self, inputs: torch.Tensor, targets: torch.Tensor | None = None, mode: str = "tensor"
