@@ -6,15 +6,20 @@
     python tools/dev.py bench           # the benchmarks under tools/bench/
 
 Hatch lives in a private virtual environment under `.tools/` (ignored by git),
-so the global Python stays untouched; hatch keeps the environments it creates
-in its own data folder (`hatch env find` shows where). Each package's tests run in their own
-environment (see `[tool.hatch.envs.hatch-test]` in the root pyproject.toml),
-which is how the core is proven to work with no satellite installed.
+so the global Python stays untouched, and so do the environments it creates
+(`.tools/hatch-data/`): a fresh clone always starts from fresh environments. When
+a package's metadata changes (a new entry point, a dependency), the environments
+are rebuilt, since an editable install keeps the metadata it was installed with.
+
+Each package's tests run in their own environment (see
+`[tool.hatch.envs.hatch-test]` in the root pyproject.toml), which is how the
+core is proven to work with no satellite installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -27,6 +32,10 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 HATCH_REQUIREMENT = "hatch==1.18.2"
+HATCH_ENV = {"HATCH_DATA_DIR": str(TOOLS / "hatch-data")}
+# Files whose change makes the installed environments stale.
+METADATA = ("pyproject.toml", "tools/constraints.txt", "packages/*/pyproject.toml",
+            "tests/plugins/*/pyproject.toml")  # fmt: skip
 
 
 def hatch() -> Path:
@@ -54,7 +63,22 @@ def test_packages() -> list[str]:
 
 def run(args: list[str], **env: str) -> int:
     print(f"\ndev: $ {' '.join(args)}", flush=True)
-    return subprocess.run(args, cwd=ROOT, env={**os.environ, **env}).returncode
+    return subprocess.run(args, cwd=ROOT, env={**os.environ, **HATCH_ENV, **env}).returncode
+
+
+def refresh_environments(hatch_exe: Path) -> None:
+    """Remove the hatch environments if any package's metadata changed since they were built."""
+    digest = hashlib.sha256()
+    for pattern in METADATA:
+        for path in sorted(ROOT.glob(pattern)):
+            digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
+    stamp = TOOLS / "environments.sha256"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    print("dev: package metadata changed; rebuilding the environments", flush=True)
+    subprocess.run([str(hatch_exe), "env", "prune"], cwd=ROOT, env={**os.environ, **HATCH_ENV},
+                   check=True)  # fmt: skip
+    stamp.write_text(digest.hexdigest())
 
 
 def junit_counts(report: Path) -> tuple[int, int, int]:
@@ -102,6 +126,7 @@ def main() -> int:
     args = parser.parse_args()
 
     hatch_exe = hatch()
+    refresh_environments(hatch_exe)
     if args.command == "lint":
         return 0 if lint(hatch_exe) else 1
     if args.command == "bench":

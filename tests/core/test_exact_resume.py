@@ -37,8 +37,14 @@ def run_worker(work_dir: Path, mode: str, out: Path, *flags: str) -> int:
     return result.returncode
 
 
-def run_until_signal(work_dir: Path, mode: str, out: Path, at: int, sig: int, *flags: str) -> int:
-    """Start a run and send `sig` as soon as it reports iteration `at` done; return its status."""
+def run_until_signal(
+    work_dir: Path, mode: str, out: Path, at: int, sig: int, *flags: str
+) -> tuple[int, int]:
+    """Send `sig` once the run reports iteration `at` done; return its status and last iteration.
+
+    The signal is asynchronous: the run may finish a few more iterations before
+    it arrives, so the caller gets the last iteration the run reported.
+    """
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(work_dir), mode, str(out), *flags],
         stdout=subprocess.PIPE,
@@ -50,11 +56,12 @@ def run_until_signal(work_dir: Path, mode: str, out: Path, at: int, sig: int, *f
         if line.strip() == f"iter {at}":
             proc.send_signal(sig)
             break
-    _, stderr = proc.communicate(timeout=120)
+    rest, stderr = proc.communicate(timeout=120)
     assert not out.exists(), "the run finished before the signal arrived"
     if proc.returncode not in (0, -sig):
         pytest.fail(f"worker exited with {proc.returncode}:\n{stderr}")
-    return proc.returncode
+    reported = [int(line.split()[1]) for line in rest.splitlines() if line.startswith("iter ")]
+    return proc.returncode, max(reported, default=at)
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
@@ -81,7 +88,7 @@ def test_sigkill_then_resume_is_bit_identical(
     tmp_path: Path, reference: dict[str, Path], mode: str, kill_at: int
 ) -> None:
     out = tmp_path / "final.pt"
-    status = run_until_signal(tmp_path / "run", mode, out, kill_at, signal.SIGKILL)
+    status, _ = run_until_signal(tmp_path / "run", mode, out, kill_at, signal.SIGKILL)
     assert status == -signal.SIGKILL
     assert (tmp_path / "run" / "last_checkpoint").exists()
     run_worker(tmp_path / "run", mode, out, "--resume")
@@ -92,11 +99,11 @@ def test_sigterm_saves_exits_cleanly_and_resumes(
     tmp_path: Path, reference: dict[str, Path]
 ) -> None:
     out = tmp_path / "final.pt"
-    status = run_until_signal(tmp_path / "run", "epoch", out, 7, signal.SIGTERM, "--no-save")
+    status, last = run_until_signal(tmp_path / "run", "epoch", out, 7, signal.SIGTERM, "--no-save")
     assert status == 0
     pointer = (tmp_path / "run" / "last_checkpoint").read_text()
-    assert Path(pointer).name.startswith("interrupted_iter_")
+    assert Path(pointer).name == f"interrupted_iter_{last}.pth"
     saved = torch.load(pointer, weights_only=True)
-    assert 7 <= saved["meta"]["iter"] <= 8  # the iteration in flight was finished
+    assert saved["meta"]["iter"] == last  # the iteration in flight was finished, then saved
     run_worker(tmp_path / "run", "epoch", out, "--resume", "--no-save")
     assert_same_weights(out, reference["epoch"])
