@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import textwrap
 from importlib.metadata import distribution
+
+import pytest
 
 from hooks_core._first_party import _HOOKS
 
@@ -122,3 +125,28 @@ def test_a_runner_config_names_optim_types_without_importing_hooks_optim(tmp_pat
         ["DistSamplerSeedHook", "EMAHook", "IterTimerHook", "ParamSchedulerHook",
          "RuntimeInfoHook"],
     ]  # fmt: skip
+
+
+def test_a_scheduler_without_end_runs_to_the_end_of_training(tmp_path: object) -> None:
+    import torch
+    from toy import runner_kwargs
+
+    from hooks_core import Runner
+    from hooks_optim import OptimWrapper
+
+    kwargs = runner_kwargs(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=4))
+    kwargs["optim_wrapper"] = OptimWrapper(torch.optim.SGD(kwargs["model"].parameters(), lr=0.1))
+    runner = Runner(
+        **kwargs,
+        param_scheduler=[
+            dict(type="CosineAnnealingLR", eta_min=0.0),  # no T_max, no end: 4 epochs
+            dict(type="LinearMomentum", by_epoch=False, start_factor=1.0, end_factor=1.0),
+        ],
+    )
+    runner.train()
+    cosine, linear = runner.param_schedulers
+    assert (cosine.end, linear.end) == (4, 20)  # max_epochs, and max_iters for by_epoch=False
+    # Epoch e trains at the cosine's value at step e: the last of 4 epochs at step 3.
+    assert runner.optim_wrapper.get_lr()["lr"][0] == pytest.approx(
+        0.1 * (1 + math.cos(math.pi * 3 / 4)) / 2
+    )

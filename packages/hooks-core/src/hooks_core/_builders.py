@@ -121,25 +121,33 @@ def build_optim_wrapper(cfg: Any, model: Any) -> Any:
     return constructor(model)
 
 
-def build_param_schedulers(cfg: Any, optim_wrapper: Any, epoch_length: int | None) -> Any:
-    """Build one scheduler, a list of them, or a dict of lists (one per optimizer)."""
+def build_param_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> Any:
+    """Build one scheduler, a list of them, or a dict of lists (one per optimizer).
+
+    As in MMEngine, a scheduler config without ``end`` runs to the end of
+    training: ``max_epochs`` for an epoch-based one, ``max_iters`` otherwise.
+    """
     if cfg is None:
         return None
     if isinstance(cfg, dict) and "type" not in cfg:  # one list per named optimizer
         return {
-            name: build_param_schedulers(sub, optim_wrapper[name], epoch_length)
+            name: build_param_schedulers(sub, optim_wrapper[name], loop)
             for name, sub in cfg.items()
         }
-    defaults: dict[str, Any] = {"optimizer": optim_wrapper}
-    if epoch_length is not None:
-        defaults["epoch_length"] = epoch_length
+    epoch_length = len(loop.dataloader)
     items = cfg if isinstance(cfg, (list, tuple)) else [cfg]
-    return [
-        PARAM_SCHEDULERS.build(item, default_args=_accepted(item, defaults))
-        if isinstance(item, dict)
-        else item
-        for item in items
-    ]
+    schedulers = []
+    for item in items:
+        if not isinstance(item, dict):
+            schedulers.append(item)
+            continue
+        defaults: dict[str, Any] = {"optimizer": optim_wrapper}
+        if item.get("convert_to_iter_based"):
+            defaults["epoch_length"] = epoch_length
+        if "end" not in item:
+            defaults["end"] = loop.max_epochs if item.get("by_epoch", True) else loop.max_iters
+        schedulers.append(PARAM_SCHEDULERS.build(item, default_args=defaults))
+    return schedulers
 
 
 def build_evaluator(cfg: Any) -> Any:
@@ -159,10 +167,3 @@ def _is_per_module(cfg: dict[str, Any]) -> bool:
 
 def _unwrap(model: Any) -> Any:
     return getattr(model, "module", model)
-
-
-def _accepted(cfg: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Drop `epoch_length` unless the scheduler is converted from epochs to iterations."""
-    if cfg.get("convert_to_iter_based"):
-        return defaults
-    return {k: v for k, v in defaults.items() if k != "epoch_length"}

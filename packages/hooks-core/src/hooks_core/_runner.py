@@ -276,7 +276,7 @@ class Runner:
         loop = self.train_loop
         self.optim_wrapper = _builders.build_optim_wrapper(self.optim_wrapper, self.model)
         self.param_schedulers = _builders.build_param_schedulers(
-            self._param_scheduler_cfg, self.optim_wrapper, len(loop.dataloader)
+            self._param_scheduler_cfg, self.optim_wrapper, loop
         )
         if self.val_loop is not None:
             _require_method(self.model, "val_step")
