@@ -126,6 +126,8 @@ def build_param_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> Any:
 
     As in MMEngine, a scheduler config without ``end`` runs to the end of
     training: ``max_epochs`` for an epoch-based one, ``max_iters`` otherwise.
+    One converted from epochs to iterations keeps its own default (no end),
+    since the end of an iteration-based run is not a whole number of epochs.
     """
     if cfg is None:
         return None
@@ -144,7 +146,7 @@ def build_param_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> Any:
         defaults: dict[str, Any] = {"optimizer": optim_wrapper}
         if item.get("convert_to_iter_based"):
             defaults["epoch_length"] = epoch_length
-        if "end" not in item:
+        elif "end" not in item:
             defaults["end"] = loop.max_epochs if item.get("by_epoch", True) else loop.max_iters
         schedulers.append(PARAM_SCHEDULERS.build(item, default_args=defaults))
     return schedulers
