@@ -1,0 +1,190 @@
+"""`LoggerBackend`: what every logger backend implements, usable from any training loop.
+
+A backend is a sink. It receives records that are already plain Python values
+(the caller converts tensors once per record) and writes them somewhere: a
+file, TensorBoard, a tracking service. It knows nothing of hooks or runners, so
+a hand-written loop can use one directly::
+
+    with JsonBackend('work_dirs/run1') as backend:
+        for step in range(100):
+            loss = train_one_step()
+            backend.log_scalars({'loss': loss.item()}, step)
+
+The helpers at the bottom (`image_to_hwc_uint8`, `config_to_text`) give every
+backend the same reading of images and configs. numpy is imported only when
+an image is logged.
+"""
+
+from __future__ import annotations
+
+import abc
+
+TYPE_CHECKING = False  # `typing` costs more to import than this whole module
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+    from typing import Any
+
+    import numpy as np
+    from typing_extensions import Self
+
+__all__ = ["LoggerBackend", "image_to_hwc_uint8", "config_to_text", "jsonable"]
+
+
+class LoggerBackend(abc.ABC):
+    """The protocol of a logger backend, with no-op defaults for what a backend cannot show.
+
+    Subclasses implement `log_scalars`, and override `log_config`, `log_image`,
+    `log_text` and `flush` where they can show or buffer those. Resources are
+    released in `_close`, which `close` calls exactly once however often
+    `close` itself is called (closing twice is fine). Logging to a closed
+    backend raises ValueError, as writing to a closed file does.
+
+    Values: `log_scalars` takes Python numbers (int, float, bool). NaN and
+    infinities are logged as given, never dropped or rejected: a diverging loss
+    is exactly what a log must show.
+
+    Images: `log_image` accepts a numpy array or a tensor (anything with
+    ``.detach()``/``.cpu()``/``.numpy()``), in one of these layouts:
+
+    - ``(H, W)``: grayscale;
+    - ``(H, W, C)`` with C in 1, 3, 4: channels last, as numpy, PIL and
+      matplotlib use; this reading wins when both would fit, e.g. ``(3, 5, 3)``;
+    - ``(C, H, W)`` with C in 1, 3, 4: channels first, as torch uses.
+
+    uint8 values are taken as 0..255; floating-point values as 0..1 (scaled
+    by 255 and clipped); other integer types as 0..255, clipped.
+
+    Use as a context manager to close it at the end of a block::
+
+        with TensorboardBackend('runs/exp') as backend:
+            backend.log_scalars({'loss': 0.5}, step=1)
+    """
+
+    _closed: bool = False
+
+    # ------------------------------------------------------------ the protocol
+    @abc.abstractmethod
+    def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
+        """Record the numbers in `scalars` (name to value) at `step`, as one record."""
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Record the run's configuration; a no-op where the backend cannot show it.
+
+        The config arrives already masked (no credentials); values that are not
+        JSON types are shown by their ``repr``.
+        """
+        self._check_open()
+
+    def log_image(self, name: str, image: Any, step: int = 0) -> None:
+        """Record `image` under `name` at `step`; a no-op where the backend cannot show it.
+
+        See the class docstring for the accepted shapes and value ranges.
+        """
+        self._check_open()
+
+    def log_text(self, name: str, text: str, step: int = 0) -> None:
+        """Record the string `text` under `name` at `step`; a no-op where not shown."""
+        self._check_open()
+
+    def flush(self) -> None:
+        """Make everything logged so far visible to readers (files, dashboards)."""
+        return  # nothing is buffered by default
+
+    def close(self) -> None:
+        """Flush and release the backend's resources; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` has been called."""
+        return self._closed
+
+    # ------------------------------------------------------------ for subclasses
+    def _close(self) -> None:
+        """Release resources; runs once, from the first `close`. The default does nothing."""
+        return
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"{type(self).__name__} is closed; it cannot log any more")
+
+    # ------------------------------------------------------------ context manager
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------ shared helpers
+def image_to_hwc_uint8(image: Any) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """Convert an image (see `LoggerBackend`) to a ``(H, W, C)`` uint8 numpy array.
+
+    Raises:
+        ValueError: the shape is none of ``(H, W)``, ``(H, W, C)``, ``(C, H, W)``
+            with C in 1, 3, 4.
+    """
+    import numpy as np
+
+    if hasattr(image, "detach"):  # a tensor; torch itself is never imported here
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    elif array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        pass
+    elif array.ndim == 3 and array.shape[0] in (1, 3, 4):
+        array = array.transpose(1, 2, 0)
+    else:
+        raise ValueError(
+            f"cannot read an image of shape {array.shape}: expected (H, W), "
+            "(H, W, C) or (C, H, W) with C = 1, 3 or 4 channels"
+        )
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if array.dtype == np.bool_:
+        array = array.astype(np.float64)
+    if np.issubdtype(array.dtype, np.floating):
+        array = np.nan_to_num(array.astype(np.float64), nan=0.0) * 255.0
+    elif not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"cannot read an image of dtype {array.dtype}; give numbers")
+    return np.ascontiguousarray(np.clip(np.rint(array), 0, 255).astype(np.uint8))
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with containers made JSON-friendly: mappings to dicts (keys str-able), sequences
+    to lists, numbers and strings as they are, and anything else as its ``repr``."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict) or _is_mapping(value):
+        return {
+            key if isinstance(key, (str, int, float, bool)) or key is None else repr(key): (
+                jsonable(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return repr(value)
+
+
+def config_to_text(config: Mapping[str, Any]) -> str:
+    """The config as indented JSON, the form every text-showing backend uses."""
+    import json
+
+    return json.dumps(jsonable(config), indent=2)
+
+
+def _is_mapping(value: object) -> bool:
+    from collections.abc import Mapping
+
+    return isinstance(value, Mapping)

@@ -1,0 +1,47 @@
+"""The hooks-logging wheel: a compatible hooks-core range, one extra per backend, its plugins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import hooks_logging
+
+PACKAGE = Path(__file__).resolve().parents[2] / "packages" / "hooks-logging"
+
+
+def test_wheel_metadata_extras_and_entry_points(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--quiet", "-w", str(tmp_path), str(PACKAGE)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("hooks_logging-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
+        entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
+    assert "hooks_logging/py.typed" in names
+    assert metadata["Version"] == hooks_logging.__version__
+    requires = metadata.get_all("Requires-Dist") or []
+    assert "hooks-core<0.2,>=0.1" in requires
+    assert "tensorboard>=2.10; extra == 'tensorboard'" in requires
+    assert not any("torch" in r for r in requires)  # the JSON and text backends need nothing
+    assert set(metadata.get_all("Provides-Extra") or []) == {"tensorboard", "plot", "all"}
+    assert "tensorboard = hooks_logging:TensorboardBackend" in entry_points
+
+
+def test_backends_build_by_name_in_a_fresh_process(tmp_path: Path) -> None:
+    code = (
+        "import json, sys; from hooks_core import LOG_BACKENDS;"
+        f"b = LOG_BACKENDS.build(dict(type='json', save_dir={str(tmp_path)!r}));"
+        "b.log_scalars({'loss': 0.5}, step=3); b.close();"
+        "print(type(b).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "JsonBackend"
+    assert (tmp_path / "scalars.json").read_text().strip() == '{"loss": 0.5, "step": 3}'
