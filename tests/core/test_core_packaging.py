@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import zipfile
-from email.parser import Parser
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wheels import build_wheel
 
 import hooks_core
 
-PACKAGE = Path(__file__).resolve().parents[2] / "packages" / "hooks-core"
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_wheel_contents_and_metadata(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(tmp_path), str(PACKAGE)],
-        check=True,
-    )  # fmt: skip
-    (wheel,) = tmp_path.glob("hooks_core-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        names = set(archive.namelist())
-        dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
-        metadata = Parser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
+    wheel = build_wheel("hooks-core", tmp_path)
+    names, metadata = wheel.names, wheel.metadata
     assert "hooks_core/py.typed" in names
     assert "hooks_core/__init__.py" in names
     assert not any(name.startswith("tests/") for name in names)
