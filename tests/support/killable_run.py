@@ -1,0 +1,60 @@
+"""A training run driven from the command line, for tests that kill a process and resume it.
+
+Usage of a worker script built on it: ``WORK_DIR {epoch,iter} OUT [--resume] [--no-save]``.
+It trains for 15 iterations (3 epochs of 5, or 15 iterations validating every 5),
+saves a checkpoint after every iteration unless ``--no-save``, prints ``iter N``
+once iteration N and its checkpoint are done, and finally saves its result to OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+import torch
+from toy import SaveEveryIter
+
+from hooks_core import Hook, Runner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+
+class Progress(Hook):
+    """Tell the parent process which iteration has finished (after the checkpoint hook)."""
+
+    priority = "LOWEST"
+
+    def after_train_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
+        print(f"iter {runner.iter + 1}", flush=True)
+
+
+def train_from_command_line(
+    runner_kwargs: Callable[..., dict[str, Any]],
+    extra_hooks: Sequence[Hook] = (),
+    result: Callable[[Runner], Any] = lambda runner: runner.model.state_dict(),
+) -> None:
+    """Parse the worker's arguments, train, and `torch.save` `result(runner)` to OUT."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("work_dir")
+    parser.add_argument("mode", choices=["epoch", "iter"])
+    parser.add_argument("out")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)  # the same reduction order in every process
+    train_cfg = (
+        dict(by_epoch=True, max_epochs=3, val_interval=1)
+        if args.mode == "epoch"
+        else dict(by_epoch=False, max_iters=15, val_interval=5)
+    )
+    saving = [] if args.no_save else [SaveEveryIter()]
+    runner = Runner(
+        **runner_kwargs(args.work_dir, train_cfg=train_cfg, resume=args.resume),
+        custom_hooks=[*extra_hooks, *saving, Progress()],
+    )
+    runner.train()
+    torch.save(result(runner), args.out)
