@@ -24,8 +24,11 @@ def test_wheel_metadata_extras_and_entry_points(tmp_path: Path) -> None:
     assert "hooks-core<0.2,>=0.1" in requires
     assert "tensorboard>=2.10; extra == 'tensorboard'" in requires
     assert not any("torch" in r for r in requires)  # the JSON and text backends need nothing
-    assert set(metadata.get_all("Provides-Extra") or []) == {"tensorboard", "plot", "all"}
+    assert "tqdm>=4.60; extra == 'progress'" in requires
+    extras = {"tensorboard", "progress", "plot", "all"}
+    assert set(metadata.get_all("Provides-Extra") or []) == extras
     assert "tensorboard = hooks_logging:TensorboardBackend" in entry_points
+    assert "logger = hooks_logging:LoggerHook" in entry_points  # the default hook
 
 
 def test_backends_build_by_name_in_a_fresh_process(tmp_path: Path) -> None:

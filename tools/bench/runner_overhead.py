@@ -9,8 +9,10 @@ The same tiny model (an MLP 32->64->10, cross-entropy, SGD with momentum, batch
 * (b) ``plain + DataLoader``: the same loop over a ``torch.utils.data.DataLoader``
   of a ``TensorDataset`` (``batch_size=64, shuffle=True``);
 * (c) ``Runner``: `hooks_core.Runner` with its default hooks (RuntimeInfoHook,
-  IterTimerHook, DistSamplerSeedHook), the model a `BaseModel`, iteration-based
-  training (``train_cfg=dict(by_epoch=False, max_iters=N, val_interval=10**9)``)
+  IterTimerHook, DistSamplerSeedHook, and ParamSchedulerHook from hooks-optim;
+  the logger and checkpoint hooks have benchmarks of their own), the model a
+  `BaseModel`, iteration-based training
+  (``train_cfg=dict(by_epoch=False, max_iters=N, val_interval=10**9)``)
   and the dataloader given as a config dict, so it uses the core's
   `DefaultSampler`. The optimizer wrapper is the minimal one defined below.
 
@@ -168,6 +170,7 @@ def make_runner(dataset: TensorDataset, iters: int, work_dir: str, name: str) ->
         train_dataloader=dict(dataset=dataset, batch_size=BATCH),  # DefaultSampler(shuffle=True)
         train_cfg=dict(by_epoch=False, max_iters=iters, val_interval=10**9),
         optim_wrapper=BenchOptimWrapper(optimizer),
+        default_hooks=dict(logger=None, checkpoint=None),  # logging_overhead.py measures those
         randomness=dict(seed=SEED),
         experiment_name=name,
         log_level="WARNING",

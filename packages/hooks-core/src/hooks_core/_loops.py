@@ -119,6 +119,8 @@ class EpochBasedTrainLoop(_TrainLoop):
             once training reaches each epoch.
     """
 
+    by_epoch = True  # loggers and checkpoints count in epochs
+
     def __init__(
         self,
         runner: Any,
@@ -176,6 +178,8 @@ class IterBasedTrainLoop(_TrainLoop):
         val_interval: Validate every this many iterations (and after the last one).
         dynamic_intervals: ``[(iteration, interval), ...]``.
     """
+
+    by_epoch = False  # loggers and checkpoints count in iterations
 
     def __init__(
         self,

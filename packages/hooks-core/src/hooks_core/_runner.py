@@ -22,7 +22,7 @@ from ._logging import get_runner_logger
 from ._message_hub import MessageHub
 from ._model_wrapper import wrap_model
 from ._randomness import set_random_seed
-from ._registries import MODELS
+from ._registries import LOG_PROCESSORS, MODELS
 from ._signals import StopRequested, TrainingInterrupted, stop_requests_on_sigterm
 
 TYPE_CHECKING = False
@@ -42,7 +42,7 @@ _ARGUMENTS = (
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg",
     "val_cfg", "test_cfg", "optim_wrapper", "param_scheduler", "val_evaluator", "test_evaluator",
     "default_hooks", "custom_hooks", "load_from", "resume", "launcher", "env_cfg", "randomness",
-    "experiment_name", "log_level",
+    "experiment_name", "log_level", "log_processor",
 )  # fmt: skip
 
 
@@ -77,6 +77,8 @@ class Runner:
         experiment_name: Name of the run; a timestamp is appended.
         cfg: The whole config, kept in checkpoints and the message hub.
         log_level: Level of the runner's logger.
+        log_processor: The log processor or its config (needs hooks-logging),
+            e.g. ``dict(window_size=20)``; built when the logger first asks.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class Runner:
         experiment_name: str | None = None,
         cfg: Mapping[str, Any] | None = None,
         log_level: str | int = "INFO",
+        log_processor: Any = None,
     ) -> None:
         _check_complete("train", train_dataloader, train_cfg, optim_wrapper, "optim_wrapper")
         _check_complete("val", val_dataloader, val_cfg, val_evaluator, "val_evaluator")
@@ -120,7 +123,9 @@ class Runner:
 
         self.work_dir = osp.abspath(os.fspath(work_dir))
         os.makedirs(self.work_dir, exist_ok=True)
-        self.timestamp: str = broadcast_object(time.strftime("%Y%m%d_%H%M%S", time.localtime()))
+        self.timestamp: str = broadcast_object(
+            _new_log_dir_name(self.work_dir) if self.rank == 0 else None
+        )
         self.experiment_name = _unique_name(
             f"{experiment_name or _cfg_name(cfg) or 'run'}_{self.timestamp}"
         )
@@ -132,6 +137,7 @@ class Runner:
             self.rank,
         )
         self.message_hub = MessageHub.get_instance(self.experiment_name)
+        self._log_processor = log_processor
 
         self._load_from = load_from
         self._resume = resume
@@ -176,6 +182,8 @@ class Runner:
     def from_cfg(cls, cfg: Mapping[str, Any]) -> Runner:
         """Build a runner from a whole config, reading the keys `Runner` takes."""
         kwargs = {key: cfg[key] for key in _ARGUMENTS if key in cfg}
+        if cfg.get("log_config"):
+            kwargs.update(_from_mmcv_log_config(cfg["log_config"], kwargs))
         missing = [key for key in ("model", "work_dir") if key not in kwargs]
         if missing:
             raise KeyError(f"the config has no {' or '.join(missing)}; both are required")
@@ -215,6 +223,21 @@ class Runner:
                 "this runner cannot train: give train_dataloader, train_cfg and optim_wrapper"
             )
         return self._built_train_loop()
+
+    @property
+    def built_train_loop(self) -> Any:
+        """The training loop if it has been built, else None; reading it never builds one."""
+        loop = self._train_loop
+        return None if loop is None or isinstance(loop, dict) else loop
+
+    @property
+    def log_processor(self) -> Any:
+        """The log processor, built from its config on first use (type ``LogProcessor``)."""
+        processor = self._log_processor
+        if processor is None or isinstance(processor, dict):
+            cfg = {"type": "LogProcessor", **(processor or {})}
+            self._log_processor = processor = LOG_PROCESSORS.build(cfg)
+        return processor
 
     @property
     def val_loop(self) -> Any:
@@ -479,6 +502,53 @@ def _copy_config(cfg: Any) -> Any:
     if type(cfg) in (list, tuple):
         return type(cfg)(_copy_config(value) for value in cfg)
     return cfg
+
+
+def _from_mmcv_log_config(
+    log_config: Mapping[str, Any], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """MMCV's ``log_config=dict(interval=N, hooks=[...])`` as the logger default hook + its hooks.
+
+    The logger gets the interval; each listed hook (``TextLoggerHook``,
+    ``TensorboardLoggerHook``...) joins the custom hooks with that interval
+    unless it sets its own, at MMCV's VERY_LOW priority, and merges into the
+    logger (hooks-logging), so a migrated config logs once, to every backend.
+    """
+    interval = log_config.get("interval", 10)
+    unknown = set(log_config) - {"interval", "hooks"}
+    if unknown:
+        raise ValueError(
+            f"log_config has keys {sorted(unknown)}, which MMCV's log_config does not have; "
+            "it takes interval and hooks"
+        )
+    default_hooks = dict(kwargs.get("default_hooks") or {})
+    default_hooks.setdefault("logger", {"type": "LoggerHook", "interval": interval})
+    listed = [
+        {"interval": interval, "priority": "VERY_LOW", **hook}
+        for hook in log_config.get("hooks", ())
+    ]
+    return {
+        "default_hooks": default_hooks,
+        "custom_hooks": [*(kwargs.get("custom_hooks") or ()), *listed],
+    }
+
+
+def _new_log_dir_name(work_dir: str) -> str:
+    """The time, ``YYYYmmdd_HHMMSS``, with ``_2``, ``_3``... if a run of this second has it already.
+
+    The folder is created here, so two runners started in the same second
+    (a run and its resumption in one notebook) never share a log.
+    """
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
+    name, number = stamp, 1
+    while True:
+        try:
+            os.mkdir(osp.join(work_dir, name))
+        except FileExistsError:
+            number += 1
+            name = f"{stamp}_{number}"
+        else:
+            return name
 
 
 def _unique_name(name: str) -> str:

@@ -87,6 +87,17 @@ class LoggerBackend(abc.ABC):
         """Record the string `text` under `name` at `step`; a no-op where not shown."""
         self._check_open()
 
+    def define_step_axes(self, axes: Mapping[str, str]) -> None:
+        """Declare, per scalar name, the record key that is its x axis (``'iter'``, ``'epoch'``).
+
+        The logger hook calls this before the first record with a new name, and
+        each of its records carries the axis value under that key, so trackers
+        with several step axes (W&B's ``define_metric``) plot validation metrics
+        against epochs and training scalars against iterations. A no-op for
+        backends with one step axis.
+        """
+        self._check_open()
+
     def flush(self) -> None:
         """Make everything logged so far visible to readers (files, dashboards)."""
         return  # nothing is buffered by default

@@ -1,0 +1,253 @@
+"""Non-blocking, failure-isolated delivery: slow and failing backends never cost a record."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import textwrap
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from logging_parts import RecordingBackend, json_records, logged_run, read_events
+
+from hooks_core import Hook, Runner
+
+if TYPE_CHECKING:
+    import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EPOCHS = dict(by_epoch=True, max_epochs=2, val_interval=1)
+FAST_RETRY = dict(retry_delay=0.01, max_retry_delay=0.05)
+
+
+def warnings_of(runner: Runner) -> list[str]:
+    path = Path(runner.log_dir) / f"{runner.timestamp}.log"
+    return [line.split(" - WARNING - ", 1)[1] for line in path.read_text().splitlines()
+            if " - WARNING - " in line]  # fmt: skip
+
+
+def test_records_reach_backends_on_writer_threads_in_order(tmp_path: Path) -> None:
+    backend = RecordingBackend()
+    runner = logged_run(tmp_path, dict(interval=2, backends=[backend]), train_cfg=EPOCHS)
+    runner.train()
+    assert [{**r, "step": s} for r, s in backend.records] == json_records(runner)
+    assert backend.threads == {"hooks-logging:RecordingBackend"}
+    assert backend.closed
+    # Each name is declared once with its axis before its first record.
+    assert backend.axes["loss"] == "iter" and backend.axes["mse"] == "epoch"
+
+
+def test_a_backend_that_dies_mid_run_loses_nothing_from_the_json_log(tmp_path: Path) -> None:
+    dead = RecordingBackend(fail_from=3)
+    witness = RecordingBackend()
+    runner = logged_run(
+        tmp_path, dict(interval=2, backends=[dead, witness], **FAST_RETRY), train_cfg=EPOCHS
+    )
+    runner.train()  # training is not disturbed
+    records = json_records(runner)
+    assert len(records) == 6  # 4 training records, 2 validations
+    assert [{**r, "step": s} for r, s in witness.records] == records  # the others get all
+    assert [{**r, "step": s} for r, s in dead.records] == records[:2]
+    reports = [w for w in warnings_of(runner) if w.startswith("RecordingBackend")]
+    assert reports[0] == (
+        "RecordingBackend failed in log_scalars at step 1: ConnectionError: tracking server "
+        "unreachable (call 3). Training goes on; its records are kept and retried with "
+        "back-off (the JSON log has every record)"
+    )  # reported once, however often it failed
+    assert reports[1:] == ["RecordingBackend: 4 log_scalars (steps 1..9) not delivered"]
+
+
+def test_a_backend_that_recovers_gets_every_record_in_order(tmp_path: Path) -> None:
+    flaky = RecordingBackend(fail_calls={2, 3})
+    runner = logged_run(tmp_path, dict(interval=2, backends=[flaky], **FAST_RETRY),
+                        train_cfg=EPOCHS)  # fmt: skip
+    runner.train()
+    assert [{**r, "step": s} for r, s in flaky.records] == json_records(runner)
+    reports = [w for w in warnings_of(runner) if w.startswith("RecordingBackend")]
+    assert len(reports) == 2 and reports[1] == (
+        "RecordingBackend works again; the calls it had missed are delivered"
+    )
+
+
+class BlockedBackend(RecordingBackend):
+    """Waits for `release` in every write: a tracking server that hangs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def log_scalars(self, scalars: Any, step: int) -> None:
+        self.release.wait()
+        super().log_scalars(scalars, step)
+
+
+def test_training_never_waits_for_a_hanging_backend(tmp_path: Path) -> None:
+    blocked = BlockedBackend()
+    seen_during_training: list[int] = []
+
+    class Watch(Hook):
+        def after_train(self, runner: Any) -> None:
+            seen_during_training.append(len(blocked.records))
+            blocked.release.set()
+
+    runner = logged_run(tmp_path, dict(interval=1, backends=[blocked]), train_cfg=EPOCHS,
+                        custom_hooks=[Watch()])  # fmt: skip
+    runner.train()
+    assert seen_during_training == [0]  # all 10 iterations ran while it hung
+    assert [{**r, "step": s} for r, s in blocked.records] == json_records(runner)  # caught up
+
+
+def test_a_full_queue_skips_the_backend_not_the_json_log(tmp_path: Path) -> None:
+    blocked = BlockedBackend()
+
+    class Release(Hook):
+        def after_train(self, runner: Any) -> None:
+            blocked.release.set()
+
+    runner = logged_run(tmp_path, dict(interval=1, backends=[blocked], queue_size=2),
+                        train_cfg=EPOCHS, custom_hooks=[Release()])  # fmt: skip
+    runner.train()
+    records = json_records(runner)
+    assert len(records) == 12
+    assert len(blocked.records) < len(records)
+    reports = warnings_of(runner)
+    assert any(w.startswith("BlockedBackend cannot keep up: its queue of 2 calls") for w in reports)
+    assert any(w.startswith("BlockedBackend: ") and w.endswith("not delivered") for w in reports)
+
+
+def test_the_end_of_the_run_waits_for_a_hanging_backend_at_most_close_timeout(
+    tmp_path: Path,
+) -> None:
+    blocked = BlockedBackend()
+    runner = logged_run(tmp_path, dict(interval=5, backends=[blocked], close_timeout=0.2),
+                        train_cfg=EPOCHS)  # fmt: skip
+    runner.train()
+    blocked.release.set()
+    reports = warnings_of(runner)
+    assert "BlockedBackend did not finish within 0.2 s" in reports[0]
+    assert reports[-1].startswith("BlockedBackend: 4 log_scalars (steps 1..10), ")
+    assert len(json_records(runner)) == 4
+
+
+def test_no_tensor_is_converted_on_iterations_that_do_not_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Conversions (device syncs) happen on logging iterations only: one `.tolist()` each."""
+    conversions: list[tuple[int, str]] = []
+    current = {"iter": -1, "armed": False}
+    main = threading.main_thread()
+
+    def counting(name: str) -> Any:
+        original = getattr(torch.Tensor, name)
+
+        def convert(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            if current["armed"] and threading.current_thread() is main:
+                conversions.append((current["iter"], name))
+            return original(self, *args, **kwargs)
+
+        return convert
+
+    for name in ("item", "tolist", "__float__", "__int__", "__bool__", "numpy", "cpu"):
+        monkeypatch.setattr(torch.Tensor, name, counting(name))
+
+    class Arm(Hook):
+        def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+            current.update(iter=runner.iter + 1, armed=True)
+
+    class Disarm(Hook):
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            current["armed"] = False
+
+    runner = logged_run(tmp_path, dict(interval=3), train_cfg=EPOCHS)
+    runner.register_hook(Arm(), priority="HIGHEST")
+    runner.register_hook(Disarm(), priority="LOWEST")
+    runner.train()
+    assert conversions == [(3, "tolist"), (8, "tolist")]
+    assert [r["step"] for r in json_records(runner) if "loss" in r] == [3, 8]
+
+
+def test_records_are_delivered_when_the_process_dies_of_an_exception(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / "tests" / "support")!r})
+        from toy import runner_kwargs
+        from hooks_core import Hook, Runner
+
+        class Crash(Hook):
+            def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+                if runner.iter + 1 == 8:  # before the logger (NORMAL < BELOW_NORMAL) logs it
+                    raise RuntimeError("crash at iteration 8")
+
+        runner = Runner(**runner_kwargs({str(tmp_path)!r}, train_cfg=dict(by_epoch=False,
+                        max_iters=20, val_interval=100)), custom_hooks=[Crash()],
+                        default_hooks=dict(logger=dict(type="LoggerHook", interval=1,
+                                                       backends=["tensorboard"])))
+        print(runner.log_dir, flush=True)
+        runner.train()
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1 and "crash at iteration 8" in result.stderr
+    log_dir = Path(result.stdout.splitlines()[0])
+    # TensorBoard writes after 10 queued events or 2 minutes: the end of the process flushed it.
+    events = read_events(log_dir / "vis_data")
+    for key in ("loss", "lr", "time", "data_time"):
+        assert [e.step for e in events.Scalars(key)] == [1, 2, 3, 4, 5, 6, 7], key
+
+
+def run_in_terminal(script: str) -> str:
+    """Run `script` with stdout on a pseudo-terminal; return what it printed."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=follower, stderr=subprocess.STDOUT, close_fds=True
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+PROGRESS_SCRIPT = """
+import sys
+sys.path.insert(0, {support!r})
+from toy import runner_kwargs
+from hooks_core import Runner
+runner = Runner(**runner_kwargs({work_dir!r}, log_level="INFO", train_cfg=dict(
+    by_epoch=True, max_epochs=2, val_interval=1)))
+runner.train()
+"""
+
+
+def test_a_progress_bar_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    script = PROGRESS_SCRIPT.format(support=str(ROOT / "tests" / "support"),
+                                    work_dir=str(tmp_path))  # fmt: skip
+    on_terminal = run_in_terminal(script)
+    assert "Epoch 1/2" in on_terminal and "Epoch 2/2" in on_terminal
+    assert "5/5" in on_terminal and "it/s]" in on_terminal
+    assert "Epoch(train) [1][5/5]" in on_terminal  # log lines still printed, above the bar
+
+    piped = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=120, check=True)  # fmt: skip
+    assert "Epoch 1/2" not in piped.stdout + piped.stderr
+    assert "Epoch(train) [1][5/5]" in piped.stdout
