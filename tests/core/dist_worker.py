@@ -36,6 +36,7 @@ def main(out_dir: Path) -> None:
         "master_only": answer(),
         "broadcast": _dist.broadcast_object({"from": rank, "items": [rank] * 3}),
         "broadcast_from_1": _dist.broadcast_object(f"rank {rank}", src=1),
+        "gathered": _dist.all_gather_object({"from": rank, "items": [rank] * (rank + 1)}),
         "seed": _dist.sync_random_seed(),
         "given_seed": _dist.sync_random_seed(100 + rank),
         "floats": floats.tolist(),

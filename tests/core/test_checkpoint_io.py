@@ -258,6 +258,15 @@ def test_weights_to_cpu_detaches_and_keeps_tuple_types() -> None:
     assert isinstance(state["p"], nn.Parameter)  # the input is not changed
 
 
+def test_weights_to_cpu_copies_cpu_tensors_only_when_asked() -> None:
+    state = {"w": torch.ones(2), "nested": [torch.zeros(1)]}
+    shared, copied = weights_to_cpu(state), weights_to_cpu(state, copy_tensors=True)
+    state["w"].add_(1)  # training goes on changing the live tensors in place
+    state["nested"][0].add_(1)
+    assert shared["w"].tolist() == [2.0, 2.0] and shared["nested"][0].tolist() == [1.0]
+    assert copied["w"].tolist() == [1.0, 1.0] and copied["nested"][0].tolist() == [0.0]
+
+
 def test_ddp_prefixed_weights_load_into_a_plain_model() -> None:
     source = make_model()
     with torch.no_grad():

@@ -54,6 +54,8 @@ def test_single_process_is_rank_0_of_1() -> None:
 def test_collectives_do_nothing_in_a_single_process() -> None:
     obj = {"a": [1, 2]}
     assert _dist.broadcast_object(obj) is obj
+    (gathered,) = _dist.all_gather_object(obj)
+    assert gathered is obj
     assert _dist.broadcast_object(obj, src=3) is obj
     tensor = torch.tensor([1.0, 3.0])
     _dist.all_reduce_mean([tensor])
@@ -147,6 +149,7 @@ def test_a_real_single_process_group(torchrun_env: None) -> None:
         assert _dist.is_distributed()
         assert _dist.get_dist_info() == (0, 1)
         assert _dist.broadcast_object(["x", 1]) == ["x", 1]
+        assert _dist.all_gather_object({"x": 1}) == [{"x": 1}]
         assert _dist.sync_random_seed(77) == 77
         tensor = torch.tensor([2.0, 4.0])
         _dist.all_reduce_mean(tensor for tensor in [tensor])
@@ -185,6 +188,7 @@ def test_two_processes_under_torchrun(tmp_path: Path) -> None:
         assert result["master_only"] == (42 if rank == 0 else None)
         assert result["broadcast"] == {"from": 0, "items": [0, 0, 0]}
         assert result["broadcast_from_1"] == "rank 1"
+        assert result["gathered"] == [{"from": 0, "items": [0]}, {"from": 1, "items": [1, 1]}]
         assert result["given_seed"] == 100  # rank 0's seed wins
         assert result["floats"] == [1.5, 3.0]  # means of [1, 2] and [2, 4]
         assert result["ints"] == [2]  # floor of the mean of 1 and 4

@@ -19,6 +19,7 @@ from hooks_core import (
     Runner,
     RuntimeInfoHook,
 )
+from hooks_core._checkpoint_io import load_checkpoint_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -241,6 +242,24 @@ def test_hooks_extend_checkpoints_and_see_them_loaded(tmp_path: Path) -> None:
     fresh = Counter()
     Runner(**runner_kwargs(tmp_path, load_from=path), custom_hooks=[fresh]).val()
     assert (counter.saved, fresh.restored) == (2, 2)
+
+
+def test_collect_checkpoint_returns_what_a_save_writes_without_writing(tmp_path: Path) -> None:
+    class Mark(Hook):
+        def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+            checkpoint["mark"] = "seen"
+
+    runner = Runner(**runner_kwargs(tmp_path / "run"), custom_hooks=[Mark()])
+    collected = runner.collect_checkpoint(save_optimizer=False, meta={"note": 1}, by_epoch=False)
+    assert not (tmp_path / "run" / "last_checkpoint").exists()  # nothing written, no pointer
+    assert collected["mark"] == "seen"
+    assert (collected["meta"]["epoch"], collected["meta"]["iter"]) == (0, 1)  # by_epoch=False
+    assert collected["meta"]["note"] == 1
+    assert "optimizer" not in collected
+    saved = load_checkpoint_file(runner.save_checkpoint(tmp_path, "a.pth", save_optimizer=False))
+    assert set(saved) == set(collected)
+    for key, value in collected["state_dict"].items():
+        assert torch.equal(saved["state_dict"][key], value), key
 
 
 def test_unsafe_checkpoint_is_refused_unless_trusted(tmp_path: Path) -> None:

@@ -173,19 +173,25 @@ def _fsync_directory(folder: str) -> None:
 
 
 # ------------------------------------------------------------ state dicts
-def weights_to_cpu(state_dict: Any) -> Any:
+def weights_to_cpu(state_dict: Any, copy_tensors: bool = False) -> Any:
     """Return a copy of a (nested) state dict with every tensor on the CPU, for saving.
 
     Dicts (keeping their type, e.g. `OrderedDict`, and the ``_metadata`` that
     `Module.state_dict` attaches), lists and tuples are copied; tensors are
     detached and moved, which copies nothing for those already on the CPU;
     anything else is kept as it is.
+
+    Args:
+        state_dict: The (nested) state to convert.
+        copy_tensors: Copy CPU tensors too, so the result stays as it is while
+            training goes on changing the originals in place (for a write on
+            another thread).
     """
     import torch
 
     def convert(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
-            return value.detach().cpu()
+            return value.detach().to("cpu", copy=copy_tensors)
         if isinstance(value, dict):
             copy: Any = value.copy()  # keeps the dict's type, e.g. a defaultdict's factory
             for key, item in copy.items():

@@ -30,6 +30,7 @@ __all__ = [
     "master_only",
     "barrier",
     "broadcast_object",
+    "all_gather_object",
     "all_reduce_mean",
     "sync_random_seed",
     "init_dist",
@@ -106,6 +107,16 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    """Return every rank's `obj` (any picklable object), in rank order; ``[obj]`` when alone."""
+    dist = _initialized_dist()
+    if dist is None:
+        return [obj]
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
 
 
 def all_reduce_mean(tensors: Iterable[Any]) -> None:

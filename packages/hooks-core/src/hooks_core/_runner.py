@@ -399,6 +399,22 @@ class Runner:
             self, out_dir, filename, save_optimizer, save_param_scheduler, meta, by_epoch
         )
 
+    def collect_checkpoint(
+        self,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        meta: Mapping[str, Any] | None = None,
+        by_epoch: bool = True,
+    ) -> dict[str, Any]:
+        """Return the dict `save_checkpoint` would write, without writing anything.
+
+        ``before_save_checkpoint`` runs on every rank, as for a save. For hooks
+        that write checkpoints their own way (in the background, say).
+        """
+        return _runner_checkpoint.collect(
+            self, save_optimizer, save_param_scheduler, meta, by_epoch
+        )
+
     def load_checkpoint(
         self,
         filename: str,

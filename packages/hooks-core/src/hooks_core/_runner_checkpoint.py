@@ -31,22 +31,19 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-__all__ = ["save", "load", "resume"]
+__all__ = ["collect", "save", "load", "resume"]
 
 _SATELLITES = ("hooks-optim", "hooks-logging", "hooks-eval")
 
 
-def save(
+def collect(
     runner: Any,
-    out_dir: str | os.PathLike[str],
-    filename: str,
     save_optimizer: bool,
     save_param_scheduler: bool,
     meta: Mapping[str, Any] | None,
     by_epoch: bool,
-) -> str:
-    """Collect the runner's state, let hooks add theirs, write it on rank 0; return the path."""
-    path = osp.join(out_dir, filename)
+) -> dict[str, Any]:
+    """Gather the runner's state into a checkpoint dict and let hooks add theirs (every rank)."""
     checkpoint: dict[str, Any] = {
         "meta": {**_default_meta(runner, by_epoch), **(meta or {})},
         "state_dict": weights_to_cpu(unwrap_model(runner.model).state_dict()),
@@ -60,6 +57,21 @@ def save(
             runner.param_schedulers, lambda s: s.state_dict()
         )
     runner.call_hook("before_save_checkpoint", checkpoint=checkpoint)
+    return checkpoint
+
+
+def save(
+    runner: Any,
+    out_dir: str | os.PathLike[str],
+    filename: str,
+    save_optimizer: bool,
+    save_param_scheduler: bool,
+    meta: Mapping[str, Any] | None,
+    by_epoch: bool,
+) -> str:
+    """Collect the checkpoint, write it on rank 0 and point ``last_checkpoint`` at it."""
+    path = osp.join(out_dir, filename)
+    checkpoint = collect(runner, save_optimizer, save_param_scheduler, meta, by_epoch)
     if runner.rank == 0:
         save_checkpoint(checkpoint, path)
         update_last_checkpoint(runner.work_dir, path)

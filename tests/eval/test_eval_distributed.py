@@ -1,0 +1,83 @@
+"""Metrics and checkpoints on 2 real gloo ranks under torchrun, against one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from eval_dist_worker import VAL_SIZE, Classifier, val_set
+
+from hooks_eval import Accuracy, MeanSquaredError
+
+WORKER = Path(__file__).with_name("eval_dist_worker.py")
+TIMEOUT = 120  # seconds; the run takes about 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    out_dir = tmp_path_factory.mktemp("eval_dist")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(WORKER), str(out_dir),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error"}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, start_new_session=True) as process:  # fmt: skip
+        try:
+            _, stderr = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            _, stderr = process.communicate()
+            pytest.fail(f"torchrun did not finish in {TIMEOUT} s:\n{stderr[-4000:]}")
+    assert process.returncode == 0, stderr[-4000:]
+    return out_dir, [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+def single_process_metrics(weights: dict[str, torch.Tensor]) -> dict[str, float]:
+    model = Classifier()
+    model.load_state_dict(weights)
+    data = val_set()
+    with torch.no_grad():
+        samples = model(data.inputs, data.labels, torch.arange(VAL_SIZE), mode="predict")
+    accuracy, mse = Accuracy(topk=(1, 2)), MeanSquaredError()
+    for metric in (accuracy, mse):
+        metric.process(None, samples)
+    return {**accuracy.evaluate(VAL_SIZE), **mse.evaluate(VAL_SIZE)}
+
+
+def test_gathered_metrics_equal_the_single_process_ones(
+    ranks: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    out_dir, results = ranks
+    expected = single_process_metrics(torch.load(out_dir / "weights.pt", weights_only=True))
+    for result in results:
+        metrics = result["metrics"]
+        assert metrics["order"] == list(range(VAL_SIZE))  # sampler order, padding dropped
+        for key, value in expected.items():
+            assert metrics[key] == pytest.approx(value, rel=1e-6), key
+    assert results[0]["metrics"] == results[1]["metrics"]  # rank 0 computed, every rank has it
+
+
+def test_only_rank_0_writes_and_every_rank_keeps_the_same_books(
+    ranks: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    _, (rank0, rank1) = ranks
+    assert rank0["files"] == sorted([rank0["best_ckpt"], "epoch_3.pth"])
+    assert rank1["files"] == []
+    for key in ("keep_ckpt_ids", "best_ckpt", "best_score"):
+        assert rank0[key] == rank1[key], key
+    assert rank0["keep_ckpt_ids"] == [3]
