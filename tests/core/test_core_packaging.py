@@ -20,7 +20,8 @@ def test_wheel_contents_and_metadata(tmp_path: Path) -> None:
     assert not any(name.startswith("tests/") for name in names)
     assert metadata["Name"] == "hooks-core"
     assert metadata["Version"] == hooks_core.__version__
-    # Only the optional torch extra; nothing is required at install time.
+    # Only optional extras; nothing is required at install time.
     requires = metadata.get_all("Requires-Dist") or []
-    assert requires == ["torch>=2.1; extra == 'torch'"]
+    assert sorted(requires) == ["pyyaml>=5.1; extra == 'yaml'", "torch>=2.1; extra == 'torch'"]
+    assert "[console_scripts]\nhooks-train = hooks_core._train_cli:main" in wheel.entry_points
     assert "hooks-core" in (metadata.get_payload() or "")  # the README is the long description

@@ -54,10 +54,15 @@ _LAZY = {
     "SyncBuffersHook": "._hooks",
     "ProfilerHook": "._hooks",
     "FunctionHook": "._hooks",
+    "load_config": "._config",
+    "import_custom_modules": "._config",
+    "apply_cfg_options": "._cfg_options",
 }
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._cfg_options import apply_cfg_options
+    from ._config import import_custom_modules, load_config
     from ._hooks import (
         DistSamplerSeedHook,
         EmptyCacheHook,
@@ -135,6 +140,9 @@ __all__ = [
     "LOG_BACKENDS",
     "LOG_PROCESSORS",
     "import_modules_from_strings",
+    "load_config",
+    "import_custom_modules",
+    "apply_cfg_options",
     "clear_plugin_cache",
     "NotRegisteredError",
     "PluginConflictError",

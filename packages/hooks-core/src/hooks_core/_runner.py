@@ -15,6 +15,7 @@ import time
 
 from . import _builders, _hooks, _runner_checkpoint
 from ._checkpoint_io import find_latest_checkpoint, load_checkpoint_file
+from ._config import copy_config
 from ._default_hooks import merge_default_hooks
 from ._dist import broadcast_object, destroy_dist, get_dist_info, init_dist
 from ._hook_list import HookList
@@ -112,7 +113,7 @@ class Runner:
         _check_complete("test", test_dataloader, test_cfg, test_evaluator, "test_evaluator")
         if param_scheduler is not None and optim_wrapper is None:
             raise ValueError("param_scheduler needs an optim_wrapper to schedule")
-        self.cfg = _copy_config(cfg) if cfg is not None else None
+        self.cfg = copy_config(cfg) if cfg is not None else None
         self.launcher = launcher
         if launcher != "none":
             dist_cfg = dict((env_cfg or {}).get("dist_cfg", {}))
@@ -505,19 +506,6 @@ def _require_method(model: Any, name: str) -> None:
             f"{type(target).__name__} has no {name}(); subclass hooks_core.BaseModel or "
             f"define {name} on your model"
         )
-
-
-def _copy_config(cfg: Any) -> Any:
-    """Copy the containers of a config, sharing the objects in it (models, datasets).
-
-    The runner must not see later changes to the caller's dicts, but deep-copying
-    a model or a dataset that a config holds would double its memory.
-    """
-    if isinstance(cfg, dict):
-        return {key: _copy_config(value) for key, value in cfg.items()}
-    if type(cfg) in (list, tuple):
-        return type(cfg)(_copy_config(value) for value in cfg)
-    return cfg
 
 
 def _from_mmcv_log_config(

@@ -1,0 +1,205 @@
+"""Config files, ``--cfg-options`` and the train command's handling of its arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from hooks_core import apply_cfg_options, import_custom_modules, load_config
+from hooks_core._cfg_options import parse_value
+from hooks_core._config import MISSING_YAML, merge_configs
+from hooks_core._train_cli import build_parser, prepare_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------ files
+def test_python_config_with_bases_merges_dicts_and_replaces_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    write(tmp_path / "base" / "schedule.py", """
+        train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=1)
+        optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9), clip_grad=None)
+        param_scheduler = [dict(type='MultiStepLR', milestones=[8, 11])]
+    """)  # fmt: skip
+    write(tmp_path / "base" / "model.py", "model = dict(type='ResNet', depth=50)\n")
+    path = write(tmp_path / "exp.py", """
+        import math  # modules are not config keys
+        _base_ = ['base/schedule.py', 'base/model.py']
+        optim_wrapper = dict(optimizer=dict(lr=0.02))
+        param_scheduler = [dict(type='CosineAnnealingLR', T_max=12)]
+        model = dict(_delete_=True, type='MLP', width=int(math.sqrt(64)))
+    """)  # fmt: skip
+    cfg = load_config(path)
+    assert cfg["optim_wrapper"] == {
+        "optimizer": {"type": "SGD", "lr": 0.02, "momentum": 0.9},
+        "clip_grad": None,
+    }
+    assert cfg["param_scheduler"] == [{"type": "CosineAnnealingLR", "T_max": 12}]
+    assert cfg["model"] == {"type": "MLP", "width": 8}
+    assert cfg["train_cfg"]["max_epochs"] == 12
+    assert cfg["filename"] == str(path)
+    assert "math" not in cfg and "_base_" not in cfg
+
+
+def test_yaml_and_json_configs(tmp_path: Path) -> None:
+    write(tmp_path / "base.json", '{"train_cfg": {"by_epoch": true, "max_epochs": 3}}')
+    path = write(tmp_path / "exp.yaml", """
+        _base_: base.json
+        train_cfg:
+          max_epochs: 5
+        optim_wrapper:
+          optimizer: {type: SGD, lr: 0.01}
+    """)  # fmt: skip
+    cfg = load_config(path)
+    assert cfg["train_cfg"] == {"by_epoch": True, "max_epochs": 5}
+    assert cfg["optim_wrapper"]["optimizer"]["lr"] == 0.01
+
+
+def test_a_yaml_config_without_pyyaml_names_the_extra(tmp_path: Path) -> None:
+    path = write(tmp_path / "exp.yaml", "a: 1\n")
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"
+        "from hooks_core import load_config\n"
+        f"try:\n    load_config({str(path)!r})\nexcept ImportError as err:\n    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (
+        out.stdout.strip()
+        == MISSING_YAML
+        == ('YAML configs need PyYAML: pip install "hooks-core[yaml]"')
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "error", "message"),
+    [
+        ({"exp.py": "_base_ = 'missing.py'\n"}, FileNotFoundError, "missing.py (a _base_ of"),
+        ({"exp.py": "_base_ = 'b.py'\n", "b.py": "_base_ = 'exp.py'\n"}, ValueError,
+         "include each other"),
+        ({"exp.toml": "a = 1\n"}, ValueError, "unsupported suffix"),
+        ({"exp.yaml": "- 1\n- 2\n"}, ValueError, "must hold a mapping, got list"),
+    ],
+)  # fmt: skip
+def test_bad_config_files_are_explained(
+    tmp_path: Path, files: dict[str, str], error: type, message: str
+) -> None:
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    with pytest.raises(error) as info:
+        load_config(tmp_path / next(iter(files)))
+    assert message in str(info.value)
+
+
+def test_merging_never_changes_its_inputs() -> None:
+    base = {"a": {"b": 1, "c": 2}}
+    override = {"a": {"b": 3, "d": {"_delete_": True, "e": 4}}}
+    assert merge_configs(base, override) == {"a": {"b": 3, "c": 2, "d": {"e": 4}}}
+    assert base == {"a": {"b": 1, "c": 2}}
+    assert override["a"]["d"] == {"_delete_": True, "e": 4}
+
+
+def test_custom_imports_find_modules_next_to_the_config(tmp_path: Path) -> None:
+    write(tmp_path / "my_registered_parts.py", """
+        from hooks_core import HOOKS, Hook
+
+        @HOOKS.register_module()
+        class NextToTheConfigHook(Hook):
+            pass
+    """)  # fmt: skip
+    path = write(tmp_path / "exp.py", "custom_imports = dict(imports=['my_registered_parts'])\n")
+    from hooks_core import HOOKS
+
+    import_custom_modules(load_config(path))
+    assert "NextToTheConfigHook" in HOOKS
+    with pytest.raises(ImportError, match="could not import 'no_such_module'"):
+        import_custom_modules({"custom_imports": {"imports": ["no_such_module"]}})
+
+
+# ------------------------------------------------------------ cfg-options
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.01", 0.01), ("5", 5), ("-3", -3), ("1e-4", 1e-4), ("true", True), ("False", False),
+        ("None", None), ("null", None), ("[1, 2]", [1, 2]), ("(1, 2)", (1, 2)), ("1,2", [1, 2]),
+        ("a,b", ["a", "b"]), ("sgd", "sgd"), ("'quoted'", "quoted"), ("{'a': 1}", {"a": 1}),
+        ("[[1, 2], [3]]", [[1, 2], [3]]), ("work_dirs/x", "work_dirs/x"),
+    ],
+)  # fmt: skip
+def test_option_values_are_typed(text: str, value: Any) -> None:
+    assert parse_value(text) == value
+    assert type(parse_value(text)) is type(value)
+
+
+def test_options_set_nested_keys_and_list_items_on_a_copy() -> None:
+    cfg = {
+        "optim_wrapper": {"optimizer": {"type": "SGD", "lr": 0.1}},
+        "param_scheduler": [{"type": "LinearLR", "end": 5}],
+        "train_cfg": {"max_epochs": 10},
+    }
+    result = apply_cfg_options(cfg, [
+        "optim_wrapper.optimizer.lr=0.01", "param_scheduler.0.end=10", "train_cfg.max_epochs=3",
+        "+train_cfg.val_interval=2", "+env_cfg.dist_cfg.backend=gloo",
+    ])  # fmt: skip
+    assert result["optim_wrapper"]["optimizer"]["lr"] == 0.01
+    assert result["param_scheduler"][0]["end"] == 10
+    assert result["train_cfg"] == {"max_epochs": 3, "val_interval": 2}
+    assert result["env_cfg"] == {"dist_cfg": {"backend": "gloo"}}
+    assert cfg["optim_wrapper"]["optimizer"]["lr"] == 0.1  # the input is untouched
+
+
+@pytest.mark.parametrize(
+    ("option", "error", "message"),
+    [
+        ("optim_wrapper.optimizer.lrr=0.1", KeyError,
+         "'optim_wrapper.optimizer.lrr' is not in the config; did you mean "
+         "'optim_wrapper.optimizer.lr'? keys there: lr, type. To add it on purpose, write "
+         "+optim_wrapper.optimizer.lrr=..."),
+        ("param_scheduler.3.end=1", KeyError, "'param_scheduler' is a list of 1 items"),
+        ("optim_wrapper.optimizer.lr.x=1", ValueError, "'optim_wrapper.optimizer.lr' is a float"),
+        ("train_cfg", ValueError, "'train_cfg' is not key=value"),
+    ],
+)  # fmt: skip
+def test_bad_options_say_what_is_wrong(option: str, error: type, message: str) -> None:
+    cfg = {"optim_wrapper": {"optimizer": {"type": "SGD", "lr": 0.1}},
+           "param_scheduler": [{"end": 5}], "train_cfg": {}}  # fmt: skip
+    with pytest.raises(error) as info:
+        apply_cfg_options(cfg, [option])
+    assert message in str(info.value)
+
+
+# ------------------------------------------------------------ the train command's arguments
+def test_the_command_line_choices_reach_the_config(tmp_path: Path) -> None:
+    cfg = {
+        "filename": str(tmp_path / "digits.py"),
+        "optim_wrapper": {"optimizer": {"type": "SGD", "lr": 0.1}},
+        "randomness": {"deterministic": True},
+    }
+    args = build_parser().parse_args([
+        "digits.py", "--resume", "--seed", "7", "--amp", "--launcher", "pytorch",
+        "--cfg-options", "optim_wrapper.optimizer.lr=0.5",
+    ])  # fmt: skip
+    result = prepare_config(cfg, args)
+    assert result["work_dir"] == "work_dirs/digits"
+    assert result["resume"] is True and "load_from" not in result
+    assert result["randomness"] == {"deterministic": True, "seed": 7}
+    assert result["launcher"] == "pytorch"
+    assert result["optim_wrapper"] == {
+        "type": "AmpOptimWrapper",
+        "loss_scale": "dynamic",
+        "optimizer": {"type": "SGD", "lr": 0.5},
+    }
+    resumed = prepare_config(cfg, build_parser().parse_args(["x.py", "--resume", "a.pth",
+                                                             "--work-dir", "out"]))  # fmt: skip
+    assert (resumed["load_from"], resumed["resume"], resumed["work_dir"]) == ("a.pth", True, "out")
+    with pytest.raises(ValueError, match="--amp needs an optim_wrapper config dict"):
+        prepare_config({}, build_parser().parse_args(["x.py", "--amp"]))
