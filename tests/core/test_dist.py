@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from ports import free_port
 
 from hooks_core import _dist
 from hooks_core._samplers import DefaultSampler
@@ -23,12 +23,6 @@ TORCHRUN_ENV = {
     "LOCAL_RANK": "0",
     "MASTER_ADDR": "127.0.0.1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

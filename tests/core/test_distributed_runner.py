@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from dist_runner_worker import (
     train_set,
     val_set,
 )
+from ports import free_port
 from torch import nn
 
 from hooks_core import _dist
@@ -42,12 +42,6 @@ if TYPE_CHECKING:
 
 WORKER = Path(__file__).with_name("dist_runner_worker.py")
 TIMEOUT = 120  # seconds; the run takes about 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_torchrun(out_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,12 @@ from typing import Any
 import pytest
 import torch
 from eval_dist_worker import VAL_SIZE, Classifier, val_set
+from ports import free_port
 
 from hooks_eval import Accuracy, MeanSquaredError
 
 WORKER = Path(__file__).with_name("eval_dist_worker.py")
 TIMEOUT = 120  # seconds; the run takes about 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ __all__ = [
     "load_checkpoint_file",
     "update_last_checkpoint",
     "find_latest_checkpoint",
+    "write_atomically",
     "weights_to_cpu",
     "load_state_dict",
     "get_rng_state",
@@ -43,7 +44,7 @@ def save_checkpoint(checkpoint: dict[str, Any], filename: str | os.PathLike[str]
     """
     import torch
 
-    _write_atomically(filename, lambda file: torch.save(checkpoint, file))
+    write_atomically(filename, lambda file: torch.save(checkpoint, file))
 
 
 def load_checkpoint_file(
@@ -119,7 +120,7 @@ def update_last_checkpoint(
     works from any current directory.
     """
     data = os.path.abspath(os.fspath(filename)).encode("utf-8")
-    _write_atomically(os.path.join(os.fspath(work_dir), LAST_CHECKPOINT), lambda f: f.write(data))
+    write_atomically(os.path.join(os.fspath(work_dir), LAST_CHECKPOINT), lambda f: f.write(data))
 
 
 def find_latest_checkpoint(work_dir: str | os.PathLike[str]) -> str | None:
@@ -137,7 +138,7 @@ def find_latest_checkpoint(work_dir: str | os.PathLike[str]) -> str | None:
     return path if path and os.path.isfile(path) else None
 
 
-def _write_atomically(filename: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:
+def write_atomically(filename: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:
     """Write a file through a temporary sibling and a rename, so readers never see it half done."""
     target = os.path.abspath(os.fspath(filename))
     folder, name = os.path.split(target)

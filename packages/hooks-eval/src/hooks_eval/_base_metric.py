@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 
-from hooks_core._dist import broadcast_object, is_main_process
+from hooks_core.dist import broadcast_object, is_main_process
 
 from ._collect import COLLECT_DEVICES, collect_results
 

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 
 from hooks_core import HOOKS, Hook
-from hooks_core._checkpoint_io import update_last_checkpoint
+from hooks_core.checkpoint import update_last_checkpoint
 
 from ._best import BestCheckpoints
 from ._bookkeeping import out_dir_of, record_in_checkpoint, remove_file

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from itertools import chain, zip_longest
 
-from hooks_core._checkpoint_io import weights_to_cpu
-from hooks_core._dist import all_gather_object
+from hooks_core.checkpoint import weights_to_cpu
+from hooks_core.dist import all_gather_object
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

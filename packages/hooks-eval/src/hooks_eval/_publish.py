@@ -6,7 +6,7 @@ import hashlib
 import io
 import os.path as osp
 
-from hooks_core._checkpoint_io import _write_atomically, load_checkpoint_file
+from hooks_core.checkpoint import load_checkpoint_file, write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,5 +33,5 @@ def publish_checkpoint(path: str, keys: Sequence[str]) -> tuple[str, list[str]]:
     torch.save({key: value for key, value in checkpoint.items() if key in keys}, buffer)
     data = buffer.getvalue()
     published = f"{osp.splitext(path)[0]}-{hashlib.sha256(data).hexdigest()[:8]}.pth"
-    _write_atomically(published, lambda file: file.write(data))
+    write_atomically(published, lambda file: file.write(data))
     return published, removed

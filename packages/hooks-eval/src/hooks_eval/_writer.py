@@ -11,8 +11,8 @@ change the live tensors while the copy is written.
 
 from __future__ import annotations
 
-from hooks_core._checkpoint_io import save_checkpoint, weights_to_cpu
-from hooks_core._dist import is_main_process
+from hooks_core.checkpoint import save_checkpoint, weights_to_cpu
+from hooks_core.dist import is_main_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ them, so training continues bit-identically.
 from __future__ import annotations
 
 from hooks_core import HOOKS, MODELS, Hook
-from hooks_core._checkpoint_io import load_state_dict, save_checkpoint, weights_to_cpu
+from hooks_core.checkpoint import load_state_dict, save_checkpoint, weights_to_cpu
 
 from . import _averaged_model
 
