@@ -23,9 +23,12 @@ def test_wheel_metadata_extras_and_entry_points(tmp_path: Path) -> None:
     requires = metadata.get_all("Requires-Dist") or []
     assert "hooks-core<0.2,>=0.1" in requires
     assert "tensorboard>=2.10; extra == 'tensorboard'" in requires
-    assert not any("torch" in r for r in requires)  # the JSON and text backends need nothing
+    assert not any(r.startswith("torch") for r in requires)  # JSON and text need nothing
     assert "tqdm>=4.60; extra == 'progress'" in requires
-    extras = {"tensorboard", "progress", "plot", "all"}
+    assert "mlflow>=2.12; extra == 'mlflow'" in requires
+    assert "pytorch-lightning>=2.0; extra == 'lightning'" in requires
+    extras = {"tensorboard", "wandb", "mlflow", "neptune", "dvclive", "lightning", "transformers"}
+    extras |= {"progress", "plot", "all"}
     assert set(metadata.get_all("Provides-Extra") or []) == extras
     assert "tensorboard = hooks_logging:TensorboardBackend" in entry_points
     assert "logger = hooks_logging:LoggerHook" in entry_points  # the default hook

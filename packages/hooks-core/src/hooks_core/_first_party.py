@@ -16,13 +16,20 @@ _HOOKS: dict[str, str] = {
     "LoggerHook": "hooks-logging",
     "TextLoggerHook": "hooks-logging",
     "TensorboardLoggerHook": "hooks-logging[tensorboard]",
+    "WandbLoggerHook": "hooks-logging[wandb]",
+    "MlflowLoggerHook": "hooks-logging[mlflow]",
+    "NeptuneLoggerHook": "hooks-logging[neptune]",
+    "DvcliveLoggerHook": "hooks-logging[dvclive]",
     "CheckpointHook": "hooks-eval",
     "EvalHook": "hooks-eval",
     "EarlyStoppingHook": "hooks-eval",
 }
 
 # Logger backends whose library is an extra of hooks-logging.
-_LOG_BACKENDS: dict[str, str] = {name: f"hooks-logging[{name}]" for name in ("tensorboard",)}
+_LOG_BACKENDS: dict[str, str] = {
+    name: f"hooks-logging[{name}]"
+    for name in ("tensorboard", "wandb", "mlflow", "neptune", "dvclive")
+}
 
 # Registries that a single satellite fills entirely.
 _REGISTRY_OWNERS: dict[str, str] = {

@@ -1,23 +1,42 @@
 """hooks-logging: logging for hooks-core runs, and logger backends usable from any training loop.
 
 Importing it registers `LoggerHook` (hooks-core's default ``logger`` hook),
-the MMCV names ``TextLoggerHook`` and ``TensorboardLoggerHook``, the
-`LogProcessor`, and the backends by name (``'json'``, ``'text'``,
-``'tensorboard'``). It imports neither torch nor tensorboard until something
-that needs them is built.
+the MMCV logger hook names (``TextLoggerHook``, ``TensorboardLoggerHook``,
+``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook``,
+``DvcliveLoggerHook``), the `LogProcessor`, and the backends by name
+(``'json'``, ``'text'``, ``'tensorboard'``, ``'wandb'``, ``'mlflow'``,
+``'neptune'``, ``'dvclive'``). It imports none of torch, tensorboard or the
+trackers' libraries until something that needs them is built, and Lightning
+or transformers only when `LightningLogger` or `HFTrainerCallback` is used.
 """
 
 from __future__ import annotations
 
 from .__about__ import __version__
 from ._backend import LoggerBackend
+from ._dvclive_backend import DvcliveBackend
 from ._json_backend import JsonBackend
 from ._log_processor import LogProcessor
 from ._logger_hook import LoggerHook
-from ._mmcv_loggers import TensorboardLoggerHook, TextLoggerHook
+from ._mlflow_backend import MlflowBackend
+from ._mmcv_loggers import (
+    DvcliveLoggerHook,
+    MlflowLoggerHook,
+    NeptuneLoggerHook,
+    TensorboardLoggerHook,
+    TextLoggerHook,
+    WandbLoggerHook,
+)
+from ._neptune_backend import NeptuneBackend
 from ._secrets import mask_secrets
 from ._tensorboard_backend import TensorboardBackend
 from ._text_backend import TextBackend
+from ._wandb_backend import WandbBackend
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._lightning import LightningLogger
+    from ._transformers import HFTrainerCallback
 
 __all__ = [
     "__version__",
@@ -27,7 +46,31 @@ __all__ = [
     "JsonBackend",
     "TextBackend",
     "TensorboardBackend",
+    "WandbBackend",
+    "MlflowBackend",
+    "NeptuneBackend",
+    "DvcliveBackend",
+    "LightningLogger",
+    "HFTrainerCallback",
     "TextLoggerHook",
     "TensorboardLoggerHook",
+    "WandbLoggerHook",
+    "MlflowLoggerHook",
+    "NeptuneLoggerHook",
+    "DvcliveLoggerHook",
     "mask_secrets",
 ]
+
+_ADAPTERS = {"LightningLogger": "._lightning", "HFTrainerCallback": "._transformers"}
+
+
+def __getattr__(name: str) -> object:
+    """The framework adapters, imported (with their framework) on first use."""
+    module = _ADAPTERS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hooks_logging' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -142,6 +142,12 @@ class LoggerHook(Hook):
         vis_dir = osp.join(runner.log_dir, "vis_data")
         report = runner.logger.warning
         text = BackendWorker(TextBackend(logger=runner.logger), "text log", report, essential=True)
+        backends = _build_backends(configs, vis_dir)
+        model = getattr(runner.model, "module", runner.model)  # unwrapped from DDP
+        for backend in backends:  # before training, on this thread: W&B's `watch` adds hooks
+            watch = getattr(backend, "watch", None)
+            if callable(watch):
+                watch(model)
         sinks = [
             BackendWorker(
                 backend,
@@ -152,7 +158,7 @@ class LoggerHook(Hook):
                 first_delay=self.retry_delay,
                 max_delay=self.max_retry_delay,
             )
-            for backend in _build_backends(configs, vis_dir)
+            for backend in backends
         ]
         self._text = Delivery([text], report, self.close_timeout)
         self._sinks = Delivery(sinks, report, self.close_timeout)
@@ -371,8 +377,12 @@ def _to_next_multiple(done: int, n: int) -> int:
     return n - done % n
 
 
-def _build_backends(configs: Sequence[Any], vis_dir: str) -> list[Any]:
-    """Build every backend config once; the JSON log comes first and is always there."""
+def _build_backends(configs: Sequence[Any], vis_dir: str, with_json: bool = True) -> list[Any]:
+    """Build every backend config once; the JSON log comes first and is there unless not asked.
+
+    Configs (names or dicts) whose class takes ``save_dir`` get `vis_dir` unless
+    they give one; backend objects are checked and used as they are.
+    """
     import inspect
 
     built: list[Any] = []
@@ -393,7 +403,7 @@ def _build_backends(configs: Sequence[Any], vis_dir: str) -> list[Any]:
         else:
             _check_backend(config)
             built.append(config)
-    if not any(_is_json(backend) for backend in built):
+    if with_json and not any(_is_json(backend) for backend in built):
         built.insert(0, JsonBackend(vis_dir))
     return built
 

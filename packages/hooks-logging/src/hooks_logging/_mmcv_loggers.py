@@ -1,7 +1,8 @@
 """MMCV 1.x logger hook names, resolved to `LoggerHook` with the matching backend.
 
-Configs written for MMCV name ``TextLoggerHook`` and ``TensorboardLoggerHook``
-(often in ``log_config=dict(interval=..., hooks=[...])``). Here they are
+Configs written for MMCV name ``TextLoggerHook``, ``TensorboardLoggerHook``,
+``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook`` and
+``DvcliveLoggerHook`` (often in ``log_config=dict(interval=..., hooks=[...])``). Here they are
 logger hooks with MMCV's arguments; when a runner has several logger hooks they
 merge into the first, so a migrated config prints each line once and writes to
 every backend it lists.
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["TextLoggerHook", "TensorboardLoggerHook"]
+__all__ = [
+    "TextLoggerHook",
+    "TensorboardLoggerHook",
+    "WandbLoggerHook",
+    "MlflowLoggerHook",
+    "NeptuneLoggerHook",
+    "DvcliveLoggerHook",
+]
 
 
 @HOOKS.register_module()
@@ -90,6 +98,160 @@ class TensorboardLoggerHook(LoggerHook):
     def _backend_configs(self, runner: Any) -> list[Any]:
         save_dir = self.log_dir or osp.join(runner.work_dir, "tf_logs")
         return [*super()._backend_configs(runner), {"type": "tensorboard", "save_dir": save_dir}]
+
+
+@HOOKS.register_module()
+class WandbLoggerHook(LoggerHook):
+    """MMCV's W&B logger: a `LoggerHook` with the ``'wandb'`` backend (`WandbBackend`).
+
+    Args:
+        init_kwargs: Arguments of ``wandb.init``.
+        interval, ignore_last: As in `LoggerHook`.
+        reset_flag, by_epoch: Accepted for MMCV configs.
+        commit, with_step: Accepted for MMCV configs: records are always
+            logged with a step that never goes backwards (see `WandbBackend`).
+        log_artifact: Log the run's log files as an artifact at the end.
+        out_suffix: Suffixes of the files in that artifact.
+        define_metric_cfg: As in `WandbBackend`.
+
+    Steps are iterations, as in MMCV. The backend is built when the run
+    starts; without wandb that raises ImportError naming
+    ``pip install "hooks-logging[wandb]"``.
+    """
+
+    def __init__(
+        self,
+        init_kwargs: dict[str, Any] | None = None,
+        interval: int = 10,
+        ignore_last: bool = True,
+        reset_flag: bool = False,
+        commit: bool = True,
+        by_epoch: bool = True,
+        with_step: bool = True,
+        log_artifact: bool = True,
+        out_suffix: str | Sequence[str] = (".log.json", ".log", ".py"),
+        define_metric_cfg: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
+        self.backend_config = {
+            "type": "wandb",
+            "init_kwargs": init_kwargs,
+            "log_artifact": log_artifact,
+            "out_suffix": _with_json(out_suffix),
+            "define_metric_cfg": define_metric_cfg,
+        }
+
+    def _backend_configs(self, runner: Any) -> list[Any]:
+        return [*super()._backend_configs(runner), dict(self.backend_config)]
+
+
+@HOOKS.register_module()
+class MlflowLoggerHook(LoggerHook):
+    """MMCV's MLflow logger: a `LoggerHook` with the ``'mlflow'`` backend (`MlflowBackend`).
+
+    Args:
+        exp_name, tags, params: As in `MlflowBackend`.
+        log_model: Log the run's checkpoints (``work_dir/*.pth``) as artifacts
+            at the end. MMCV called ``mlflow.pytorch.log_model``, which pickles
+            the model object; checkpoints load without the model's code.
+        interval, ignore_last: As in `LoggerHook`.
+        reset_flag, by_epoch: Accepted for MMCV configs.
+
+    The run goes to ``MLFLOW_TRACKING_URI`` when set, as in MMCV, else to a
+    sqlite store in ``<log_dir>/vis_data``. Steps are iterations, as in MMCV.
+    """
+
+    def __init__(
+        self,
+        exp_name: str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        log_model: bool = True,
+        interval: int = 10,
+        ignore_last: bool = True,
+        reset_flag: bool = False,
+        by_epoch: bool = True,
+    ) -> None:
+        super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
+        self.backend_config = {
+            "type": "mlflow",
+            "exp_name": exp_name,
+            "tags": tags,
+            "params": params,
+        }
+        self.log_model = log_model
+
+    def _backend_configs(self, runner: Any) -> list[Any]:
+        config = dict(self.backend_config)
+        if self.log_model:
+            config["checkpoint_dir"] = runner.work_dir
+        return [*super()._backend_configs(runner), config]
+
+
+@HOOKS.register_module()
+class NeptuneLoggerHook(LoggerHook):
+    """MMCV's Neptune logger: a `LoggerHook` with the ``'neptune'`` backend (`NeptuneBackend`).
+
+    Args:
+        init_kwargs: Arguments of ``neptune.init_run``; offline mode unless an
+            API token is given.
+        interval, ignore_last: As in `LoggerHook`.
+        reset_flag, with_step, by_epoch: Accepted for MMCV configs; values are
+            always logged with their step, which is the iteration, as in MMCV.
+    """
+
+    def __init__(
+        self,
+        init_kwargs: dict[str, Any] | None = None,
+        interval: int = 10,
+        ignore_last: bool = True,
+        reset_flag: bool = True,
+        with_step: bool = True,
+        by_epoch: bool = True,
+    ) -> None:
+        super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
+        self.backend_config = {"type": "neptune", "init_kwargs": init_kwargs}
+
+    def _backend_configs(self, runner: Any) -> list[Any]:
+        return [*super()._backend_configs(runner), dict(self.backend_config)]
+
+
+@HOOKS.register_module()
+class DvcliveLoggerHook(LoggerHook):
+    """MMCV's DVCLive logger: a `LoggerHook` with the ``'dvclive'`` backend (`DvcliveBackend`).
+
+    Args:
+        model_file: When given, the checkpoint is saved to this path after
+            every training epoch (MMCV's option).
+        interval, ignore_last: As in `LoggerHook`.
+        reset_flag, by_epoch: Accepted for MMCV configs.
+        dvclive: A ``dvclive.Live`` to log to instead of making one.
+        **kwargs: Arguments of ``dvclive.Live`` (``dir`` defaults to
+            ``<log_dir>/vis_data``).
+    """
+
+    def __init__(
+        self,
+        model_file: str | os.PathLike[str] | None = None,
+        interval: int = 10,
+        ignore_last: bool = True,
+        reset_flag: bool = False,
+        by_epoch: bool = True,
+        dvclive: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
+        self.model_file = None if model_file is None else os.fspath(model_file)
+        self.backend_config = {"type": "dvclive", "init_kwargs": kwargs, "live": dvclive}
+
+    def _backend_configs(self, runner: Any) -> list[Any]:
+        return [*super()._backend_configs(runner), dict(self.backend_config)]
+
+    def after_train_epoch(self, runner: Any) -> None:
+        super().after_train_epoch(runner)
+        if self.model_file is not None:  # on every rank: saving may use collectives
+            folder, name = osp.split(osp.abspath(self.model_file))
+            runner.save_checkpoint(folder, name)
 
 
 def _with_json(suffixes: str | Sequence[str]) -> tuple[str, ...]:

@@ -1,0 +1,113 @@
+"""`Forwarder`: our backends behind another framework's logging calls, each on its own thread.
+
+The Lightning logger and the Hugging Face callback are thin: they turn the
+framework's calls into `log_scalars`/`log_config` records and hand them to a
+`Forwarder`, which builds the backends (names, configs or objects, as for
+`LoggerHook`) on first use and delivers to each from a writer thread of its
+own (see `_delivery`), so a slow tracking server does not slow training.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+
+from ._delivery import BackendWorker, Delivery
+from ._logger_hook import _build_backends, _is_json
+from ._secrets import mask_secrets
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
+
+__all__ = ["Forwarder"]
+
+
+class Forwarder:
+    """Deliver records to a set of backends without blocking the caller.
+
+    Args:
+        backends: Backend names (``'mlflow'``), configs (``dict(type='wandb',
+            init_kwargs=...)``) or `LoggerBackend` objects. Configs whose class
+            takes ``save_dir`` get the `save_dir` given to `start`.
+        queue_size: Records a backend may have waiting before it is skipped
+            (a JSON backend never skips: the caller waits for room).
+        close_timeout: Seconds `flush` and `close` wait for each backend.
+        report: Where failures and undelivered records are reported; a
+            warning of the ``hooks_logging`` logger by default.
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[Any],
+        queue_size: int = 10_000,
+        close_timeout: float = 60.0,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        if isinstance(backends, (str, dict)) or not hasattr(backends, "__iter__"):
+            backends = [backends]
+        self.configs = list(backends)
+        if not self.configs:
+            raise ValueError("give at least one backend: a name, a config dict or a backend")
+        self.queue_size = queue_size
+        self.close_timeout = close_timeout
+        self._report = report or logging.getLogger("hooks_logging").warning
+        self._delivery: Delivery | None = None
+        self.backends: list[Any] = []
+
+    @property
+    def started(self) -> bool:
+        """Whether the backends were built."""
+        return self._delivery is not None
+
+    def start(self, save_dir: str | os.PathLike[str]) -> None:
+        """Build the backends (once), with `save_dir` for configs that take one."""
+        if self._delivery is not None:
+            return
+        self.backends = _build_backends(self.configs, os.fspath(save_dir), with_json=False)
+        workers = [
+            BackendWorker(
+                backend,
+                type(backend).__name__,
+                self._report,
+                essential=_is_json(backend),
+                queue_size=self.queue_size,
+            )
+            for backend in self.backends
+        ]
+        self._delivery = Delivery(workers, self._report, self.close_timeout)
+        atexit.register(self.close)
+
+    def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
+        """Queue one record for every backend."""
+        self._started().call("log_scalars", dict(scalars), step, step=step)
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Queue the config, with credentials masked, for every backend."""
+        self._started().call("log_config", mask_secrets(dict(config)))
+
+    def log_image(self, name: str, image: Any, step: int) -> None:
+        """Queue an image for every backend."""
+        self._started().call("log_image", name, image, step, step=step)
+
+    def flush(self) -> bool:
+        """Ask every backend to flush and wait until it did; False if `close_timeout` ran out."""
+        if self._delivery is None or self._delivery.closed:
+            return True
+        self._delivery.call("flush")
+        return self._delivery.drain(self.close_timeout)
+
+    def close(self) -> None:
+        """Deliver what is queued, close every backend, and report what was not delivered."""
+        if self._delivery is not None and not self._delivery.closed:
+            self._delivery.close()
+            atexit.unregister(self.close)
+
+    def _started(self) -> Delivery:
+        if self._delivery is None:
+            raise RuntimeError("the backends are built when the run starts (Forwarder.start)")
+        if self._delivery.closed:
+            raise ValueError("the backends are closed; they cannot log any more")
+        return self._delivery

@@ -1,0 +1,185 @@
+"""`LightningLogger`: a PyTorch Lightning ``Logger`` that forwards to hooks-logging backends.
+
+Importing this module imports Lightning (``lightning.pytorch`` when the
+``lightning`` package is installed, else ``pytorch_lightning``); ``import
+hooks_logging`` does not, and imports it only when ``LightningLogger`` is
+first used. Extra: ``hooks-logging[lightning]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import os.path as osp
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from ._forwarding import Forwarder
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["LightningLogger"]
+
+MISSING_LIGHTNING = (
+    'LightningLogger needs PyTorch Lightning: pip install "hooks-logging[lightning]"'
+)
+
+
+def _lightning() -> Any:
+    """``lightning.pytorch`` or ``pytorch_lightning``, whichever is installed (that order)."""
+    for name in ("lightning.pytorch", "pytorch_lightning"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError(MISSING_LIGHTNING)
+
+
+_pl = _lightning()
+_Logger: Any = importlib.import_module(_pl.__name__ + ".loggers").Logger
+_rank_zero: Any = importlib.import_module(_pl.__name__ + ".utilities.rank_zero").rank_zero_only
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _rank_zero_only(method: _F) -> _F:
+    """Lightning's ``rank_zero_only``: the method does nothing on other ranks."""
+    return cast("_F", _rank_zero(method))
+
+
+class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base (typed Any here)
+    """Forward a Lightning ``Trainer``'s metrics and hyperparameters to our backends.
+
+    Args:
+        backends: Backend names (``'mlflow'``), configs (``dict(type='wandb',
+            init_kwargs=dict(project='p'))``) or `LoggerBackend` objects, as
+            `LoggerHook`'s ``backends``. Configs without ``save_dir`` get
+            `log_dir`.
+        save_dir: The root folder of the runs (Lightning's ``save_dir``).
+        name: The experiment's folder under `save_dir`.
+        version: The run's folder under it; None: ``version_<n>`` with the
+            next free n, as Lightning's own loggers do.
+        queue_size, close_timeout: As in `LoggerHook`.
+
+    Each backend gets the records from a writer thread of its own, so a slow
+    or failing backend (a tracking server that went away) does not slow or
+    stop training. Only rank 0 logs (Lightning's ``rank_zero_only``), and the
+    backends are built on rank 0 when the first record arrives.
+
+    Lightning calls `finalize` at the end of ``fit`` and ``test``; it flushes
+    every backend and waits for it. `close` (or the end of the process) ends
+    the backends' runs; the logger can keep logging (``trainer.test`` after
+    ``trainer.fit``) until then.
+
+    Example:
+        >>> logger = LightningLogger(["json", dict(type="mlflow", exp_name="demo")])
+        >>> trainer = pl.Trainer(logger=logger, max_epochs=3)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[Any],
+        save_dir: str | os.PathLike[str] = "lightning_logs",
+        name: str = "hooks",
+        version: int | str | None = None,
+        queue_size: int = 10_000,
+        close_timeout: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self._root = os.fspath(save_dir)
+        self._name = name
+        self._version = version
+        self._forwarder = Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
+        self._step = 0  # for records without a step
+
+    # ------------------------------------------------------------ where
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = _next_version(osp.join(self._root, self._name))
+        return self._version
+
+    @property
+    def root_dir(self) -> str:
+        return osp.join(self._root, self._name)
+
+    @property
+    def save_dir(self) -> str:
+        return self._root
+
+    @property
+    def log_dir(self) -> str:
+        """``save_dir/name/version``: where checkpoints and backends without ``save_dir`` go."""
+        version = self.version
+        return osp.join(
+            self.root_dir, version if isinstance(version, str) else f"version_{version}"
+        )
+
+    @property
+    def backends(self) -> list[Any]:
+        """The backends, once built (on rank 0, at the first record)."""
+        return self._forwarder.backends
+
+    # ------------------------------------------------------------ logging
+    @_rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        """Log the hyperparameters (a dict or an ``argparse.Namespace``) as the config."""
+        self._start()
+        self._forwarder.log_config(_as_dict(params))
+
+    @_rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log the metrics as one record at `step` (the trainer's global step)."""
+        self._start()
+        if step is None:
+            step = self._step
+        self._step = max(self._step, step + 1)
+        self._forwarder.log_scalars(
+            {key: _number(value) for key, value in metrics.items()}, int(step)
+        )
+
+    @_rank_zero_only
+    def log_image(self, name: str, image: Any, step: int = 0) -> None:
+        """Log an image (see `LoggerBackend`), e.g. from a ``LightningModule``."""
+        self._start()
+        self._forwarder.log_image(name, image, step)
+
+    @_rank_zero_only
+    def finalize(self, status: str) -> None:
+        """Flush every backend and wait for it (the end of ``fit`` or ``test``)."""
+        self._forwarder.flush()
+
+    def close(self) -> None:
+        """Close the backends (end their runs); later records raise ValueError."""
+        self._forwarder.close()
+
+    def _start(self) -> None:
+        if not self._forwarder.started:
+            self._forwarder.start(self.log_dir)
+
+
+def _next_version(root: str) -> int:
+    if not osp.isdir(root):
+        return 0
+    taken = [int(m.group(1)) for d in os.listdir(root) if (m := re.fullmatch(r"version_(\d+)", d))]
+    return max(taken, default=-1) + 1
+
+
+def _as_dict(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, dict) and hasattr(params, "__dict__"):
+        return dict(vars(params))
+    return dict(params)
+
+
+def _number(value: Any) -> Any:
+    """A one-element tensor's ``.item()``; numbers as they are."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

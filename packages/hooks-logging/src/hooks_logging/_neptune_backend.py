@@ -1,0 +1,153 @@
+"""`NeptuneBackend`: a Neptune run through the ``neptune`` 1.x client, offline by default.
+
+Needs the ``neptune`` package, the ``hooks-logging[neptune]`` extra, imported
+when a backend is built. Neptune's hosted service has been wound down, so the
+practical use is offline mode: the client writes the operations it would send
+to ``.neptune/offline/`` (or ``$NEPTUNE_DATA_DIRECTORY/offline/``), where they
+can be read back (see the package README) or synced to a Neptune server that
+still runs with ``neptune sync``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from hooks_core import LOG_BACKENDS
+
+from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+__all__ = ["NeptuneBackend"]
+
+MISSING_NEPTUNE = 'NeptuneBackend needs neptune: pip install "hooks-logging[neptune]"'
+
+# What the logger hook and its text log already record; a logger backend does not capture them.
+_QUIET = dict(
+    capture_stdout=False,
+    capture_stderr=False,
+    capture_traceback=False,
+    capture_hardware_metrics=False,
+)
+
+
+@LOG_BACKENDS.register_module(name=["neptune", "NeptuneBackend"])
+class NeptuneBackend(LoggerBackend):
+    """Log to a Neptune run: scalars as series with their steps, the config, images, text.
+
+    Args:
+        init_kwargs: Arguments of ``neptune.init_run``. ``mode`` defaults to
+            ``'offline'`` unless an API token is given (``api_token`` or the
+            ``NEPTUNE_API_TOKEN`` environment variable); the capture of
+            stdout, stderr, tracebacks and hardware metrics defaults to off
+            (the text log has them).
+
+    What goes where:
+        - `log_scalars`: ``run[name].append(value, step=step)``. Neptune wants
+          the steps of each series to grow, so a value whose step is not above
+          its series' last step is skipped. From the logger hook, that is only
+          the ``epoch`` of validation records in epoch-based runs: the
+          ``epoch`` series already has it, at the iterations of that epoch.
+        - `log_config`: ``run['config'] = ...``, nested dicts as namespaces;
+          values Neptune cannot store (lists, None) as strings.
+        - `log_image`: ``run[name].append(File.as_image(...), step=step)``.
+        - `log_text`: ``run[name].append(text, step=step)``, a string series.
+        - `flush`: ``run.wait()``; `close`: ``run.stop()``.
+
+    Importing neptune 1.x raises ``DeprecationWarning``s from its bravado and
+    jsonschema dependencies, which nobody using this backend can act on; they
+    are silenced for that import only.
+
+    Raises:
+        ImportError: neptune is not installed; the message is the fix,
+            ``pip install "hooks-logging[neptune]"``.
+    """
+
+    def __init__(self, init_kwargs: Mapping[str, Any] | None = None) -> None:
+        neptune = _import_neptune()
+        kwargs = {**_QUIET, **(init_kwargs or {})}
+        if "mode" not in kwargs and not (
+            kwargs.get("api_token") or os.environ.get("NEPTUNE_API_TOKEN")
+        ):
+            kwargs["mode"] = "offline"
+        self.mode = kwargs.get("mode")
+        self._neptune = neptune
+        self._run = neptune.init_run(**kwargs)
+        self._last_step: dict[str, float] = {}
+
+    @property
+    def run(self) -> Any:
+        """The ``neptune.Run``, for what the protocol does not cover."""
+        return self._run
+
+    def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
+        """Append each value to its series at `step` (unless the series is already there)."""
+        self._check_open()
+        for name, value in scalars.items():
+            if step <= self._last_step.get(name, -math.inf):
+                continue
+            self._last_step[name] = step
+            self._run[name].append(value, step=step)
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Assign the config under ``config`` (unsupported values as strings)."""
+        self._check_open()
+        stringify = self._neptune.utils.stringify_unsupported
+        self._run["config"] = stringify(_no_empty(jsonable(config)))
+
+    def log_image(self, name: str, image: Any, step: int = 0) -> None:
+        """Append `image` (see `LoggerBackend`) to the image series `name` at `step`."""
+        self._check_open()
+        from PIL import Image
+
+        pixels = image_to_hwc_uint8(image)
+        picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+        self._run[name].append(self._neptune.types.File.as_image(picture), step=step)
+
+    def log_text(self, name: str, text: str, step: int = 0) -> None:
+        """Append `text` to the string series `name` at `step`."""
+        self._check_open()
+        self._run[name].append(text, step=step)
+
+    def flush(self) -> None:
+        """Wait until the client wrote (offline) or sent everything logged so far."""
+        if not self._closed:
+            self._run.wait()
+
+    def _close(self) -> None:
+        self._run.stop()
+
+    def __repr__(self) -> str:
+        return f"NeptuneBackend(mode={self.mode!r})"
+
+
+def _import_neptune() -> Any:
+    import importlib
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            # bravado-core and swagger-spec-validator use APIs that jsonschema deprecates.
+            warnings.filterwarnings(
+                "ignore", category=DeprecationWarning, module=r"(bravado|swagger)"
+            )
+            warnings.filterwarnings(
+                "ignore", message=r".*jsonschema\.", category=DeprecationWarning
+            )
+            neptune = importlib.import_module("neptune")
+            importlib.import_module("neptune.types")
+            importlib.import_module("neptune.utils")
+    except ImportError as err:
+        raise ImportError(MISSING_NEPTUNE) from err
+    return neptune
+
+
+def _no_empty(value: Any) -> Any:
+    """Empty dicts as ``'{}'``: Neptune would create nothing for them."""
+    if isinstance(value, dict):
+        return {key: _no_empty(item) for key, item in value.items()} if value else "{}"
+    return value

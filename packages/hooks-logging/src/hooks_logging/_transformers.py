@@ -1,0 +1,115 @@
+"""`HFTrainerCallback`: a Hugging Face ``TrainerCallback`` that forwards to hooks-logging backends.
+
+Importing this module imports ``transformers``; ``import hooks_logging`` does
+not, and imports it only when ``HFTrainerCallback`` is first used. Extra:
+``hooks-logging[transformers]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os.path as osp
+from typing import Any
+
+from ._forwarding import Forwarder
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
+__all__ = ["HFTrainerCallback"]
+
+MISSING_TRANSFORMERS = (
+    'HFTrainerCallback needs transformers: pip install "hooks-logging[transformers]"'
+)
+
+try:
+    _TrainerCallback: Any = importlib.import_module("transformers").TrainerCallback
+except ImportError as err:
+    raise ImportError(MISSING_TRANSFORMERS) from err
+
+
+class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers' class, typed Any
+    """Forward a ``transformers.Trainer``'s logs (``on_log``) to our backends.
+
+    Args:
+        backends: Backend names (``'mlflow'``), configs (``dict(type='wandb',
+            init_kwargs=dict(project='p'))``) or `LoggerBackend` objects, as
+            `LoggerHook`'s ``backends``.
+        save_dir: Given to configs without ``save_dir``; None:
+            ``<output_dir>/hooks_logging`` of the trainer's arguments.
+        queue_size, close_timeout: As in `LoggerHook`.
+
+    What is logged, on the main process only:
+        - at ``on_train_begin``: the config, ``{'args': TrainingArguments.to_dict(),
+          'model': model.config.to_dict()}``, credentials masked;
+        - at ``on_log``: the numbers of ``logs`` (``loss``, ``learning_rate``,
+          ``grad_norm``, ``epoch``, ``eval_loss``, ...) as one record at
+          ``state.global_step``; strings are left out;
+        - at ``on_train_end``: every backend is flushed, and waited for.
+
+    Each backend gets the records from a writer thread of its own, so a slow
+    tracking server does not slow training. `close` (or the end of the
+    process) ends the backends' runs; until then ``trainer.evaluate()`` after
+    ``trainer.train()`` still logs.
+
+    Give ``report_to='none'`` (or a list without the trackers used here) to the
+    ``TrainingArguments``, so transformers' own integrations do not log twice.
+
+    Example:
+        >>> callback = HFTrainerCallback(["json", dict(type="mlflow", exp_name="demo")])
+        >>> Trainer(model=model, args=args, callbacks=[callback], ...)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[Any],
+        save_dir: str | os.PathLike[str] | None = None,
+        queue_size: int = 10_000,
+        close_timeout: float = 60.0,
+    ) -> None:
+        self.save_dir = save_dir
+        self._forwarder = Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
+
+    @property
+    def backends(self) -> list[Any]:
+        """The backends, once built (on the main process, when training begins)."""
+        return self._forwarder.backends
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        self._start(args)
+        config: dict[str, Any] = {"args": args.to_dict()}
+        model_config = getattr(kwargs.get("model"), "config", None)
+        if model_config is not None and hasattr(model_config, "to_dict"):
+            config["model"] = model_config.to_dict()
+        self._forwarder.log_config(config)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        self._start(args)  # also for `trainer.evaluate()` without training
+        numbers = {
+            key: value
+            for key, value in logs.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        }
+        if numbers:
+            self._forwarder.log_scalars(numbers, int(state.global_step))
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero:
+            self._forwarder.flush()
+
+    def close(self) -> None:
+        """Close the backends (end their runs)."""
+        self._forwarder.close()
+
+    def _start(self, args: Any) -> None:
+        if not self._forwarder.started:
+            save_dir = self.save_dir or osp.join(args.output_dir or ".", "hooks_logging")
+            self._forwarder.start(save_dir)

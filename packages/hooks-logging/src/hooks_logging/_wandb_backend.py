@@ -1,0 +1,182 @@
+"""`WandbBackend`: a Weights & Biases run (online, or offline for ``wandb sync`` later).
+
+Needs the ``wandb`` package, the ``hooks-logging[wandb]`` extra, imported when a
+backend is built. Importing wandb patches ``sys.stdout`` and ``sys.stderr`` for
+the whole process (W&B's console capture), which is why it is never imported
+before a W&B backend is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+
+from hooks_core import LOG_BACKENDS
+
+from ._artifacts import default_artifact_dir, files_with_suffix
+from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+__all__ = ["WandbBackend"]
+
+MISSING_WANDB = 'WandbBackend needs wandb: pip install "hooks-logging[wandb]"'
+
+
+@LOG_BACKENDS.register_module(name=["wandb", "WandbBackend"])
+class WandbBackend(LoggerBackend):
+    """Log to a W&B run: scalars, the config, images, text, and the log files as an artifact.
+
+    Args:
+        save_dir: Where W&B keeps its run files (``wandb.init(dir=...)``) unless
+            `init_kwargs` gives ``dir``; the logger hook passes
+            ``<log_dir>/vis_data``. Created if missing.
+        init_kwargs: Arguments of ``wandb.init`` (``project``, ``name``,
+            ``tags``, ``mode``, ...). Offline runs: ``mode='offline'`` or the
+            ``WANDB_MODE=offline`` environment variable, then ``wandb sync``.
+        define_metric_cfg: MMEngine's option: a dict of metric name to summary
+            (``{'accuracy/top1': 'max'}``) or a list of ``define_metric``
+            keyword dicts, declared when the run starts.
+        watch_kwargs: When given, `watch` calls ``run.watch(model, **watch_kwargs)``
+            (gradients and parameters as histograms); the logger hook calls
+            `watch` with the runner's model before training.
+        log_artifact: At `close`, log the files under `artifact_dir` whose
+            names end with one of `out_suffix` as one artifact of type
+            ``'logs'`` (W&B's own ``wandb/`` folder is left out).
+        out_suffix: Suffixes of the files in the artifact.
+        artifact_dir: The folder whose files make the artifact. None: the
+            parent of `save_dir` when `save_dir` is called ``vis_data`` (the
+            logger hook's layout, so the artifact has the text log and
+            ``vis_data/scalars.json``), else `save_dir`.
+
+    Steps. W&B silently drops a record whose step is lower than one logged
+    before. Records here never go backwards: each is logged at the highest
+    step seen so far (its own step in a plain loop, which counts up). Names
+    declared through `define_step_axes` (the logger hook declares validation
+    metrics against ``'epoch'`` and training scalars against ``'iter'``) are
+    plotted against that key of their records, with ``run.define_metric``,
+    so validation metrics have their epoch axis while W&B's own step follows
+    the iterations.
+
+    Raises:
+        ImportError: wandb is not installed; the message is the fix,
+            ``pip install "hooks-logging[wandb]"``.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike[str] | None = None,
+        init_kwargs: Mapping[str, Any] | None = None,
+        define_metric_cfg: Mapping[str, str] | Sequence[Mapping[str, Any]] | None = None,
+        watch_kwargs: Mapping[str, Any] | None = None,
+        log_artifact: bool = True,
+        out_suffix: str | Sequence[str] = (".json", ".log", ".py", "yaml"),
+        artifact_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        wandb = _import_wandb()
+        self.save_dir = None if save_dir is None else os.fspath(save_dir)
+        kwargs = dict(init_kwargs or {})
+        if self.save_dir is not None:
+            kwargs.setdefault("dir", self.save_dir)
+        if kwargs.get("dir") is not None:
+            os.makedirs(kwargs["dir"], exist_ok=True)
+        self.watch_kwargs = None if watch_kwargs is None else dict(watch_kwargs)
+        self.log_artifact = log_artifact
+        self.out_suffix = (out_suffix,) if isinstance(out_suffix, str) else tuple(out_suffix)
+        self.artifact_dir = default_artifact_dir(artifact_dir, self.save_dir)
+        self._wandb = wandb
+        self._run = wandb.init(**kwargs)
+        self._step = 0  # W&B's step: the highest step logged so far
+        self._declared: set[str] = set()
+        for metric in _define_metric_kwargs(define_metric_cfg):
+            self._run.define_metric(**metric)
+
+    @property
+    def run(self) -> Any:
+        """The ``wandb`` run, for what the protocol does not cover."""
+        return self._run
+
+    def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
+        """Log `scalars` as one row at W&B step ``max(step, highest step so far)``."""
+        self._check_open()
+        self._run.log(dict(scalars), step=self._advance(step))
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        """Update the run's config (values that are not JSON types become their ``repr``)."""
+        self._check_open()
+        self._run.config.update(jsonable(config), allow_val_change=True)
+
+    def log_image(self, name: str, image: Any, step: int = 0) -> None:
+        """Log `image` (see `LoggerBackend`) as a ``wandb.Image`` under `name`."""
+        self._check_open()
+        self._run.log(
+            {name: self._wandb.Image(image_to_hwc_uint8(image))}, step=self._advance(step)
+        )
+
+    def log_text(self, name: str, text: str, step: int = 0) -> None:
+        """Log the string `text` under `name` (W&B shows strings in the run's tables)."""
+        self._check_open()
+        self._run.log({name: text}, step=self._advance(step))
+
+    def define_step_axes(self, axes: Mapping[str, str]) -> None:
+        """``run.define_metric(name, step_metric=axis)`` for each name not declared before."""
+        self._check_open()
+        for name, axis in axes.items():
+            if name not in self._declared:
+                self._declared.add(name)
+                self._run.define_metric(name, step_metric=axis)
+
+    def watch(self, model: Any) -> None:
+        """``run.watch(model, **watch_kwargs)`` when `watch_kwargs` was given; else nothing."""
+        if self.watch_kwargs is not None:
+            self._check_open()
+            self._run.watch(model, **self.watch_kwargs)
+
+    def _advance(self, step: int) -> int:
+        self._step = max(self._step, int(step))
+        return self._step
+
+    def _close(self) -> None:
+        try:
+            if self.log_artifact and self.artifact_dir is not None:
+                self._log_files()
+        finally:
+            self._run.finish()
+
+    def _log_files(self) -> None:
+        assert self.artifact_dir is not None
+        files = files_with_suffix(self.artifact_dir, self.out_suffix, skip_dirs=("wandb",))
+        if not files:
+            return
+        artifact = self._wandb.Artifact(f"logs-{self._run.id}", type="logs")
+        for path in files:
+            artifact.add_file(path, name=osp.relpath(path, self.artifact_dir))
+        self._run.log_artifact(artifact)
+
+    def __repr__(self) -> str:
+        return f"WandbBackend({self.save_dir!r})"
+
+
+def _import_wandb() -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module("wandb")
+    except ImportError as err:
+        raise ImportError(MISSING_WANDB) from err
+
+
+def _define_metric_kwargs(
+    cfg: Mapping[str, str] | Sequence[Mapping[str, Any]] | None,
+) -> list[dict[str, Any]]:
+    """MMEngine's `define_metric_cfg` as a list of ``define_metric`` keyword dicts."""
+    if cfg is None:
+        return []
+    from collections.abc import Mapping
+
+    if isinstance(cfg, Mapping):
+        return [{"name": name, "summary": summary} for name, summary in cfg.items()]
+    return [dict(metric) for metric in cfg]

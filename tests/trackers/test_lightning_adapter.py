@@ -1,0 +1,96 @@
+"""`LightningLogger` with a real ``pytorch_lightning.Trainer.fit`` on a tiny model, read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from mlflow import MlflowClient
+from torch.utils.data import DataLoader, TensorDataset
+from trackers_parts import isolate
+
+from hooks_logging import JsonBackend, LightningLogger
+
+pytestmark = [
+    # Lightning's advice for real data loaders, about the tiny in-memory ones here.
+    pytest.mark.filterwarnings("ignore:The '(train|val)_dataloader' does not have many workers"),
+    pytest.mark.filterwarnings("ignore:The number of training batches .* is smaller than"),
+    # Lightning 2.6 uses a torch.utils._pytree API that torch 2.13 deprecates.
+    pytest.mark.filterwarnings(
+        "ignore:`isinstance.treespec, LeafSpec.` is deprecated:FutureWarning"
+    ),
+    # SQLAlchemy 2.1 deprecates a loader option that MLflow's sqlite store still uses.
+    pytest.mark.filterwarnings(
+        "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(tmp_path, monkeypatch)
+
+
+class Regression(pl.LightningModule):
+    def __init__(self, lr: float = 0.05) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = torch.nn.Linear(3, 1)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        inputs, targets = batch
+        loss = torch.nn.functional.mse_loss(self.net(inputs), targets)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        inputs, targets = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self.net(inputs), targets))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=self.hparams["lr"])
+
+
+def loaders() -> tuple[DataLoader[Any], DataLoader[Any]]:
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(32, 3, generator=generator)
+    targets = inputs @ torch.tensor([[1.0], [-1.0], [2.0]])
+    data = TensorDataset(inputs, targets)
+    return DataLoader(data, batch_size=8), DataLoader(data, batch_size=16)
+
+
+def test_trainer_fit_forwards_to_json_and_mlflow(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    logger = LightningLogger(
+        ["json", dict(type="mlflow", exp_name="lightning")], save_dir=tmp_path / "logs"
+    )
+    trainer = pl.Trainer(
+        logger=logger, max_epochs=3, log_every_n_steps=1, accelerator="cpu", devices=1,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )  # fmt: skip
+    train, val = loaders()
+    trainer.fit(Regression(), train, val)
+    logger.close()
+    assert logger.log_dir == str(tmp_path / "logs" / "hooks" / "version_0")
+    json_backend, mlflow_backend = logger.backends
+    assert isinstance(json_backend, JsonBackend)
+    records = [json.loads(line) for line in Path(json_backend.path).read_text().splitlines()]
+    losses = [(r["step"], r["train_loss"]) for r in records if "train_loss" in r]
+    assert [step for step, _ in losses] == list(range(12))  # 4 batches x 3 epochs
+    assert losses[-1][1] < losses[0][1]
+    val_steps = [(r["step"], r["epoch"]) for r in records if "val_loss" in r]
+    assert val_steps == [(3, 0), (7, 1), (11, 2)]
+    config = json.loads((Path(logger.log_dir) / "config.json").read_text())
+    assert config == {"lr": 0.05}  # save_hyperparameters()
+    client = MlflowClient(mlflow_backend.tracking_uri)
+    run = client.get_run(mlflow_backend.run_id)
+    history = sorted(
+        (m.step, m.value) for m in client.get_metric_history(run.info.run_id, "train_loss")
+    )
+    assert history == losses
+    assert run.data.params == {"lr": "0.05"} and run.info.status == "FINISHED"

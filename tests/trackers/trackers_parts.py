@@ -1,0 +1,176 @@
+"""Parts shared by the tracker tests: an offline, tmp-only environment, toy runs, and readers.
+
+Every test runs with its current directory in a temp folder and every
+tracker pointed there and offline (see ``shared/reference/backends.md`` §7):
+W&B in offline mode with no key, MLflow with telemetry off, Neptune with no
+token (so offline), DVCLive outside any git repository.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toy import runner_kwargs
+
+from hooks_core import Runner
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pytest
+
+
+def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in `tmp_path`, with every tracker offline and writing only under it."""
+    monkeypatch.chdir(tmp_path)
+    settings = dict(
+        WANDB_MODE="offline", WANDB_DIR=str(tmp_path), WANDB_SILENT="true", WANDB_CONSOLE="off",
+        WANDB_CONFIG_DIR=str(tmp_path / "wcfg"), WANDB_CACHE_DIR=str(tmp_path / "wcache"),
+        WANDB_DATA_DIR=str(tmp_path / "wdata"), WANDB_X_DISABLE_STATS="true",
+        WANDB_DISABLE_GIT="true", WANDB_X_SAVE_REQUIREMENTS="false",
+        MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true",
+        NEPTUNE_DATA_DIRECTORY=str(tmp_path / "neptune"),
+        DVCLIVE_LOGLEVEL="WARNING", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+    )  # fmt: skip
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    for key in ("WANDB_API_KEY", "NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def toy_run(tmp_path: Path, logger: dict[str, Any], **overrides: Any) -> Runner:
+    """A toy runner (3 epochs of 5 iterations, validation each epoch) logging every 2 iterations."""
+    kwargs = runner_kwargs(tmp_path / "work", log_level="INFO", **overrides)
+    config = {"train_cfg": kwargs["train_cfg"], "model": {"type": "ToyModel"}, "api_key": "s3cret"}
+    kwargs.setdefault("cfg", config)  # what backends log as the config (credentials masked)
+    kwargs.setdefault("default_hooks", {"logger": {"type": "LoggerHook", "interval": 2, **logger}})
+    return Runner(**kwargs)
+
+
+def json_records(runner: Runner) -> list[dict[str, Any]]:
+    """The run's always-on JSON log, ``vis_data/scalars.json``."""
+    path = Path(runner.log_dir) / "vis_data" / "scalars.json"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def train_records(runner: Runner) -> list[dict[str, Any]]:
+    return [record for record in json_records(runner) if "loss" in record]
+
+
+def val_records(runner: Runner) -> list[dict[str, Any]]:
+    return [record for record in json_records(runner) if "mse" in record]
+
+
+# ------------------------------------------------------------ W&B's run file
+_BLOCK, _HEADER = 32768, 7
+_CRC = {kind: zlib.crc32(bytes([kind])) & 0xFFFFFFFF for kind in (1, 2, 3, 4)}
+
+
+def wandb_records(path: Path) -> Iterator[Any]:
+    """The protobuf records of a ``run-<id>.wandb`` file (LevelDB-log framing, backends.md §3.4).
+
+    Call ``wandb.teardown()`` first: until then the file may miss its end.
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    ident, magic, _ = struct.unpack_from("<4sHB", data, 0)
+    assert (ident, magic) == (b":W&B", 0xBEE1)
+    at, pending = _HEADER, b""
+    while at + _HEADER <= len(data):
+        left = _BLOCK - at % _BLOCK
+        if left < _HEADER:
+            at += left
+            continue
+        crc, length, kind = struct.unpack_from("<IHB", data, at)
+        if kind == 0 and length == 0:
+            at += left
+            continue
+        chunk = data[at + _HEADER : at + _HEADER + length]
+        assert zlib.crc32(chunk, _CRC[kind]) & 0xFFFFFFFF == crc
+        at += _HEADER + length
+        if kind in (1, 2):
+            pending = b""
+        pending += chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+class WandbRun:
+    """What one offline W&B run wrote: history rows, config, metrics defined, artifacts, exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.history: list[dict[str, Any]] = []
+        self.config: dict[str, Any] = {}
+        self.step_metrics: dict[str, str] = {}
+        self.artifacts: dict[str, list[str]] = {}
+        self.exit_code: int | None = None
+        for record in wandb_records(path):
+            kind = record.WhichOneof("record_type")
+            if kind == "history":
+                self.history.append(
+                    {
+                        item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                        for item in record.history.item
+                    }
+                )
+            elif kind == "run":
+                self._config(record.run.config.update)
+            elif kind == "config":
+                self._config(record.config.update)
+            elif kind == "metric" and record.metric.step_metric:
+                self.step_metrics[record.metric.name] = record.metric.step_metric
+            elif kind == "artifact":
+                paths = [entry.path for entry in record.artifact.manifest.contents]
+                self.artifacts[record.artifact.name] = sorted(paths)
+            elif kind == "exit":
+                self.exit_code = record.exit.exit_code
+
+    def _config(self, items: Any) -> None:
+        for item in items:
+            if item.key != "_wandb":
+                self.config[item.key] = json.loads(item.value_json)
+
+    def rows_with(self, key: str) -> list[dict[str, Any]]:
+        return [row for row in self.history if key in row]
+
+
+def wandb_run_file(root: Path) -> Path:
+    """The single ``run-*.wandb`` file under `root`."""
+    (found,) = root.rglob("run-*.wandb")
+    return found
+
+
+# ------------------------------------------------------------ Neptune's offline op log
+def neptune_operations(data_dir: Path) -> list[dict[str, Any]]:
+    """The operations of the single offline run under `data_dir`, in order."""
+    (run_dir,) = (data_dir / "offline").iterdir()
+    operations = []
+    for log in sorted(run_dir.glob("data-*.log"), key=lambda p: int(p.stem.split("-")[1])):
+        operations += [json.loads(line)["obj"] for line in log.read_text().splitlines() if line]
+    return operations
+
+
+def neptune_series(operations: list[dict[str, Any]], path: str) -> list[tuple[float, Any]]:
+    """``(step, value)`` of the series at `path` (``'train/loss'``)."""
+    return [
+        (point["step"], point["value"])
+        for op in operations
+        if op["type"].startswith("Log") and "/".join(op["path"]) == path
+        for point in op["values"]
+    ]
+
+
+def neptune_assigned(operations: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+    """The values assigned under `prefix` (``'config'``), by their path."""
+    return {
+        "/".join(op["path"]): op["value"]
+        for op in operations
+        if op["type"].startswith("Assign") and op["path"][0] == prefix
+    }
