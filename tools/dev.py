@@ -1,5 +1,6 @@
 """Development entry point that needs nothing but Python: it installs hatch for itself.
 
+    python tools/dev.py demo            # train the demo model (sets up its environment)
     python tools/dev.py test            # lint, type-check, then every package's tests
     python tools/dev.py test core       # only the tests of one package environment
     python tools/dev.py lint            # ruff and mypy only
@@ -123,6 +124,10 @@ def main() -> int:
     test_parser.add_argument("packages", nargs="*", help="test environments (default: all)")
     sub.add_parser("lint", help="ruff and mypy")
     sub.add_parser("bench", help="run the benchmarks under tools/bench/")
+    demo_parser = sub.add_parser(
+        "demo", help="train the demo (tools/demo.py); extra arguments go to the train command"
+    )
+    demo_parser.add_argument("train_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
     hatch_exe = hatch()
@@ -131,6 +136,8 @@ def main() -> int:
         return 0 if lint(hatch_exe) else 1
     if args.command == "bench":
         return run([str(hatch_exe), "run", "bench:all"])
+    if args.command == "demo":
+        return run([str(hatch_exe), "run", "demo:train", *args.train_args])
     packages = args.packages or test_packages()
     unknown = sorted(set(packages) - set(test_packages()))
     if unknown:

@@ -1,6 +1,6 @@
 """Draw the learning-rate (and momentum) schedule of a config to a PNG, without training.
 
-The config is a Python file defining ``optim_wrapper`` (with
+The config is a config file (Python, YAML; ``_base_`` is followed) defining ``optim_wrapper`` (with
 ``optimizer=dict(type=..., lr=...)``), ``param_scheduler`` and ``train_cfg``
 (``by_epoch``/``max_epochs`` or ``max_iters``). The schedulers are built
 through the registries exactly as the runner builds them, and stepped as
@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import runpy
 import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hooks_core import OPTIMIZERS, PARAM_SCHEDULERS
+from hooks_core import OPTIMIZERS, PARAM_SCHEDULERS, load_config
 from hooks_optim import _schedulers
 from hooks_optim._param_scheduler_hook import ParamSchedulerHook
 
@@ -39,11 +38,6 @@ with contextlib.suppress(ImportError):  # registers the torch.optim optimizers b
 __all__ = ["load_config", "simulate", "plot", "main"]
 
 assert _schedulers  # importing it registers the schedulers
-
-
-def load_config(path: str) -> dict[str, Any]:
-    """The top-level names a Python config file defines."""
-    return {k: v for k, v in runpy.run_path(path).items() if not k.startswith("__")}
 
 
 def simulate(

@@ -1,0 +1,63 @@
+"""The installed ``hooks-train`` command: a config and its options, and training under torchrun."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "configs" / "digits" / "digits_cnn.py"
+SHORT = ["train_cfg.max_epochs=1", "+train_dataloader.dataset.limit=256", "test_dataloader=None",
+         "test_cfg=None", "test_evaluator=None"]  # fmt: skip
+
+
+def hooks_train() -> str:
+    found = shutil.which("hooks-train", path=str(Path(sys.executable).parent))
+    assert found is not None, "the hooks-train console script is not installed"
+    return found
+
+
+def test_a_misspelt_option_stops_before_training_with_a_suggestion(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [hooks_train(), str(CONFIG), "--work-dir", str(tmp_path),
+         "--cfg-options", "optim_wrapper.optimizer.lrr=0.1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "did you mean 'optim_wrapper.optimizer.lr'?" in result.stderr
+    assert not any(tmp_path.iterdir())  # nothing was started
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
+    first = [hooks_train(), str(CONFIG), "--work-dir", str(tmp_path), "--cfg-options", *SHORT]
+    subprocess.run(first, capture_output=True, text=True, timeout=300, check=True)
+    longer = [*first[: -len(SHORT)], *SHORT[1:], "train_cfg.max_epochs=2", "--resume"]
+    result = subprocess.run(longer, capture_output=True, text=True, timeout=300, check=True)
+    assert "resumed epoch: 1, iter: 8" in result.stdout
+    assert (tmp_path / "epoch_2.pth").is_file()
+
+
+def test_torchrun_trains_on_two_processes(tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2",
+        "--master-addr=127.0.0.1", f"--master-port={free_port()}",
+        str(ROOT / "tools" / "train.py"), str(CONFIG), "--launcher", "pytorch",
+        "--work-dir", str(tmp_path), "--cfg-options", *SHORT,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (log_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    records = [
+        json.loads(line)
+        for line in (log_dir / "vis_data" / "scalars.json").read_text().splitlines()
+    ]
+    # 256 samples, 2 ranks, batch 32: 4 iterations an epoch on each rank.
+    assert [r["step"] for r in records if "loss" in r] == [4]
+    assert [r["step"] for r in records if "accuracy/top1" in r] == [1]
+    assert result.stdout.count("Finished digits_cnn") == 1  # rank 0 reports
+    assert (tmp_path / "epoch_1.pth").is_file()
