@@ -184,6 +184,16 @@ def test_bad_generic_signature_names_the_generic_method() -> None:
         HookList(owner=None).register(NoMode())
 
 
+@pytest.mark.parametrize("name", ["before_epoch", "after_epoch", "before_iter", "after_iter"])
+def test_mmcv_generic_points_are_refused_with_the_new_names(name: str) -> None:
+    hook = type("MmcvGeneric", (Hook,), {name: lambda self, runner: None})()
+    with pytest.raises(TypeError) as info:
+        HookList(owner=None).register(hook)
+    message = str(info.value)
+    assert f"MmcvGeneric.{name} is MMCV's generic hook point, which is never called" in message
+    assert f"rename it _{name}(self, runner, ..., mode='train')" in message
+
+
 def test_type_error_inside_a_hook_body_propagates_untouched() -> None:
     class Buggy(Hook):
         def before_train(self, runner: Any) -> None:

@@ -1,5 +1,5 @@
-"""What the runner keeps for loggers, with no logging package installed: log dirs, the log
-processor's config, MMCV's ``log_config`` shape."""
+"""What the runner keeps for loggers and MMCV configs, with no satellite installed: log dirs,
+the log processor's config, MMCV's ``log_config`` shape and keys it does not read."""
 
 from __future__ import annotations
 
@@ -44,3 +44,11 @@ def test_mmcv_log_config_becomes_the_logger_and_its_hooks(tmp_path: Path) -> Non
     with pytest.raises(NotRegisteredError, match='pip install "hooks-logging"') as info:
         Runner.from_cfg(cfg)
     assert "'LoggerHook'" in str(info.value)
+
+
+def test_mmcv_keys_the_runner_does_not_read_are_named_with_their_replacement(
+    tmp_path: Path,
+) -> None:
+    cfg = dict(runner_kwargs(tmp_path), lr_config=dict(policy="step", step=[2]))
+    with pytest.warns(UserWarning, match=r"'lr_config' is MMCV 1.x's .* use param_scheduler="):
+        Runner.from_cfg(cfg)

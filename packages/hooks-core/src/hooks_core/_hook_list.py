@@ -145,10 +145,22 @@ class HookList:
         return f"HookList([{names}])"
 
 
+# MMCV 1.x's generic points: public there, never called here (MMEngine made them private).
+_MMCV_GENERIC = ("before_epoch", "after_epoch", "before_iter", "after_iter")
+
+
 def _check_signatures(hook: Hook) -> None:
     """Fail now, not mid-training, if a method cannot take its point's arguments."""
     import inspect  # slow to import; registration is not on the hot path
 
+    for name in _MMCV_GENERIC:
+        if callable(getattr(hook, name, None)):
+            raise TypeError(
+                f"{type(hook).__name__}.{name} is MMCV's generic hook point, which is never "
+                f"called here; rename it _{name}(self, runner, ..., mode='train') to run it for "
+                "train, val and test, or override the specific points (e.g. "
+                f"{name.replace('_', '_train_', 1)})"
+            )
     for point in HOOK_POINTS:
         if not overrides(hook, point):
             continue

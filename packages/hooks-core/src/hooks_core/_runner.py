@@ -182,6 +182,7 @@ class Runner:
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any]) -> Runner:
         """Build a runner from a whole config, reading the keys `Runner` takes."""
+        _warn_untranslated_mmcv_keys(cfg)
         kwargs = {key: cfg[key] for key in _ARGUMENTS if key in cfg}
         if cfg.get("log_config"):
             kwargs.update(_from_mmcv_log_config(cfg["log_config"], kwargs))
@@ -535,6 +536,35 @@ def _from_mmcv_log_config(
         "default_hooks": default_hooks,
         "custom_hooks": [*(kwargs.get("custom_hooks") or ()), *listed],
     }
+
+
+# MMCV 1.x config keys that this runner does not read, and what replaces each.
+_MMCV_KEYS = {
+    "optimizer": "optim_wrapper=dict(type='OptimWrapper', optimizer=...)",
+    "optimizer_config": "optim_wrapper options (clip_grad=..., accumulative_counts=...)",
+    "lr_config": "param_scheduler=[...] (see docs/migration.md for each policy)",
+    "momentum_config": "param_scheduler=[...] with momentum schedulers",
+    "checkpoint_config": "default_hooks=dict(checkpoint=dict(type='CheckpointHook', ...))",
+    "evaluation": "val_cfg, val_evaluator and train_cfg's val_interval",
+    "workflow": "train_cfg=dict(by_epoch=True, max_epochs=..., val_interval=...)",
+    "resume_from": "load_from=... with resume=True",
+    "runner": "train_cfg=dict(by_epoch=..., max_epochs=... or max_iters=...)",
+    "total_epochs": "train_cfg=dict(by_epoch=True, max_epochs=...)",
+}
+
+
+def _warn_untranslated_mmcv_keys(cfg: Mapping[str, Any]) -> None:
+    """A config written for MMCV would otherwise train without these parts, silently."""
+    import warnings
+
+    for key, replacement in _MMCV_KEYS.items():
+        if key in cfg:
+            warnings.warn(
+                f"config key {key!r} is MMCV 1.x's and is not read by this runner; "
+                f"use {replacement}",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _new_log_dir_name(work_dir: str) -> str:
