@@ -34,9 +34,10 @@ import time
 from typing import Any
 
 import torch
+from plain_loop import train_plain
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from hooks_core import BaseModel, Hook, Runner
 from hooks_logging import LoggerBackend, LoggerHook
@@ -111,20 +112,7 @@ def make_model() -> tuple[MLP, torch.optim.Optimizer]:
 def plain(dataset: TensorDataset, iters: int) -> float:
     """(a) A hand-written loop over a shuffling DataLoader."""
     model, optimizer = make_model()
-    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True,
-                        generator=torch.Generator().manual_seed(SEED))  # fmt: skip
-    start = time.perf_counter()
-    done = 0
-    while done < iters:
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            done += 1
-            if done == iters:
-                break
-    return time.perf_counter() - start
+    return train_plain(model, optimizer, dataset, BATCH, iters, SEED)
 
 
 def run(dataset: TensorDataset, iters: int, logger: Any, probe: Hook | None = None) -> float:

@@ -44,9 +44,10 @@ import timeit
 from typing import Any
 
 import torch
+from plain_loop import train_plain
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from hooks_core import BaseModel, Runner
 
@@ -144,22 +145,7 @@ def plain(inputs: torch.Tensor, labels: torch.Tensor, iters: int) -> float:
 def plain_dataloader(dataset: TensorDataset, iters: int) -> float:
     """(b) The same loop over a shuffling DataLoader, epoch after epoch."""
     model, optimizer = make_model()
-    model.train()
-    start = time.perf_counter()
-    loader = DataLoader(
-        dataset, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED)
-    )
-    done = 0
-    while done < iters:
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            done += 1
-            if done == iters:
-                break
-    return time.perf_counter() - start
+    return train_plain(model, optimizer, dataset, BATCH, iters, SEED)
 
 
 def make_runner(dataset: TensorDataset, iters: int, work_dir: str, name: str) -> Runner:
