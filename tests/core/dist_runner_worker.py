@@ -13,6 +13,7 @@ import atexit
 import json
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,16 @@ def weights(model: nn.Module) -> dict[str, torch.Tensor]:
 def main(out_dir: Path) -> None:
     rank = int(os.environ["RANK"])
 
+    ddp_models: list[weakref.ref[nn.Module]] = []
+
     @atexit.register  # registered first, so it runs after the runner's own exit handlers
     def report_exit() -> None:
-        state = {"initialized_at_exit": dist.is_available() and dist.is_initialized()}
+        state = {
+            "initialized_at_exit": dist.is_available() and dist.is_initialized(),
+            # The finished runner sits in a reference cycle; its DDP wrapper must be gone
+            # before the interpreter's own shutdown, not freed by its last collection.
+            "ddp_freed_at_exit": all(ref() is None for ref in ddp_models),
+        }
         (out_dir / f"rank{rank}_exit.json").write_text(json.dumps(state))
 
     torch.manual_seed(100 + rank)  # different weights per rank: DDP must broadcast rank 0's
@@ -148,6 +156,7 @@ def main(out_dir: Path) -> None:
         ),
     )
     wrapped = weights(runner.model.module)
+    ddp_models.append(weakref.ref(runner.model))
     setup = {
         "rank": runner.rank,
         "world_size": runner.world_size,

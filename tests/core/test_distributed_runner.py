@@ -196,7 +196,7 @@ def test_only_rank_0_writes_the_log_and_checkpoints(run: dict[str, Any]) -> None
 
 
 def test_the_process_group_is_destroyed_at_exit(run: dict[str, Any]) -> None:
-    assert run["exit"] == [{"initialized_at_exit": False}] * WORLD_SIZE
+    assert run["exit"] == [{"initialized_at_exit": False, "ddp_freed_at_exit": True}] * WORLD_SIZE
 
 
 # ------------------------------------------------------------ the fixes, without processes

@@ -209,7 +209,16 @@ def _init_torchrun(backend: str | None, kwargs: dict[str, Any]) -> bool:
 
 
 def destroy_dist() -> None:
-    """Destroy the default process group, if one is initialised."""
+    """Destroy the default process group, if one is initialised.
+
+    Runners live in reference cycles (loops and hooks point back at them), so
+    a finished runner's DDP wrapper, and the process group it holds, would
+    otherwise be freed by the last garbage collection of interpreter shutdown,
+    when C++ teardown can no longer run safely. Collect them first.
+    """
     dist = _initialized_dist()
     if dist is not None:
+        import gc
+
+        gc.collect()
         dist.destroy_process_group()
