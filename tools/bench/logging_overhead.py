@@ -11,7 +11,9 @@ same process, in three ways:
   (each record, flush, config) sleeps ``--write-ms`` (50 ms): a tracking
   server on a bad connection.
 
-Each round runs (a), (b), (c) in turn; the table shows medians over rounds.
+Each round runs (a), (b), (c), the order rotating from round to round (a
+machine that slows down under sustained load would otherwise penalise the
+variant that always runs last); the table shows medians over rounds.
 The target is (c)/(b) < 1.02: the writes happen on the backend's own thread,
 so training only pays for producing records (one host transfer and one line
 every ``--interval`` iterations) and, at the end, for the last write still in
@@ -95,6 +97,40 @@ class SlowBackend(LoggerBackend):
 
     def flush(self) -> None:
         time.sleep(self.seconds)
+
+
+class TimedLoggerHook(LoggerHook):
+    """`LoggerHook` that adds up the time its hook points take on the training thread."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seconds = 0.0
+
+    def before_run(self, runner: Any) -> None:
+        self._timed(super().before_run, runner)
+
+    def after_run(self, runner: Any) -> None:
+        self._timed(super().after_run, runner)
+
+    def before_train(self, runner: Any) -> None:
+        self._timed(super().before_train, runner)
+
+    def before_train_epoch(self, runner: Any) -> None:
+        self._timed(super().before_train_epoch, runner)
+
+    def after_train_epoch(self, runner: Any) -> None:
+        self._timed(super().after_train_epoch, runner)
+
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                         outputs: Any = None) -> None:  # fmt: skip
+        start = time.perf_counter()
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        self.seconds += time.perf_counter() - start
+
+    def _timed(self, method: Any, runner: Any) -> None:
+        start = time.perf_counter()
+        method(runner)
+        self.seconds += time.perf_counter() - start
 
 
 def make_dataset() -> TensorDataset:
@@ -184,25 +220,36 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=1000, help="training iterations per run")
     parser.add_argument("--interval", type=int, default=20, help="LoggerHook interval")
     parser.add_argument("--write-ms", type=float, default=50.0, help="time of each backend call")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds; the median is reported")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     dataset = make_dataset()
 
-    def slow_logger() -> dict[str, Any]:
+    def slow_logger() -> TimedLoggerHook:
         backend = SlowBackend(args.write_ms / 1000)
-        return dict(type="LoggerHook", interval=args.interval, backends=[backend],
-                    progress_bar=False)  # fmt: skip
+        hook = TimedLoggerHook(interval=args.interval, backends=[backend], progress_bar=False)
+        loggers.append(hook)
+        return hook
+
+    loggers: list[TimedLoggerHook] = []
 
     plain(dataset, 50)  # warm-up
     run(dataset, 50, None)
     seconds: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-    for _ in range(args.rounds):
-        seconds["a"].append(plain(dataset, args.iters))
-        seconds["b"].append(run(dataset, args.iters, None))
-        seconds["c"].append(run(dataset, args.iters, slow_logger()))
+    variants = {
+        "a": lambda: plain(dataset, args.iters),
+        "b": lambda: run(dataset, args.iters, None),
+        "c": lambda: run(dataset, args.iters, slow_logger()),
+    }
+    order = list(variants)
+    for round_index in range(args.rounds):
+        # Rotate the order: a machine that slows down under sustained load (clock
+        # boost running out) would otherwise always penalise the variant that runs last.
+        for key in order[round_index % 3 :] + order[: round_index % 3]:
+            seconds[key].append(variants[key]())
 
+    own_seconds = [hook.seconds for hook in loggers]  # one per run of (c)
     median = {key: statistics.median(values) for key, values in seconds.items()}
     ms = 1e3 / args.iters
     records = args.iters // args.interval
@@ -237,6 +284,12 @@ def main() -> None:
     run(dataset, args.interval, slow_logger(), probe)
     logger_ns = statistics.median(probe.logger_ns)
     empty_ns = statistics.median(probe.empty_ns)
+    own = statistics.median(own_seconds)
+    print(
+        f"time the training thread spent in LoggerHook's hook points in (c), including the "
+        f"wait for the last write at the end: {own * 1e3:.0f} ms = "
+        f"{own / median['b'] * 100:.2f}% of (b) (median of {len(own_seconds)} runs)"
+    )
     print("LoggerHook.after_train_iter on an iteration that does not log (median, ns/call):")
     print(f"  LoggerHook      {logger_ns:8.0f}")
     print(f"  empty method    {empty_ns:8.0f}")
