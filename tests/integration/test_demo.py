@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+from run_logs import read_json_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -25,10 +25,7 @@ def test_the_demo_trains_tests_the_best_checkpoint_and_draws_its_plots(tmp_path:
     out = result.stdout
 
     (log_dir,) = [path for path in work_dir.iterdir() if path.is_dir()]
-    records = [
-        json.loads(line)
-        for line in (log_dir / "vis_data" / "scalars.json").read_text().splitlines()
-    ]
+    records = read_json_lines(log_dir / "vis_data" / "scalars.json")
     val = [r for r in records if "accuracy/top1" in r]
     assert [r["step"] for r in val] == [1, 2, 3]
     assert [r["step"] for r in records if "loss" in r][-1] == 3 * 40  # 40 iterations an epoch

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from ports import free_port
+from run_logs import read_json_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "digits" / "digits_cnn.py"
@@ -52,10 +52,7 @@ def test_torchrun_trains_on_two_processes(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (log_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
-    records = [
-        json.loads(line)
-        for line in (log_dir / "vis_data" / "scalars.json").read_text().splitlines()
-    ]
+    records = read_json_lines(log_dir / "vis_data" / "scalars.json")
     # 256 samples, 2 ranks, batch 32: 4 iterations an epoch on each rank.
     assert [r["step"] for r in records if "loss" in r] == [4]
     assert [r["step"] for r in records if "accuracy/top1" in r] == [1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,6 @@ def logged_run(tmp_path: Path, logger: dict[str, Any] | None = None, **overrides
     return Runner(**kwargs)
 
 
-def json_records(runner: Runner) -> list[dict[str, Any]]:
-    path = Path(runner.log_dir) / "vis_data" / "scalars.json"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def log_lines(runner: Runner) -> list[str]:
     """The messages of the run's text log file, without the time/name/level prefix."""
     path = Path(runner.log_dir) / f"{runner.timestamp}.log"
@@ -34,7 +28,9 @@ def log_lines(runner: Runner) -> list[str]:
 
 
 def read_events(log_dir: Path | str) -> ea.EventAccumulator:
-    accumulator = ea.EventAccumulator(str(log_dir), size_guidance={ea.SCALARS: 0, ea.TENSORS: 0})
+    accumulator = ea.EventAccumulator(
+        str(log_dir), size_guidance={ea.SCALARS: 0, ea.IMAGES: 0, ea.TENSORS: 0}
+    )
     accumulator.Reload()
     return accumulator
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 import torch
-from tensorboard.backend.event_processing import event_accumulator as ea
+from logging_parts import read_events
+from run_logs import read_json_lines
 
 from hooks_core import LOG_BACKENDS
 from hooks_logging._backend import LoggerBackend, image_to_hwc_uint8
@@ -30,18 +31,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def read_events(log_dir: Path) -> ea.EventAccumulator:
-    accumulator = ea.EventAccumulator(
-        str(log_dir), size_guidance={ea.SCALARS: 0, ea.IMAGES: 0, ea.TENSORS: 0}
-    )
-    accumulator.Reload()
-    return accumulator
 
 
 # ------------------------------------------------------------ the protocol
@@ -107,7 +96,7 @@ def test_json_lines_in_mmengine_layout(tmp_path: Path) -> None:
         backend.log_scalars({"lr": 0.02, "loss": 0.7312, "epoch": 1, "iter": 50}, step=50)
         backend.log_scalars({"accuracy/top1": 35.7}, step=1)
         backend.log_scalars({"loss": np.float32(0.25), "n": np.int64(3)}, step=51)
-    lines = read_lines(tmp_path / "vis_data" / "scalars.json")
+    lines = read_json_lines(tmp_path / "vis_data" / "scalars.json")
     assert lines == [
         {"lr": 0.02, "loss": 0.7312, "epoch": 1, "iter": 50, "step": 50},
         {"accuracy/top1": 35.7, "step": 1},
@@ -119,13 +108,13 @@ def test_json_lines_in_mmengine_layout(tmp_path: Path) -> None:
 def test_json_lines_are_on_disk_before_close_and_appended_on_reopen(tmp_path: Path) -> None:
     backend = JsonBackend(tmp_path, filename="log.json")
     backend.log_scalars({"loss": 1.0}, 1)
-    assert read_lines(tmp_path / "log.json") == [{"loss": 1.0, "step": 1}]  # line-buffered
+    assert read_json_lines(tmp_path / "log.json") == [{"loss": 1.0, "step": 1}]  # line-buffered
     backend.flush()
     backend.close()
     backend.close()
     with JsonBackend(tmp_path, filename="log.json") as resumed:
         resumed.log_scalars({"loss": 0.5}, 2)
-    assert [line["step"] for line in read_lines(tmp_path / "log.json")] == [1, 2]
+    assert [line["step"] for line in read_json_lines(tmp_path / "log.json")] == [1, 2]
     with pytest.raises(ValueError, match="closed"):
         resumed.log_scalars({"loss": 0.5}, 3)
 
@@ -135,7 +124,7 @@ def test_json_keeps_nan_and_infinity_readable_by_json_loads(tmp_path: Path) -> N
         backend.log_scalars({"loss": math.nan, "grad_norm": math.inf, "low": -math.inf}, 3)
     text = (tmp_path / "scalars.json").read_text(encoding="utf-8")
     assert text == '{"loss": NaN, "grad_norm": Infinity, "low": -Infinity, "step": 3}\n'
-    (line,) = read_lines(tmp_path / "scalars.json")
+    (line,) = read_json_lines(tmp_path / "scalars.json")
     assert math.isnan(line["loss"]) and line["grad_norm"] == math.inf and line["low"] == -math.inf
 
 
@@ -395,7 +384,9 @@ def test_a_plain_training_loop_logs_its_loss(
             backend.log_scalars({"loss": losses[-1]}, step)
     assert losses[-1] < losses[0]
     if isinstance(backend, JsonBackend):
-        logged = [(line["step"], line["loss"]) for line in read_lines(tmp_path / "scalars.json")]
+        logged = [
+            (line["step"], line["loss"]) for line in read_json_lines(tmp_path / "scalars.json")
+        ]
         assert logged == list(zip(range(1, 6), losses, strict=True))
     elif isinstance(backend, TensorboardBackend):
         events = read_events(tmp_path).Scalars("loss")

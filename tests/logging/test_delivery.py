@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from logging_parts import RecordingBackend, json_records, logged_run, read_events
+from logging_parts import RecordingBackend, logged_run, read_events
+from run_logs import json_records
 
 from hooks_core import Hook, Runner
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 import torch
-from logging_parts import json_records, log_lines, logged_run, read_events
+from logging_parts import log_lines, logged_run, read_events
+from run_logs import json_records
 from toy import SaveEveryIter, ToyModel, runner_kwargs
 
 from hooks_core import HOOKS, Hook, Runner

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from run_logs import json_records
 from toy import runner_kwargs
 
 from hooks_core import Runner
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     import pytest
 
@@ -49,12 +50,6 @@ def toy_run(tmp_path: Path, logger: dict[str, Any], **overrides: Any) -> Runner:
     kwargs.setdefault("cfg", config)  # what backends log as the config (credentials masked)
     kwargs.setdefault("default_hooks", {"logger": {"type": "LoggerHook", "interval": 2, **logger}})
     return Runner(**kwargs)
-
-
-def json_records(runner: Runner) -> list[dict[str, Any]]:
-    """The run's always-on JSON log, ``vis_data/scalars.json``."""
-    path = Path(runner.log_dir) / "vis_data" / "scalars.json"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def train_records(runner: Runner) -> list[dict[str, Any]]:

@@ -9,36 +9,5 @@ import torch.
 
 from __future__ import annotations
 
-from ._dist import (
-    LAUNCHERS,
-    all_gather_object,
-    all_reduce_mean,
-    barrier,
-    broadcast_object,
-    destroy_dist,
-    get_dist_info,
-    get_rank,
-    get_world_size,
-    init_dist,
-    is_distributed,
-    is_main_process,
-    master_only,
-    sync_random_seed,
-)
-
-__all__ = [
-    "get_dist_info",
-    "get_rank",
-    "get_world_size",
-    "is_distributed",
-    "is_main_process",
-    "master_only",
-    "barrier",
-    "broadcast_object",
-    "all_gather_object",
-    "all_reduce_mean",
-    "sync_random_seed",
-    "init_dist",
-    "destroy_dist",
-    "LAUNCHERS",
-]
+from ._dist import *  # noqa: F403  (the public names are _dist's __all__)
+from ._dist import __all__ as __all__

@@ -74,6 +74,8 @@ class LogProcessor:
         self.mean_pattern = re.compile(mean_pattern)
         self.custom_cfg = [_checked_custom(dict(cfg), i) for i, cfg in enumerate(custom_cfg or ())]
         _check_unique_log_names(self.custom_cfg)
+        # Sources whose custom statistic takes the place of the default one.
+        self._replaced = {cfg["data_src"] for cfg in self.custom_cfg if "log_name" not in cfg}
         if by_epoch is False:
             _check_no_epoch_window(self.custom_cfg)
         self._reported_mismatch = False
@@ -165,21 +167,20 @@ class LogProcessor:
         losses): the metrics in the hub are those of the previous evaluation.
         """
         prefix = f"{mode}/"
-        hub = runner.message_hub
-        replaced = {cfg["data_src"] for cfg in self.custom_cfg if "log_name" not in cfg}
+        scalars = runner.message_hub.log_scalars  # one snapshot (a new dict) per record
         values: dict[str, Any] = {}
-        for key, buffer in hub.log_scalars.items():
-            if not key.startswith(prefix) or key[len(prefix) :] in replaced:
+        for key, buffer in scalars.items():
+            name = key[len(prefix) :]
+            if not key.startswith(prefix) or name in self._replaced:
                 continue
             if self.mean_pattern.match(key):
-                values[key[len(prefix) :]] = buffer.mean(self.window_size)
+                values[name] = buffer.mean(self.window_size)
             elif mode == "train":  # evaluation metrics belong to the epoch's line
-                values[key[len(prefix) :]] = buffer.current()
+                values[name] = buffer.current()
         for cfg in self.custom_cfg:
-            source = prefix + cfg["data_src"]
-            if source not in hub.log_scalars:
+            buffer = scalars.get(prefix + cfg["data_src"])
+            if buffer is None:
                 continue
-            buffer = hub.get_scalar(source)
             name = cfg.get("log_name", cfg["data_src"])
             values[name] = _custom_statistic(buffer, cfg, batch_idx, runner)
         return values

@@ -386,7 +386,7 @@ def _build_backends(configs: Sequence[Any], vis_dir: str, with_json: bool = True
     import inspect
 
     built: list[Any] = []
-    seen_types: set[str] = set()
+    seen_configs: set[str] = set()
     for config in configs:
         if isinstance(config, str):
             config = {"type": config}
@@ -394,9 +394,9 @@ def _build_backends(configs: Sequence[Any], vis_dir: str, with_json: bool = True
             cfg = dict(config)
             cls = LOG_BACKENDS.get(cfg["type"]) if isinstance(cfg.get("type"), str) else None
             key = repr(sorted(cfg.items(), key=lambda item: item[0]))
-            if key in seen_types:
+            if key in seen_configs:
                 continue
-            seen_types.add(key)
+            seen_configs.add(key)
             if cls is not None and "save_dir" in inspect.signature(cls).parameters:
                 cfg.setdefault("save_dir", vis_dir)
             built.append(LOG_BACKENDS.build(cfg))
