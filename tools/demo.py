@@ -23,7 +23,7 @@ import plot_logs
 import vis_scheduler
 
 from hooks_core import load_config
-from hooks_core._train_cli import main as train
+from hooks_core.cli import main as train
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from hooks_core import _dist
-from hooks_core._samplers import DefaultSampler
+from hooks_core import dist as _dist
+from hooks_core.dataset import DefaultSampler
 
 
 @_dist.master_only

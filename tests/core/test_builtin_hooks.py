@@ -11,10 +11,10 @@ import torch
 from torch import nn
 from toy import ToyModel, runner_kwargs
 
+import hooks_core.dist
 from hooks_core import HOOKS, Hook, HookList, Runner
-from hooks_core._hook import GENERIC_POINTS
-from hooks_core._hooks import EmptyCacheHook, FunctionHook, ProfilerHook, SyncBuffersHook
-from hooks_core._hooks import sync_buffers as sync_buffers_module
+from hooks_core.engine import GENERIC_POINTS
+from hooks_core.hooks import EmptyCacheHook, FunctionHook, ProfilerHook, SyncBuffersHook
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -138,7 +138,7 @@ def test_sync_buffers_hook_averages_buffers_when_distributed(
         assert [id(t) for t in tensors] == [id(b) for b in model.buffers()]
         synced[-1] = (synced[-1], runner.iter)
 
-    monkeypatch.setattr(sync_buffers_module, "all_reduce_mean", spy)
+    monkeypatch.setattr(hooks_core.dist, "all_reduce_mean", spy)
     runner.train()
     assert [entry for entry in synced if isinstance(entry, tuple)] == expected
     synced.clear()
@@ -273,7 +273,7 @@ def test_profiler_hook_rejects_more_times_than_the_run_has(
     ("options", "error", "message"),
     [
         (dict(profile_times=0), ValueError, "profile_times must be a positive int, got 0"),
-        (dict(profile_times=1.5), ValueError, "positive int"),
+        (dict(profile_times=1.5), TypeError, "positive int"),
         (dict(activity_with_cpu=False), ValueError, "nothing to profile"),
         (dict(on_trace_ready=dict(type="csv")), ValueError, "'log_trace' or 'tb_trace', got 'csv'"),
         (dict(on_trace_ready="log"), TypeError, "on_trace_ready must be None, a callable"),

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from hooks_core._checkpoint_io import (
+from hooks_core.checkpoint import (
     find_latest_checkpoint,
     get_rng_state,
     load_checkpoint_file,
@@ -119,7 +119,7 @@ def test_replacing_a_checkpoint_goes_through_a_temporary_file(
         assert load_checkpoint_file(target) == {"version": 1}  # old file complete until now
         real_replace(src, dst)
 
-    monkeypatch.setattr("hooks_core._checkpoint_io.os.replace", spy)
+    monkeypatch.setattr(os, "replace", spy)
     save_checkpoint({"version": 2}, target)
     assert len(seen) == 1
     src, dst = seen[0]
@@ -374,7 +374,7 @@ def test_rng_state_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------ import cost
 def test_importing_the_module_loads_neither_torch_nor_numpy() -> None:
     code = (
-        "import json, sys, hooks_core._checkpoint_io;"
+        "import json, sys, hooks_core.checkpoint;"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from hooks_core import apply_cfg_options, import_custom_modules, load_config
-from hooks_core._cfg_options import parse_value
-from hooks_core._config import MISSING_YAML, merge_configs
-from hooks_core._train_cli import build_parser, prepare_config
+from hooks_core.cli import build_parser, prepare_config
+from hooks_core.config import MISSING_YAML, merge_configs, parse_value
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -33,9 +33,9 @@ from dist_runner_worker import (
 from ports import free_port
 from torch import nn
 
-from hooks_core import _dist
-from hooks_core._checkpoint_io import load_checkpoint_file
-from hooks_core._model_wrapper import wrap_model
+from hooks_core import dist as _dist
+from hooks_core.checkpoint import load_checkpoint_file
+from hooks_core.model import wrap_model
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

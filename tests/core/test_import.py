@@ -38,7 +38,7 @@ def test_no_satellite_is_installed_in_the_core_environment() -> None:
 def test_the_runner_loads_on_first_use_and_builtins_resolve_by_name() -> None:
     code = (
         "import json, sys, hooks_core;"
-        "lazy = [m for m in ('hooks_core._runner', 'hooks_core._hooks', 'hooks_core._loops')"
+        "lazy = [m for m in ('hooks_core.runner', 'hooks_core.hooks', 'hooks_core.model')"
         " if m in sys.modules];"
         "hook = hooks_core.HOOKS.build({'type': 'IterTimerHook'});"
         "loop = hooks_core.LOOPS.get('EpochBasedTrainLoop');"
@@ -50,5 +50,5 @@ def test_the_runner_loads_on_first_use_and_builtins_resolve_by_name() -> None:
         [],
         "IterTimerHook",
         "EpochBasedTrainLoop",
-        "hooks_core._runner",
+        "hooks_core.runner._runner",
     ]

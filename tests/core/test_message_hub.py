@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from hooks_core._message_hub import HistoryBuffer, MessageHub
+from hooks_core.runtime import HistoryBuffer, MessageHub
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -432,7 +432,7 @@ def test_subclasses_keep_their_own_instances() -> None:
 # ---------------------------------------------------------------- import cost
 def test_importing_the_module_does_not_load_torch_or_numpy() -> None:
     code = (
-        "import json, sys, hooks_core._message_hub;"
+        "import json, sys, hooks_core.runtime;"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -19,7 +19,7 @@ from hooks_core import (
     Runner,
     RuntimeInfoHook,
 )
-from hooks_core._checkpoint_io import load_checkpoint_file
+from hooks_core.checkpoint import load_checkpoint_file
 
 if TYPE_CHECKING:
     from pathlib import Path

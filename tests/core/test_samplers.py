@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hooks_core import DATA_SAMPLERS
-from hooks_core._samplers import DefaultSampler, InfiniteSampler
+from hooks_core.dataset import DefaultSampler, InfiniteSampler
 
 
 def take(sampler: InfiniteSampler, count: int) -> list[int]:

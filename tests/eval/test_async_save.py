@@ -10,7 +10,7 @@ import torch
 from eval_parts import PerSampleRegressor, eval_runner_kwargs, files
 
 from hooks_core import Hook, Runner
-from hooks_core._checkpoint_io import load_checkpoint_file
+from hooks_core.checkpoint import load_checkpoint_file
 from hooks_eval import _writer
 from hooks_optim import OptimWrapper
 

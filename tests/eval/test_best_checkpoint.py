@@ -9,7 +9,7 @@ import pytest
 import torch
 from eval_parts import ScriptedMetric, epochs, files, scripted_runner
 
-from hooks_core._checkpoint_io import load_checkpoint_file
+from hooks_core.checkpoint import load_checkpoint_file
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -9,7 +9,7 @@ import torch
 from eval_parts import PerSampleRegressor, checkpoint_run, epochs, eval_runner_kwargs, files
 
 from hooks_core import HOOKS, Runner
-from hooks_core._checkpoint_io import load_checkpoint_file
+from hooks_core.checkpoint import load_checkpoint_file
 from hooks_eval import CheckpointHook
 from hooks_optim import OptimWrapper
 

@@ -10,7 +10,7 @@ from importlib.metadata import distribution
 from typing import TYPE_CHECKING
 
 import hooks_eval
-from hooks_core._first_party import _HOOKS, _REGISTRY_OWNERS
+from hooks_core.registry import first_party_requirements, registry_owners
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,9 +28,13 @@ def declared(group: str) -> set[str]:
 
 
 def test_declared_names_match_the_cores_install_hints() -> None:
-    hinted = {name for name, requirement in _HOOKS.items() if requirement == "hooks-eval"}
+    hinted = {
+        name
+        for name, requirement in first_party_requirements("hook").items()
+        if requirement == "hooks-eval"
+    }
     assert declared("hooks_core.hook") == hinted
-    owned = {registry for registry, owner in _REGISTRY_OWNERS.items() if owner == "hooks-eval"}
+    owned = {registry for registry, owner in registry_owners().items() if owner == "hooks-eval"}
     assert owned == {"metric", "evaluator"}
     assert declared("hooks_core.metric") == {"Accuracy", "MeanSquaredError"}
     assert declared("hooks_core.evaluator") == {"Evaluator"}

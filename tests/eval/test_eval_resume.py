@@ -9,7 +9,7 @@ import pytest
 from eval_parts import ScriptedMetric, epochs, files, scripted_runner
 
 from hooks_core import Hook
-from hooks_core._checkpoint_io import load_checkpoint_file
+from hooks_core.checkpoint import load_checkpoint_file
 
 # Improves at 1 and 2, then not at 3, 4, 5: with patience 3 training stops after epoch 5.
 SCORES = {1: 0.5, 2: 0.7, 3: 0.6, 4: 0.65, 5: 0.68, 6: 0.9, 7: 0.95, 8: 0.99}

@@ -19,6 +19,7 @@ from logging_parts import RecordingBackend, logged_run, read_events
 from run_logs import json_records
 
 from hooks_core import Hook, Runner
+from hooks_logging._delivery import BackendWorker, Delivery
 
 if TYPE_CHECKING:
     import pytest
@@ -75,6 +76,24 @@ def test_a_backend_that_recovers_gets_every_record_in_order(tmp_path: Path) -> N
     assert len(reports) == 2 and reports[1] == (
         "RecordingBackend works again; the calls it had missed are delivered"
     )
+
+
+def test_each_backend_counts_its_own_attempts() -> None:
+    # One call goes to both workers and each fails it twice. Had they shared one
+    # count of attempts, the third failure overall would set the call aside and
+    # it would arrive after the next one.
+    backends = [RecordingBackend(fail_calls={1, 2}), RecordingBackend(fail_calls={1, 2})]
+    workers = [BackendWorker(b, f"backend {i}", print, first_delay=0.0, max_attempts=3)
+               for i, b in enumerate(backends)]  # fmt: skip
+    delivery = Delivery(workers, print)
+    delivery.call("log_scalars", {"loss": 1.0}, 1, step=1)
+    assert delivery.drain(10)  # each worker's first attempt fails...
+    assert delivery.drain(10)  # ...and its second: two failures each, four in all
+    delivery.call("log_scalars", {"loss": 2.0}, 2, step=2)
+    assert delivery.drain(10)
+    for backend in backends:
+        assert backend.records == [({"loss": 1.0}, 1), ({"loss": 2.0}, 2)]
+    assert delivery.close() == {}
 
 
 class BlockedBackend(RecordingBackend):

@@ -9,7 +9,7 @@ import textwrap
 from importlib.metadata import distribution
 from pathlib import Path
 
-from hooks_core._first_party import _HOOKS, _LOG_BACKENDS
+from hooks_core.registry import first_party_requirements
 
 
 def declared(group: str) -> set[str]:
@@ -17,9 +17,13 @@ def declared(group: str) -> set[str]:
 
 
 def test_declared_names_match_the_cores_install_hints() -> None:
-    hinted_hooks = {name for name, req in _HOOKS.items() if req.startswith("hooks-logging")}
+    hinted_hooks = {
+        name
+        for name, req in first_party_requirements("hook").items()
+        if req.startswith("hooks-logging")
+    }
     assert declared("hooks_core.hook") == hinted_hooks
-    assert set(_LOG_BACKENDS) <= declared("hooks_core.log_backend")
+    assert set(first_party_requirements("log_backend")) <= declared("hooks_core.log_backend")
     assert declared("hooks_core.default_hooks") == {"logger"}
 
 

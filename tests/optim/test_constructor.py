@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
 from torch import nn
 
 import hooks_optim._optimizers
-from hooks_core import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
-from hooks_core._builders import build_optim_wrapper
+from hooks_core import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS, Runner
 from hooks_optim._constructor import DefaultOptimWrapperConstructor
 from hooks_optim._optim_wrapper import OptimWrapper
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LR, WD = 0.1, 0.01
 
@@ -114,7 +116,7 @@ def test_without_paramwise_cfg_one_group_holds_every_parameter(
     assert (group["lr"], group["weight_decay"]) == (LR, WD)
 
 
-def test_the_runner_builds_it_by_name_with_paramwise_cfg() -> None:
+def test_the_runner_builds_it_by_name_with_paramwise_cfg(tmp_path: Path) -> None:
     model = Net()
     cfg = dict(
         optimizer=dict(type="SGD", lr=LR, weight_decay=WD),
@@ -126,7 +128,7 @@ def test_the_runner_builds_it_by_name_with_paramwise_cfg() -> None:
     assert OPTIM_WRAPPER_CONSTRUCTORS.get("DefaultOptimWrapperConstructor") is (
         DefaultOptimWrapperConstructor
     )
-    wrapper = build_optim_wrapper(cfg, model)
+    wrapper = Runner(model, tmp_path).build_optim_wrapper(cfg)
     assert wrapper.kwargs == {"accumulative_counts": 2}
     assert len(wrapper.optimizer.param_groups) == len(list(model.parameters()))
     assert cfg == original

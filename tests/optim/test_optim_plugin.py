@@ -11,7 +11,7 @@ from importlib.metadata import distribution
 
 import pytest
 
-from hooks_core._first_party import _HOOKS
+from hooks_core.registry import first_party_requirements
 
 
 def run_python(code: str) -> object:
@@ -25,7 +25,11 @@ def test_declared_hooks_match_the_cores_install_hints() -> None:
     declared = {
         ep.name for ep in distribution("hooks-optim").entry_points if ep.group == "hooks_core.hook"
     }
-    hinted = {name for name, requirement in _HOOKS.items() if requirement == "hooks-optim"}
+    hinted = {
+        name
+        for name, requirement in first_party_requirements("hook").items()
+        if requirement == "hooks-optim"
+    }
     assert declared == hinted
 
 

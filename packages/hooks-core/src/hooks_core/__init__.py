@@ -2,19 +2,16 @@
 
 Importing this package is cheap: it imports neither torch nor numpy. Satellite
 packages (hooks-optim, hooks-logging, hooks-eval) register their types into the
-registries below through entry points when they are installed.
+registries below through entry points when they are installed. The layers, from
+the bottom: `utils`, `registry`, `engine`, `runtime` and `config` (torch-free);
+`checkpoint`, `dist`, `dataset` and `model`; the built-in `hooks`; the `runner`.
 """
 
 from __future__ import annotations
 
 from .__about__ import __version__
-from ._errors import NotRegisteredError, PluginConflictError
-from ._hook import Hook
-from ._hook_list import HookList
-from ._imports import import_modules_from_strings
-from ._plugins import clear_plugin_cache
-from ._priority import Priority, get_priority
-from ._registries import (
+from .engine import Hook, HookList, Priority, get_priority
+from .registry import (
     DATA_SAMPLERS,
     DATASETS,
     EVALUATOR,
@@ -28,42 +25,50 @@ from ._registries import (
     OPTIM_WRAPPERS,
     OPTIMIZERS,
     PARAM_SCHEDULERS,
+    NotRegisteredError,
+    PluginConflictError,
+    Registry,
+    clear_plugin_cache,
+    import_modules_from_strings,
 )
-from ._registry import Registry
+from .utils import lazy_exports
 
 # The runner and everything it needs load on first use: a library that only
-# defines hooks pays for the few modules above. Registries import the modules
-# that register their built-in types themselves, on their first miss.
-_LAZY = {
-    "Runner": "._runner",
-    "BaseModel": "._model",
-    "BaseLoop": "._loops",
-    "EpochBasedTrainLoop": "._loops",
-    "IterBasedTrainLoop": "._loops",
-    "ValLoop": "._loops",
-    "TestLoop": "._loops",
-    "MessageHub": "._message_hub",
-    "HistoryBuffer": "._message_hub",
-    "DefaultSampler": "._samplers",
-    "InfiniteSampler": "._samplers",
-    "TrainingInterrupted": "._signals",
-    "RuntimeInfoHook": "._hooks",
-    "IterTimerHook": "._hooks",
-    "DistSamplerSeedHook": "._hooks",
-    "EmptyCacheHook": "._hooks",
-    "SyncBuffersHook": "._hooks",
-    "ProfilerHook": "._hooks",
-    "FunctionHook": "._hooks",
-    "load_config": "._config",
-    "import_custom_modules": "._config",
-    "apply_cfg_options": "._cfg_options",
-}
+# defines hooks pays for the two bottom layers above. Registries import the
+# modules that register their built-in types themselves, on their first miss.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Runner": ".runner",
+        "BaseLoop": ".runner",
+        "EpochBasedTrainLoop": ".runner",
+        "IterBasedTrainLoop": ".runner",
+        "ValLoop": ".runner",
+        "TestLoop": ".runner",
+        "BaseModel": ".model",
+        "MessageHub": ".runtime",
+        "HistoryBuffer": ".runtime",
+        "TrainingInterrupted": ".runtime",
+        "DefaultSampler": ".dataset",
+        "InfiniteSampler": ".dataset",
+        "RuntimeInfoHook": ".hooks",
+        "IterTimerHook": ".hooks",
+        "DistSamplerSeedHook": ".hooks",
+        "EmptyCacheHook": ".hooks",
+        "SyncBuffersHook": ".hooks",
+        "ProfilerHook": ".hooks",
+        "FunctionHook": ".hooks",
+        "load_config": ".config",
+        "import_custom_modules": ".config",
+        "apply_cfg_options": ".config",
+    },
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._cfg_options import apply_cfg_options
-    from ._config import import_custom_modules, load_config
-    from ._hooks import (
+    from .config import apply_cfg_options, import_custom_modules, load_config
+    from .dataset import DefaultSampler, InfiniteSampler
+    from .hooks import (
         DistSamplerSeedHook,
         EmptyCacheHook,
         FunctionHook,
@@ -72,24 +77,9 @@ if TYPE_CHECKING:
         RuntimeInfoHook,
         SyncBuffersHook,
     )
-    from ._loops import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
-    from ._message_hub import HistoryBuffer, MessageHub
-    from ._model import BaseModel
-    from ._runner import Runner
-    from ._samplers import DefaultSampler, InfiniteSampler
-    from ._signals import TrainingInterrupted
-
-
-def __getattr__(name: str) -> object:
-    """Import a lazily loaded public name on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hooks_core' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    from .model import BaseModel
+    from .runner import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, Runner, TestLoop, ValLoop
+    from .runtime import HistoryBuffer, MessageHub, TrainingInterrupted
 
 
 def __dir__() -> list[str]:

@@ -6,6 +6,7 @@ import math
 import warnings
 
 from hooks_core import HOOKS, Hook
+from hooks_core.utils import check_positive_int
 
 from ._rules import check_rule, improves, infer_rule, worst
 
@@ -62,8 +63,7 @@ class EarlyStoppingHook(Hook):
         self.rule = infer_rule(monitor, owner) if rule is None else check_rule(rule, owner)
         if not min_delta >= 0:
             raise ValueError(f"EarlyStoppingHook min_delta must be >= 0, got {min_delta!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"EarlyStoppingHook patience must be a positive int, got {patience!r}")
+        check_positive_int(patience, "EarlyStoppingHook patience")
         self.min_delta = min_delta
         self.strict = strict
         self.check_finite = check_finite

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from hooks_core import HOOKS, Hook
+from hooks_core.utils import check_positive_int
 
 from ._best import BestCheckpoints
 from ._bookkeeping import out_dir_of
@@ -70,8 +71,7 @@ class EvalHook(Hook):
                 "here metrics come from the runner's val_evaluator: put them there, e.g. "
                 "val_evaluator=dict(type='Accuracy')"
             )
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f"EvalHook interval must be a positive int, got {interval!r}")
+        check_positive_int(interval, "EvalHook interval")
         if start is not None and (
             isinstance(start, bool) or not isinstance(start, int) or start < 0
         ):

@@ -12,6 +12,8 @@ or transformers only when `LightningLogger` or `HFTrainerCallback` is used.
 
 from __future__ import annotations
 
+from hooks_core.utils import lazy_exports
+
 from .__about__ import __version__
 from ._backend import LoggerBackend
 from ._dvclive_backend import DvcliveBackend
@@ -61,16 +63,7 @@ __all__ = [
     "mask_secrets",
 ]
 
-_ADAPTERS = {"LightningLogger": "._lightning", "HFTrainerCallback": "._transformers"}
-
-
-def __getattr__(name: str) -> object:
-    """The framework adapters, imported (with their framework) on first use."""
-    module = _ADAPTERS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hooks_logging' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+# The framework adapters, imported (with their framework) on first use.
+__getattr__ = lazy_exports(
+    __name__, {"LightningLogger": "._lightning", "HFTrainerCallback": "._transformers"}
+)

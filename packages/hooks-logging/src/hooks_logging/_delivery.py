@@ -3,8 +3,8 @@
 Each backend gets a bounded queue and a writer thread of its own, so the
 training thread only enqueues, and a slow or failing backend delays neither
 training nor the other backends. A call that raises is reported once, kept,
-and retried with exponential back-off; calls still undelivered at the end are
-reported with their steps. Essential backends (the JSON log) never drop a
+and retried with exponential back-off, each backend counting its own attempts;
+calls still undelivered at the end are reported with their steps. Essential backends (the JSON log) never drop a
 record: when their queue is full the training thread waits for room.
 """
 
@@ -25,15 +25,27 @@ __all__ = ["BackendWorker", "Delivery", "Call"]
 
 
 class Call:
-    """One backend method call to make: ``backend.<method>(*args)``, at `step` (for reports)."""
+    """One backend method call to make: ``backend.<method>(*args)``, at `step` (for reports).
 
-    __slots__ = ("args", "attempts", "method", "step")
+    The same call goes to every backend's worker, so it holds nothing a worker changes.
+    """
+
+    __slots__ = ("args", "method", "step")
 
     def __init__(self, method: str, args: tuple[Any, ...], step: int | None) -> None:
         self.method = method
         self.args = args
         self.step = step
-        self.attempts = 0
+
+
+class _Pending:
+    """A call one worker still has to make, with that worker's count of its failures."""
+
+    __slots__ = ("call", "failures")
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.failures = 0
 
 
 class _Marker:
@@ -85,8 +97,8 @@ class BackendWorker:
             max_delay,
             max_attempts,
         )
-        self._pending: deque[Call] = deque()
-        self._set_aside: list[Call] = []
+        self._pending: deque[_Pending] = deque()
+        self._set_aside: list[_Pending] = []
         self._delay = first_delay
         self._next_attempt = 0.0
         self._failing: str | None = None  # the method whose failure is being retried
@@ -138,7 +150,8 @@ class BackendWorker:
                 f"{self.name} did not finish within {timeout} s; what it had not written by then "
                 "is reported as undelivered"
             )
-            return [*self._set_aside, *self._pending, *_queued_calls(self._queue), *self._dropped]
+            held = [entry.call for entry in (*self._set_aside, *self._pending)]
+            return [*held, *_queued_calls(self._queue), *self._dropped]
         return self.undelivered
 
     # ------------------------------------------------------------ worker thread
@@ -152,7 +165,7 @@ class BackendWorker:
             except queue.Empty:
                 item = None
             if isinstance(item, Call):
-                self._pending.append(item)
+                self._pending.append(_Pending(item))
                 self._deliver()
             elif isinstance(item, _Marker):
                 if item.final:
@@ -169,10 +182,10 @@ class BackendWorker:
         if self._failing and not force and time.monotonic() < self._next_attempt:
             return
         while self._pending:
-            call = self._pending[0]
-            error = self._make(call)
+            entry = self._pending[0]
+            error = self._make(entry.call)
             if error is not None:
-                self._failed(call, error)
+                self._failed(entry, error)
                 return
             self._pending.popleft()
 
@@ -188,8 +201,9 @@ class BackendWorker:
             self._report(f"{self.name} works again; the calls it had missed are delivered")
         return None
 
-    def _failed(self, call: Call, err: Exception) -> None:
-        call.attempts += 1
+    def _failed(self, entry: _Pending, err: Exception) -> None:
+        entry.failures += 1
+        call = entry.call
         if self._failing is None:
             self._failing = call.method
             self._report(
@@ -197,20 +211,36 @@ class BackendWorker:
                 f"{type(err).__name__}: {err}. Training goes on; its records are kept and "
                 "retried with back-off (the JSON log has every record)"
             )
-        if call.attempts >= self._max_attempts:
+        if entry.failures >= self._max_attempts:
             self._set_aside.append(self._pending.popleft())
-        self._next_attempt = time.monotonic() + self._delay
+        self._next_attempt = time.monotonic() + self._backoff()
+
+    def _backoff(self) -> float:
+        """The wait before the next attempt; each failure doubles the next one."""
+        delay = self._delay
         self._delay = min(self._delay * 2, self._max_delay)
+        return delay
 
     def _finish(self) -> None:
-        """Last attempt for everything held back, then close the backend."""
+        """Deliver everything held back, then close the backend.
+
+        Each call gets the attempts it has left, with back-off, until one has used
+        all of them: the backend is then taken to be down, and every call after it
+        gets a single attempt, so closing a dead backend does not wait on each call.
+        """
         self._pending.extendleft(reversed(self._set_aside))
         self._set_aside = []
         undelivered: list[Call] = []
+        backend_up = True
         while self._pending:
-            call = self._pending.popleft()
-            if self._make(call) is not None:
-                undelivered.append(call)
+            entry = self._pending.popleft()
+            while self._make(entry.call) is not None:
+                entry.failures += 1
+                if not backend_up or entry.failures >= self._max_attempts:
+                    undelivered.append(entry.call)
+                    backend_up = False
+                    break
+                time.sleep(self._backoff())
         try:
             self.backend.close()
         except Exception as err:

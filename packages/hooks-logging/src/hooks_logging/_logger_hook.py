@@ -15,6 +15,7 @@ import os
 import os.path as osp
 
 from hooks_core import HOOKS, LOG_BACKENDS, Hook
+from hooks_core.utils import check_positive_int
 
 from ._delivery import BackendWorker, Delivery
 from ._json_backend import JsonBackend
@@ -90,9 +91,9 @@ class LoggerHook(Hook):
         retry_delay: float = 0.5,
         max_retry_delay: float = 30.0,
     ) -> None:
-        _check_positive_int("interval", interval)
-        _check_positive_int("interval_exp_name", interval_exp_name)
-        _check_positive_int("queue_size", queue_size)
+        for option, count in (("interval", interval), ("interval_exp_name", interval_exp_name),
+                              ("queue_size", queue_size)):  # fmt: skip
+            check_positive_int(count, f"LoggerHook {option}")
         for name, flag in (
             ("ignore_last", ignore_last),
             ("keep_local", keep_local),
@@ -424,10 +425,3 @@ _BACKEND_METHODS = (
 
 def _is_json(backend: Any) -> bool:
     return isinstance(backend, JsonBackend)
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"LoggerHook {name} must be an int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"LoggerHook {name} must be positive, got {value}")

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from hooks_core import MODELS
+from hooks_core.utils import check_positive_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,8 +66,7 @@ class BaseAveragedModel(nn.Module, abc.ABC):
         update_buffers: bool = False,
     ) -> None:
         super().__init__()
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f"interval must be a positive int, got {interval!r}")
+        check_positive_int(interval, "interval")
         self.module = _frozen_copy(model, device)
         self.interval = interval
         self.device = device

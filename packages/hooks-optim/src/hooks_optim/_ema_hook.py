@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from hooks_core import HOOKS, MODELS, Hook
 from hooks_core.checkpoint import load_state_dict, save_checkpoint, weights_to_cpu
+from hooks_core.model import unwrap_model
 
 from . import _averaged_model
 
@@ -242,7 +243,7 @@ class EMAHook(Hook):
 
 def _source(runner: Any) -> nn.Module:
     """The user's model, outside any DDP wrapper."""
-    model: nn.Module = getattr(runner.model, "module", runner.model)
+    model: nn.Module = unwrap_model(runner.model)
     return model
 
 

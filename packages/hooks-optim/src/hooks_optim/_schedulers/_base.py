@@ -19,6 +19,8 @@ import logging
 import numbers
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from hooks_core.utils import check_positive_int
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -244,9 +246,7 @@ def _check_conversion(name: str, by_epoch: bool, epoch_length: int | None) -> in
             f"{name}: convert_to_iter_based=True needs epoch_length (iterations per "
             "epoch); the runner passes len(train_dataloader)"
         )
-    if not isinstance(epoch_length, int) or isinstance(epoch_length, bool) or epoch_length < 1:
-        raise ValueError(f"{name}: epoch_length must be a positive int, got {epoch_length!r}")
-    return epoch_length
+    return check_positive_int(epoch_length, f"{name}: epoch_length")
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,200 @@
+"""`HookList`: hooks in priority order, and the precomputed dispatch table the runner calls.
+
+Everything that can be decided once is decided when a hook is registered: its
+position, whether its methods can take each point's arguments, and which hooks
+act at each point. `call_hook` then runs one precomputed dispatcher per point,
+and a point no hook acts on costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..registry._roots import HOOKS
+from ._dispatch import make_dispatcher
+from ._hook import GENERIC_POINTS, HOOK_POINTS, Hook, defines, overrides
+from ._priority import get_priority, priority_name
+
+TYPE_CHECKING = False  # `typing` costs more to import than this whole package
+if TYPE_CHECKING:
+    import inspect
+    from collections.abc import Iterator
+    from typing import Any
+
+    from ._dispatch import Dispatcher
+    from ._priority import Priority
+
+__all__ = ["HookList"]
+
+
+class HookList:
+    """The hooks of one runner, kept in priority order, with fast dispatch.
+
+    Args:
+        owner: The object passed as ``runner`` to every hook method.
+
+    Example:
+        >>> hooks = HookList(owner=None)
+        >>> class Hello(Hook):
+        ...     def before_run(self, runner):
+        ...         print('hello')
+        >>> _ = hooks.register(Hello(), priority='HIGH')
+        >>> hooks.call_hook('before_run')
+        hello
+    """
+
+    __slots__ = ("_hooks", "_owner", "_table", "_values")
+
+    def __init__(self, owner: Any) -> None:
+        self._owner = owner
+        self._hooks: tuple[Hook, ...] = ()
+        self._values: tuple[int, ...] = ()
+        self._table: dict[str, Dispatcher | None] = {}
+
+    def register(
+        self, hook: Hook | Mapping[str, Any], priority: int | str | Priority | None = None
+    ) -> Hook:
+        """Add a hook, or build one from a config dict, at its priority.
+
+        The priority comes from the `priority` argument, else the config's
+        ``priority`` key, else the hook's class attribute. A hook goes after every
+        hook whose priority value is lower or equal, so hooks of one priority run
+        in registration order. The caller's config dict is not modified.
+
+        Returns:
+            The registered hook.
+
+        Raises:
+            TypeError: `hook` is neither a `Hook` nor a dict, or one of its
+                methods cannot take the arguments of the point it overrides.
+        """
+        if isinstance(hook, Mapping):
+            cfg = dict(hook)
+            cfg_priority = cfg.pop("priority", None)
+            hook = HOOKS.build(cfg)
+            if not isinstance(hook, Hook):
+                raise TypeError(f"{cfg['type']!r} built a {type(hook).__name__}, not a Hook")
+            if priority is None:
+                priority = cfg_priority
+        elif not isinstance(hook, Hook):
+            raise TypeError(
+                f"a hook must be a Hook instance or a config dict, got {type(hook).__name__}"
+            )
+        if priority is not None:
+            hook.priority = priority
+        value = get_priority(hook.priority)
+        _check_signatures(hook)
+        position = len(self._values)
+        while position > 0 and self._values[position - 1] > value:
+            position -= 1
+        self._hooks = (*self._hooks[:position], hook, *self._hooks[position:])
+        self._values = (*self._values[:position], value, *self._values[position:])
+        self._table = {point: self._dispatcher(point) for point in HOOK_POINTS}
+        return hook
+
+    def call_hook(self, point: str, **kwargs: Any) -> None:
+        """Call `point` on every hook that acts on it, in priority order.
+
+        Exceptions raised inside hooks propagate unchanged.
+        """
+        try:
+            dispatch = self._table[point]
+        except KeyError:  # a custom point, seen for the first time
+            dispatch = self._table[point] = self._dispatcher(point)
+        if dispatch is not None:
+            dispatch(self._owner, **kwargs)
+
+    def _dispatcher(self, point: str) -> Dispatcher | None:
+        methods = tuple(getattr(hook, point) for hook in self._hooks if overrides(hook, point))
+        return make_dispatcher(point, methods)
+
+    def hooks_at(self, point: str) -> tuple[Hook, ...]:
+        """The hooks that act on `point`, in call order."""
+        return tuple(hook for hook in self._hooks if overrides(hook, point))
+
+    def get_hooks_info(self) -> str:
+        """Describe, per hook point, which hooks run and at which priority.
+
+        The layout is MMEngine's, so logs stay familiar::
+
+            before_run:
+            (VERY_HIGH   ) RuntimeInfoHook
+             --------------------
+        """
+        sections = []
+        for point in Hook.stages:
+            lines = [
+                f"({priority_name(hook.priority):<12}) {type(hook).__name__:<35}"
+                for hook in self.hooks_at(point)
+            ]
+            if lines:
+                sections.append(f"{point}:\n" + "\n".join(lines) + "\n -------------------- ")
+        return "\n".join(sections)
+
+    def __iter__(self) -> Iterator[Hook]:
+        return iter(self._hooks)
+
+    def __len__(self) -> int:
+        return len(self._hooks)
+
+    def __getitem__(self, index: int) -> Hook:
+        return self._hooks[index]
+
+    def __repr__(self) -> str:
+        names = ", ".join(f"{type(h).__name__}({priority_name(h.priority)})" for h in self._hooks)
+        return f"HookList([{names}])"
+
+
+# MMCV 1.x's generic points: public there, never called here (MMEngine made them private).
+_MMCV_GENERIC = ("before_epoch", "after_epoch", "before_iter", "after_iter")
+
+
+def _check_signatures(hook: Hook) -> None:
+    """Fail now, not mid-training, if a method cannot take its point's arguments."""
+    import inspect  # slow to import; registration is not on the hot path
+
+    for name in _MMCV_GENERIC:
+        if callable(getattr(hook, name, None)):
+            raise TypeError(
+                f"{type(hook).__name__}.{name} is MMCV's generic hook point, which is never "
+                f"called here; rename it _{name}(self, runner, ..., mode='train') to run it for "
+                "train, val and test, or override the specific points (e.g. "
+                f"{name.replace('_', '_train_', 1)})"
+            )
+    for point in HOOK_POINTS:
+        if not overrides(hook, point):
+            continue
+        name, kwargs = _dispatched_method(hook, point)
+        try:
+            signature = inspect.signature(getattr(hook, name))
+        except (TypeError, ValueError):  # a callable without an inspectable signature
+            continue
+        try:
+            signature.bind(None, **kwargs)
+        except TypeError as err:
+            expected = inspect.signature(getattr(Hook, name))
+            if name in vars(hook):  # a plain function set on the instance takes no `self`
+                expected = expected.replace(parameters=list(expected.parameters.values())[1:])
+            raise TypeError(
+                f"{type(hook).__name__}.{name}{_plain(signature)} cannot be called at hook "
+                f"point {point!r} ({err}); expected {name}{_plain(expected)}"
+            ) from None
+
+
+def _dispatched_method(hook: Hook, point: str) -> tuple[str, dict[str, object]]:
+    """The method that really runs at `point` (the point or its generic fallback) and its kwargs."""
+    generic = GENERIC_POINTS.get(point)
+    if generic is None or defines(hook, point, getattr(Hook, point)):
+        return point, dict.fromkeys(HOOK_POINTS[point])
+    # A generic method takes the train point's arguments plus the mode; the
+    # metrics of the val/test epoch points are not passed on to it.
+    when, mode, unit = point.split("_")
+    return generic, {**dict.fromkeys(HOOK_POINTS[f"{when}_train_{unit}"]), "mode": mode}
+
+
+def _plain(signature: inspect.Signature) -> str:
+    """A signature without annotations, as a reader would write it."""
+    import inspect
+
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=params, return_annotation=inspect.Signature.empty))

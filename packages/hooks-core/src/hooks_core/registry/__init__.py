@@ -1,0 +1,53 @@
+"""Registries: type names to classes, ``dict(type=...)`` building, plugin discovery by entry point.
+
+The lowest layer: it imports nothing else of hooks-core and never imports torch.
+"""
+
+from __future__ import annotations
+
+from ._errors import NotRegisteredError, PluginConflictError
+from ._first_party import first_party_requirements, install_hint, registry_owners
+from ._imports import import_modules_from_strings
+from ._plugins import GROUP_PREFIX, clear_plugin_cache, load_group
+from ._registry import Registry
+from ._roots import (
+    DATA_SAMPLERS,
+    DATASETS,
+    EVALUATOR,
+    HOOKS,
+    LOG_BACKENDS,
+    LOG_PROCESSORS,
+    LOOPS,
+    METRICS,
+    MODELS,
+    OPTIM_WRAPPER_CONSTRUCTORS,
+    OPTIM_WRAPPERS,
+    OPTIMIZERS,
+    PARAM_SCHEDULERS,
+)
+
+__all__ = [
+    "Registry",
+    "HOOKS",
+    "LOOPS",
+    "MODELS",
+    "DATASETS",
+    "DATA_SAMPLERS",
+    "OPTIMIZERS",
+    "OPTIM_WRAPPERS",
+    "OPTIM_WRAPPER_CONSTRUCTORS",
+    "PARAM_SCHEDULERS",
+    "METRICS",
+    "EVALUATOR",
+    "LOG_BACKENDS",
+    "LOG_PROCESSORS",
+    "NotRegisteredError",
+    "PluginConflictError",
+    "GROUP_PREFIX",
+    "load_group",
+    "clear_plugin_cache",
+    "import_modules_from_strings",
+    "install_hint",
+    "first_party_requirements",
+    "registry_owners",
+]

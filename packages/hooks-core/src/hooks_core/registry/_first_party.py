@@ -1,0 +1,91 @@
+"""Which first-party package provides which names, for "not installed" hints.
+
+The core cannot import its satellites, but it can tell a user which one to
+install when a config names a type that only a satellite provides. Each
+satellite's tests check that this table matches the entry points it declares.
+"""
+
+from __future__ import annotations
+
+__all__ = ["install_hint", "first_party_names", "first_party_requirements", "registry_owners"]
+
+# Hook types that a satellite registers, with the requirement that provides them.
+_HOOKS: dict[str, str] = {
+    "ParamSchedulerHook": "hooks-optim",
+    "EMAHook": "hooks-optim",
+    "LoggerHook": "hooks-logging",
+    "TextLoggerHook": "hooks-logging",
+    "TensorboardLoggerHook": "hooks-logging[tensorboard]",
+    "WandbLoggerHook": "hooks-logging[wandb]",
+    "MlflowLoggerHook": "hooks-logging[mlflow]",
+    "NeptuneLoggerHook": "hooks-logging[neptune]",
+    "DvcliveLoggerHook": "hooks-logging[dvclive]",
+    "CheckpointHook": "hooks-eval",
+    "EvalHook": "hooks-eval",
+    "EarlyStoppingHook": "hooks-eval",
+}
+
+# Logger backends whose library is an extra of hooks-logging.
+_LOG_BACKENDS: dict[str, str] = {
+    name: f"hooks-logging[{name}]"
+    for name in ("tensorboard", "wandb", "mlflow", "neptune", "dvclive")
+}
+
+# Registries that a single satellite fills entirely.
+_REGISTRY_OWNERS: dict[str, str] = {
+    "optimizer": "hooks-optim",
+    "optim_wrapper": "hooks-optim",
+    "optim_wrapper_constructor": "hooks-optim",
+    "param_scheduler": "hooks-optim",
+    "metric": "hooks-eval",
+    "evaluator": "hooks-eval",
+    "log_backend": "hooks-logging",
+    "log_processor": "hooks-logging",
+}
+
+_BY_REGISTRY: dict[str, dict[str, str]] = {"hook": _HOOKS, "log_backend": _LOG_BACKENDS}
+
+
+def first_party_names(registry: str) -> list[str]:
+    """Names known to come from a first-party satellite for `registry`."""
+    return sorted(_BY_REGISTRY.get(registry, {}))
+
+
+def first_party_requirements(registry: str) -> dict[str, str]:
+    """Name -> the requirement that provides it, for the names of `registry` listed one by one."""
+    return dict(_BY_REGISTRY.get(registry, {}))
+
+
+def registry_owners() -> dict[str, str]:
+    """Registry name -> the satellite that fills it entirely (``'metric'`` -> ``'hooks-eval'``)."""
+    return dict(_REGISTRY_OWNERS)
+
+
+def install_hint(registry: str, name: str) -> str | None:
+    """Say which package to install for `name`, or None if it is not first-party.
+
+    When the package is installed but still does not provide `name`, the hint
+    says so and suggests an upgrade instead.
+    """
+    named = _BY_REGISTRY.get(registry, {}).get(name)
+    requirement = named or _REGISTRY_OWNERS.get(registry)
+    if requirement is None:
+        return None
+    package = requirement.split("[", 1)[0]
+    if _installed(package):
+        return (
+            f"{package} is installed but does not provide {name!r}; "
+            f'check the spelling, or upgrade it: pip install -U "{requirement}"'
+        )
+    provider = f"{name!r} is provided by" if named else f"{registry} types are provided by"
+    return f'{provider} {package}, which is not installed: pip install "{requirement}"'
+
+
+def _installed(package: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution  # slow to import
+
+    try:
+        distribution(package)
+    except PackageNotFoundError:
+        return False
+    return True

@@ -1,0 +1,364 @@
+"""Training, validation and test loops: the order in which hook points fire.
+
+The call order is MMEngine's, so hooks written for it behave the same: validation
+runs inside training, after the epoch (or iteration) counter has moved on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import warnings
+
+from ..dataset._samplers import InfiniteSampler
+from ..registry._roots import LOOPS
+from ..runtime._signals import StopRequested
+from ..utils import check_positive_int
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any
+
+__all__ = ["BaseLoop", "EpochBasedTrainLoop", "IterBasedTrainLoop", "ValLoop", "TestLoop"]
+
+
+class BaseLoop:
+    """A loop over one dataloader, run by a runner.
+
+    Args:
+        runner: The runner whose model and hooks the loop drives.
+        dataloader: A dataloader, or a config dict the runner builds into one.
+    """
+
+    def __init__(self, runner: Any, dataloader: Any) -> None:
+        self.runner = runner
+        self.dataloader = (
+            runner.build_dataloader(dataloader) if isinstance(dataloader, dict) else dataloader
+        )
+        self._call_hook = runner.hook_caller()  # `runner.call_hook`, one frame shorter
+
+    def run(self) -> Any:
+        """Run the loop and return its result."""
+        raise NotImplementedError
+
+
+class _TrainLoop(BaseLoop):
+    """What epoch- and iteration-based training share: counters, stopping, validation schedule."""
+
+    def __init__(
+        self,
+        runner: Any,
+        dataloader: Any,
+        val_begin: int,
+        val_interval: int,
+        dynamic_intervals: Sequence[tuple[int, int]] | None,
+    ) -> None:
+        super().__init__(runner, dataloader)
+        self._epoch = 0
+        self._iter = 0
+        self.val_begin = val_begin
+        self.val_interval = val_interval
+        self.stop_training = False
+        self._stop_signal: int | None = None
+        self._milestones, self._intervals = _split_dynamic_intervals(
+            val_interval, dynamic_intervals
+        )
+
+    @property
+    def epoch(self) -> int:
+        """Completed epochs (during an epoch: the index of the current one)."""
+        return self._epoch
+
+    @property
+    def iter(self) -> int:
+        """Completed training iterations, over the whole run."""
+        return self._iter
+
+    def request_stop(self, signum: int) -> None:
+        """Stop after the current iteration (from a signal handler): `StopRequested` is raised."""
+        self._stop_signal = signum
+
+    def load_position(self, epoch: int, iteration: int) -> None:
+        """Continue from a checkpoint's counters; the data skips what was already seen."""
+        self._epoch = epoch
+        self._iter = iteration
+
+    def _update_val_interval(self, progress: int) -> None:
+        """Apply `dynamic_intervals`: the interval of the last milestone reached."""
+        self.val_interval = self._intervals[bisect.bisect(self._milestones, progress) - 1]
+
+    def _should_validate(self, progress: int, end: int) -> bool:
+        return (
+            self.runner.val_loop is not None
+            and progress >= self.val_begin
+            and (progress % self.val_interval == 0 or progress == end)
+        )
+
+    def _run_iter(self, batch_idx: int, data_batch: Any) -> None:
+        runner, call_hook = self.runner, self._call_hook
+        call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
+        outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
+        call_hook("after_train_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)
+        self._iter += 1
+        if self._stop_signal is not None:
+            raise StopRequested(self._stop_signal)
+
+
+@LOOPS.register_module()
+class EpochBasedTrainLoop(_TrainLoop):
+    """Train for `max_epochs` passes over the data, validating every `val_interval` epochs.
+
+    Args:
+        runner: The runner.
+        dataloader: The training dataloader or its config.
+        max_epochs: Number of epochs.
+        val_begin: First epoch after which validation may run.
+        val_interval: Validate every this many epochs (and after the last one).
+        dynamic_intervals: ``[(epoch, interval), ...]`` changing the interval
+            once training reaches each epoch.
+    """
+
+    by_epoch = True  # loggers and checkpoints count in epochs
+
+    def __init__(
+        self,
+        runner: Any,
+        dataloader: Any,
+        max_epochs: int,
+        val_begin: int = 1,
+        val_interval: int = 1,
+        dynamic_intervals: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
+        super().__init__(runner, dataloader, val_begin, val_interval, dynamic_intervals)
+        self._max_epochs = check_positive_int(max_epochs, "max_epochs")
+        self._max_iters = max_epochs * len(self.dataloader)
+
+    @property
+    def max_epochs(self) -> int:
+        return self._max_epochs
+
+    @property
+    def max_iters(self) -> int:
+        return self._max_iters
+
+    def run(self) -> Any:
+        """Train, validating on schedule; return the model."""
+        runner = self.runner
+        self._call_hook("before_train")
+        while self._epoch < self._max_epochs and not self.stop_training:
+            self.run_epoch()
+            self._update_val_interval(self._epoch)
+            if self._should_validate(self._epoch, self._max_epochs):
+                runner.val_loop.run()
+        self._call_hook("after_train")
+        return runner.model
+
+    def run_epoch(self) -> None:
+        """One pass over the data; after a mid-epoch resume, only the batches not yet seen."""
+        runner = self.runner
+        self._call_hook("before_train_epoch")
+        runner.model.train()
+        start = self._iter - self._epoch * len(self.dataloader)
+        for batch_idx, data_batch in enumerate(_batches_from(self.dataloader, start), start):
+            self._run_iter(batch_idx, data_batch)
+        self._call_hook("after_train_epoch")
+        self._epoch += 1
+
+
+@LOOPS.register_module()
+class IterBasedTrainLoop(_TrainLoop):
+    """Train for `max_iters` iterations, cycling through the data, validating every `val_interval`.
+
+    Args:
+        runner: The runner.
+        dataloader: The training dataloader or its config.
+        max_iters: Number of iterations.
+        val_begin: First iteration after which validation may run.
+        val_interval: Validate every this many iterations (and after the last one).
+        dynamic_intervals: ``[(iteration, interval), ...]``.
+    """
+
+    by_epoch = False  # loggers and checkpoints count in iterations
+
+    def __init__(
+        self,
+        runner: Any,
+        dataloader: Any,
+        max_iters: int,
+        val_begin: int = 1,
+        val_interval: int = 1000,
+        dynamic_intervals: Sequence[tuple[int, int]] | None = None,
+    ) -> None:
+        super().__init__(runner, dataloader, val_begin, val_interval, dynamic_intervals)
+        self._max_iters = check_positive_int(max_iters, "max_iters")
+
+    @property
+    def max_epochs(self) -> int:
+        return 1
+
+    @property
+    def max_iters(self) -> int:
+        return self._max_iters
+
+    def run(self) -> Any:
+        """Train, validating on schedule; return the model."""
+        runner = self.runner
+        self._call_hook("before_train")
+        self._call_hook("before_train_epoch")
+        batches = _endless_batches(self.dataloader, self._iter)
+        runner.model.train()
+        while self._iter < self._max_iters and not self.stop_training:
+            self._run_iter(self._iter, next(batches))
+            self._update_val_interval(self._iter)
+            if self._should_validate(self._iter, self._max_iters):
+                runner.val_loop.run()
+                runner.model.train()
+        self._call_hook("after_train_epoch")
+        self._call_hook("after_train")
+        return runner.model
+
+
+class _EvalLoop(BaseLoop):
+    """Validation and testing: the same loop with different hook points and evaluator."""
+
+    mode = "val"
+
+    def __init__(self, runner: Any, dataloader: Any, evaluator: Any, fp16: bool = False) -> None:
+        super().__init__(runner, dataloader)
+        self.evaluator = runner.build_evaluator(evaluator)
+        self.fp16 = fp16
+
+    def run(self) -> dict[str, Any]:
+        """Evaluate the model on the whole dataloader and return the metrics."""
+        import torch
+
+        runner, mode = self.runner, self.mode
+        self._call_hook(f"before_{mode}")
+        self._call_hook(f"before_{mode}_epoch")
+        runner.model.eval()
+        losses: dict[str, list[Any]] = {}
+        step = getattr(runner.model, f"{mode}_step")
+        with torch.no_grad(), _autocast(runner.model, self.fp16):
+            for batch_idx, data_batch in enumerate(self.dataloader):
+                self._call_hook(f"before_{mode}_iter", batch_idx=batch_idx, data_batch=data_batch)
+                outputs = _take_losses(step(data_batch), losses, mode)
+                self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+                self._call_hook(
+                    f"after_{mode}_iter",
+                    batch_idx=batch_idx,
+                    data_batch=data_batch,
+                    outputs=outputs,
+                )
+        metrics = dict(self.evaluator.evaluate(_dataset_size(self.dataloader)))
+        for key, values in losses.items():
+            metrics[key] = float(torch.stack([torch.as_tensor(v) for v in values]).mean())
+        self._call_hook(f"after_{mode}_epoch", metrics=metrics)
+        self._call_hook(f"after_{mode}")
+        return metrics
+
+
+@LOOPS.register_module()
+class ValLoop(_EvalLoop):
+    """Validation: ``before_val`` ... ``after_val_epoch(metrics)`` ... ``after_val``.
+
+    Args:
+        runner: The runner.
+        dataloader: The validation dataloader or its config.
+        evaluator: An evaluator (``process``/``evaluate``) or its config.
+        fp16: Run the model under autocast.
+    """
+
+    mode = "val"
+
+
+@LOOPS.register_module()
+class TestLoop(_EvalLoop):
+    """Testing: the validation loop with the ``test`` hook points."""
+
+    mode = "test"
+
+
+def _split_dynamic_intervals(
+    interval: int, dynamic: Sequence[tuple[int, int]] | None
+) -> tuple[list[int], list[int]]:
+    milestones, intervals = [0], [interval]
+    for milestone, value in sorted(dynamic or ()):
+        if milestone <= milestones[-1] and milestone != 0:
+            raise ValueError(f"dynamic_intervals milestones must be distinct, got {dynamic!r}")
+        if milestone == 0:
+            intervals[0] = value
+        else:
+            milestones.append(milestone)
+            intervals.append(value)
+    return milestones, intervals
+
+
+def _batches_from(dataloader: Any, start: int) -> Iterator[Any]:
+    """Iterate `dataloader` from batch `start`, skipping at the sampler when it can."""
+    if start == 0:
+        return iter(dataloader)
+    if start >= len(dataloader):  # stopped after the epoch's last batch
+        return iter(())
+    sampler = getattr(dataloader, "sampler", None)
+    skip = getattr(sampler, "skip", None)
+    batch_size = getattr(dataloader, "batch_size", None)
+    if skip is not None and batch_size is not None:
+        skip(start * batch_size)
+        return iter(dataloader)
+    warnings.warn(
+        f"resuming mid-epoch loads and discards {start} batches because the dataloader's "
+        f"sampler ({type(sampler).__name__}) cannot skip; use DefaultSampler to skip instantly",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return itertools.islice(iter(dataloader), start, None)
+
+
+def _endless_batches(dataloader: Any, done: int) -> Iterator[Any]:
+    """Cycle through `dataloader` forever, starting after the `done` batches already trained on."""
+    sampler = getattr(dataloader, "sampler", None)
+    if isinstance(sampler, InfiniteSampler):  # one endless stream: skip straight to `done`
+        sampler.skip(done * dataloader.batch_size)
+        yield from dataloader
+        return
+    passes, start = divmod(done, len(dataloader))
+    while True:
+        set_epoch = getattr(sampler, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(passes)
+        yield from _batches_from(dataloader, start)
+        passes, start = passes + 1, 0
+
+
+def _take_losses(outputs: Any, losses: dict[str, list[Any]], mode: str) -> Any:
+    """Move a trailing dict of losses out of the model's outputs into `losses`.
+
+    A model may return ``[*predictions, {'loss': ...}]`` from `val_step` or
+    `test_step` to have its loss averaged and reported as a metric, prefixed with
+    the loop's mode (``val_loss``, ``test_loss``).
+    """
+    if isinstance(outputs, list) and outputs and isinstance(outputs[-1], dict):
+        tail = outputs[-1]
+        if tail and all("loss" in key for key in tail):
+            for key, value in tail.items():
+                name = key if key.startswith(f"{mode}_") else f"{mode}_{key}"
+                losses.setdefault(name, []).append(value)
+            return outputs[:-1]
+    return outputs
+
+
+def _dataset_size(dataloader: Any) -> int:
+    dataset = getattr(dataloader, "dataset", None)
+    return len(dataset) if dataset is not None else len(dataloader)
+
+
+def _autocast(model: Any, enabled: bool) -> Any:
+    import contextlib
+
+    import torch
+
+    if not enabled:
+        return contextlib.nullcontext()
+    device = next(model.parameters()).device.type
+    return torch.autocast(device_type=device, dtype=torch.float16 if device == "cuda" else None)
