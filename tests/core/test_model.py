@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
 from toy import PlainOptimWrapper
 
 from hooks_core import BaseModel
+from hooks_core.model import is_model_wrapper, unwrap_model
 
 
 class TwoLosses(BaseModel):
@@ -65,3 +67,15 @@ def test_data_follows_the_model_to_its_device() -> None:
     assert moved["inputs"].device.type == "meta"
     assert moved["meta"] == "kept"
     assert model.data_preprocessor((torch.ones(1), [torch.ones(1)]))[1][0].device.type == "meta"
+
+
+def test_unwrap_model_opens_torch_wrappers_only() -> None:
+    class HasModuleAttribute(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = nn.Linear(2, 2)  # a submodule that happens to be called `module`
+
+    model = HasModuleAttribute()
+    assert not is_model_wrapper(model) and unwrap_model(model) is model
+    wrapped = nn.DataParallel(model)
+    assert is_model_wrapper(wrapped) and unwrap_model(wrapped) is model

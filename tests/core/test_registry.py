@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
@@ -100,21 +101,53 @@ def test_unknown_option_names_the_typo_and_the_valid_options() -> None:
     )
 
 
-def test_constructor_error_is_reraised_with_the_type_name_and_cause() -> None:
+def test_a_constructor_error_is_raised_as_it_was_with_a_note_naming_the_type() -> None:
     widgets = Registry("widget")
+    raised: list[BaseException] = []
+
+    class DiskError(OSError):
+        def __init__(self, path: str) -> None:  # a constructor of its own: not type(err)(msg)
+            super().__init__(errno.ENOSPC, "no space left", path)
 
     @widgets.register_module()
     class Fussy:
-        def __init__(self, size: int) -> None:
+        def __init__(self, size: int, path: str = "") -> None:
+            if path:
+                raised.append(DiskError(path))
+                raise raised[-1]
             if size < 0:
                 raise ValueError(f"size must be >= 0, got {size}")
 
-    with pytest.raises(ValueError, match=r"^Fussy: size must be >= 0, got -1$") as info:
+    with pytest.raises(DiskError) as info:
+        widgets.build({"type": "Fussy", "size": 1, "path": "/full"})
+    assert info.value is raised[0]  # the same object: `except DiskError` and errno still work
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, "/full")
+    assert info.value.__notes__ == [
+        f"raised by Fussy(...), built by {widgets} from "
+        "{'type': 'Fussy', 'size': 1, 'path': '/full'}"
+    ]
+    with pytest.raises(ValueError, match=r"^size must be >= 0, got -1\n") as value_info:
         widgets.build({"type": "Fussy", "size": -1})
-    assert isinstance(info.value.__cause__, ValueError)
-    assert str(info.value.__cause__) == "size must be >= 0, got -1"
-    with pytest.raises(TypeError, match=r"^Fussy: .*missing 1 required positional argument"):
-        widgets.build({"type": "Fussy"})
+    assert "raised by Fussy(...)" in value_info.value.__notes__[0]
+
+
+def test_a_dotted_type_whose_module_cannot_import_reports_the_missing_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "needs_missing_dep.py").write_text(
+        "import a_dependency_not_installed\n\nclass Thing:\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    widgets = Registry("widget")
+    with pytest.raises(ModuleNotFoundError) as info:
+        widgets.build({"type": "needs_missing_dep.Thing"})
+    assert info.value.name == "a_dependency_not_installed"
+    assert info.value.__notes__ == [
+        "'needs_missing_dep' exists, but importing it for type 'needs_missing_dep.Thing' failed"
+    ]
+    # A module that does not exist at all is simply not a registered type.
+    with pytest.raises(NotRegisteredError, match=r"'no_such_module\.Thing' is not in"):
+        widgets.build({"type": "no_such_module.Thing"})
 
 
 def test_unknown_type_lists_close_matches() -> None:

@@ -114,6 +114,57 @@ def test_val_and_test_return_metrics(tmp_path: Path) -> None:
     assert runner.message_hub.get_scalar("test/mse").current() == metrics["mse"]
 
 
+class ModelWithLoss(ToyModel):
+    """Returns its loss after the predictions from val_step and test_step."""
+
+    def val_step(self, data: Any) -> Any:
+        return [*super().val_step(data), {"loss": torch.tensor(2.0)}]
+
+    def test_step(self, data: Any) -> Any:
+        return [*super().test_step(data), {"loss": torch.tensor(3.0)}]
+
+
+def test_eval_losses_are_named_after_their_loop(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    kwargs = runner_kwargs(tmp_path, model=ModelWithLoss())
+    kwargs.update(test_dataloader=kwargs["val_dataloader"], test_cfg=dict(),
+                  test_evaluator=MseEvaluator())  # fmt: skip
+    runner = Runner(**kwargs)
+    assert runner.val()["val_loss"] == 2.0
+    test_metrics = runner.test()
+    assert test_metrics["test_loss"] == 3.0 and "val_loss" not in test_metrics
+
+
+def test_a_subclass_call_hook_sees_every_point_the_loops_call(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    class CountingRunner(Runner):
+        def call_hook(self, fn_name: str, **kwargs: Any) -> None:
+            seen.append(fn_name)
+            super().call_hook(fn_name, **kwargs)
+
+    runner = CountingRunner(**runner_kwargs(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=1)))
+    runner.train()
+    assert seen.count("before_train_iter") == seen.count("after_train_iter") == 5
+    assert seen[:3] == ["before_run", "before_train", "before_train_epoch"]
+    assert "after_val_epoch" in seen and seen[-1] == "after_run"
+
+
+def test_stages_build_their_loops_once_on_first_use(tmp_path: Path) -> None:
+    runner = Runner(**runner_kwargs(tmp_path))
+    assert runner.built_train_loop is None and (runner.epoch, runner.iter) == (0, 0)
+    loop = runner.train_loop
+    assert runner.built_train_loop is loop and runner.train_loop is loop
+    assert (
+        runner.val_loop is runner.val_loop and runner.val_dataloader is runner.val_loop.dataloader
+    )
+    assert runner.val_evaluator is runner.val_loop.evaluator
+    assert runner.test_loop is None and runner.test_dataloader is None
+    assert runner.test_evaluator is None
+    with pytest.raises(RuntimeError, match="cannot train"):
+        _ = Runner(ToyModel(), tmp_path / "bare", log_level="WARNING").train_loop
+
+
 def test_runtime_info_reaches_the_message_hub_as_tensors(tmp_path: Path) -> None:
     runner = Runner(**runner_kwargs(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=1)))
     runner.train()

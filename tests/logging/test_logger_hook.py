@@ -247,7 +247,11 @@ def test_out_dir_copies_the_logs_and_keep_local_false_removes_them(tmp_path: Pat
     ("options", "error", "message"),
     [
         (dict(interval=0), ValueError, "LoggerHook interval must be a positive int, got 0"),
-        (dict(interval=2.5), TypeError, "LoggerHook interval must be a positive int, got float 2.5"),
+        (
+            dict(interval=2.5),
+            TypeError,
+            "LoggerHook interval must be a positive int, got float 2.5",
+        ),
         (dict(ignore_last="no"), TypeError, "LoggerHook ignore_last must be a bool"),
         (dict(backend_args={}), ValueError, "backend_args is MMEngine's remote-storage"),
         (dict(keep_local=False), ValueError, "keep_local=False needs an out_dir"),

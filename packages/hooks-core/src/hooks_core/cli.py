@@ -24,9 +24,11 @@ __all__ = ["main", "build_parser", "prepare_config"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hooks-train",
-        description="Train a model from a config file (Python or YAML) with hooks-core's Runner.",
+        description="Train a model from a config file (Python, YAML or JSON) with the Runner.",
     )
-    parser.add_argument("config", help="the config file: .py (dicts, as in MMEngine) or .yaml")
+    parser.add_argument(
+        "config", help="the config file: .py (dicts, as in MMEngine), .yaml or .json"
+    )
     parser.add_argument(
         "--work-dir", help="where logs and checkpoints go (default: the config's work_dir, or "
         "work_dirs/<config name>)"

@@ -1,8 +1,9 @@
-"""Config files: Python or YAML, with MMEngine's ``_base_`` inheritance and ``custom_imports``.
+"""Config files (Python, YAML or JSON) with MMEngine's ``_base_`` and ``custom_imports``.
 
 A config is a plain dict. A Python config is a file whose top-level names are
 the keys (modules it imports and names starting with ``__`` are left out); a
-YAML config is a mapping (PyYAML needed: ``pip install "hooks-core[yaml]"``).
+YAML config is a mapping (PyYAML needed: ``pip install "hooks-core[yaml]"``),
+and so is a JSON one.
 Either may name ``_base_`` files (paths relative to it), which are loaded
 first and merged with it key by key: dicts merge recursively, anything else
 is replaced, and ``_delete_=True`` in a dict replaces the inherited dict

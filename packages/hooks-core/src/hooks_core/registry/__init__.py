@@ -1,6 +1,6 @@
 """Registries: type names to classes, ``dict(type=...)`` building, plugin discovery by entry point.
 
-The lowest layer: it imports nothing else of hooks-core and never imports torch.
+The lowest layer but `utils`: it imports no other part of hooks-core and never imports torch.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ name is the type name, in the group of the registry it belongs to::
     [project.entry-points."hooks_core.hook"]
     CheckpointHook = "hooks_eval:CheckpointHook"
 
-Installed metadata is read once, on the first registry miss, and no plugin is
-imported until one of its names is asked for. A plugin that registers more
+Installed metadata is read once, when first needed (the first registry miss,
+or a runner collecting its default hooks from the ``hooks_core.default_hooks``
+group), and no plugin is imported until one of its names is asked for. A plugin that registers more
 names than it declares (every optimizer of the installed torch, say) also
 names its module in the ``hooks_core.plugins`` group; those modules are
 imported, once, when a name is found nowhere else.

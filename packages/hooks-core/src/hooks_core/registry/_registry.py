@@ -294,8 +294,9 @@ class Registry:
         _check_options(obj_cls, args, type_name)
         try:
             return obj_cls(**args)
-        except Exception as err:
-            raise _with_type_name(err, type_name) from err
+        except Exception as err:  # the constructor's own error, as raised, with a note added
+            _add_note(err, f"raised by {type_name}(...), built by {self} from {dict(cfg)!r}")
+            raise
 
     def _unknown_message(self, key: str) -> str:
         import difflib
@@ -352,24 +353,36 @@ def _check_options(obj_cls: Any, args: Mapping[str, Any], type_name: str) -> Non
     )
 
 
-def _with_type_name(err: Exception, type_name: str) -> Exception:
-    """A copy of `err` whose message starts with the type being built."""
-    message = f"{type_name}: {err}"
-    try:
-        wrapped = type(err)(message)
-    except Exception:  # an exception class with a constructor of its own
-        wrapped = RuntimeError(message)
-    return wrapped
+def _add_note(err: BaseException, note: str) -> None:
+    """Add context to `err` itself (PEP 678), so its type and attributes stay as raised."""
+    add_note = getattr(err, "add_note", None)  # Python 3.11+; 3.10 shows the error as raised
+    if add_note is not None:
+        add_note(note)
 
 
 def _import_object(path: str) -> Any:
-    """Import ``'package.module.Name'``; None if the module or attribute does not exist."""
+    """Import ``'package.module.Name'``; None if no such module or attribute exists.
+
+    A module that exists but fails to import (a dependency it needs is missing)
+    raises that `ImportError`, with a note naming the type being looked up.
+    """
     module_name, _, attr = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
-        return None
+    except ModuleNotFoundError as err:
+        if err.name is not None and _is_prefix(err.name, module_name):
+            return None  # the module itself does not exist
+        _add_note(err, f"{module_name!r} exists, but importing it for type {path!r} failed")
+        raise
+    except ImportError as err:
+        _add_note(err, f"{module_name!r} exists, but importing it for type {path!r} failed")
+        raise
     return getattr(module, attr, None)
+
+
+def _is_prefix(package: str, module: str) -> bool:
+    """Whether `package` is `module` or one of its parent packages."""
+    return module == package or module.startswith(package + ".")
 
 
 def _same_definition(existing: Any, new: Any) -> bool:

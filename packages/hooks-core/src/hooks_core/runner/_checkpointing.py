@@ -1,4 +1,4 @@
-"""What a runner's checkpoint holds, and how saving, loading and resuming use it.
+"""A runner's checkpoint: what it holds, how save, load and resume use it, where a run starts.
 
 A checkpoint holds ``meta`` (epoch, iter, seed, names, versions, time), the
 model's ``state_dict``, ``optimizer`` and ``param_schedulers`` states, the

@@ -252,7 +252,7 @@ class Runner:
 
     @property
     def _load_from(self) -> str | None:
-        """The checkpoint given as `load_from`: MMEngine's attribute, read by hooks written for it."""
+        """The checkpoint given as `load_from`: MMEngine's attribute, which hooks read."""
         return self._start.load_from
 
     @property
