@@ -8,7 +8,9 @@
 
 Hatch lives in a private virtual environment under `.tools/` (ignored by git),
 so the global Python stays untouched, and so do the environments it creates
-(`.tools/hatch-data/`): a fresh clone always starts from fresh environments. When
+(`.tools/hatch-data/`): a fresh clone always starts from fresh environments.
+They install with uv from one cache, `.tools/uv-cache/`, so torch and the other
+shared packages are unpacked once and linked into every environment. When
 a package's metadata changes (a new entry point, a dependency), the environments
 are rebuilt, since an editable install keeps the metadata it was installed with.
 
@@ -33,10 +35,38 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 HATCH_REQUIREMENT = "hatch==1.18.2"
-HATCH_ENV = {"HATCH_DATA_DIR": str(TOOLS / "hatch-data")}
 # Files whose change makes the installed environments stale.
 METADATA = ("pyproject.toml", "tools/constraints.txt", "packages/*/pyproject.toml",
             "tests/plugins/*/pyproject.toml")  # fmt: skip
+
+
+def hatch_environment() -> dict[str, str]:
+    """Where hatch keeps its environments, and how uv installs them.
+
+    uv gets one cache for all environments and the local wheel folders pip is
+    configured with (``find-links``): that is where a machine may keep builds that
+    an index does not have, such as this machine's CPU build of torch.
+    """
+    env = {"HATCH_DATA_DIR": str(TOOLS / "hatch-data"), "UV_CACHE_DIR": str(TOOLS / "uv-cache")}
+    links = os.environ.get("UV_FIND_LINKS") or pip_find_links()
+    if links:
+        env["UV_FIND_LINKS"] = links
+    return env
+
+
+def pip_find_links() -> str:
+    """pip's ``find-links`` (environment or config files), comma-separated as uv takes them."""
+    links = os.environ.get("PIP_FIND_LINKS")
+    if links is None:
+        found = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        links = found.stdout if found.returncode == 0 else ""
+    return ",".join(links.split())
+
+
+HATCH_ENV = hatch_environment()
 
 
 def hatch() -> Path:

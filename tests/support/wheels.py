@@ -26,12 +26,13 @@ class Wheel:
 
 
 def build_wheel(distribution: str, out: Path) -> Wheel:
-    """Build ``packages/<distribution>`` with pip (hatchling, no isolation) into `out`."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(out), str(PACKAGES / distribution)],
-        check=True,
-    )  # fmt: skip
+    """Build ``packages/<distribution>`` into `out` through hatchling's PEP 517 hook.
+
+    That is the call any installer makes (pip, uv, ``python -m build``), here in
+    the test environment's own Python, which has hatchling.
+    """
+    hook = "import sys, hatchling.build; hatchling.build.build_wheel(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", hook, str(out)], cwd=PACKAGES / distribution, check=True)
     (wheel,) = out.glob(f"{distribution.replace('-', '_')}-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
