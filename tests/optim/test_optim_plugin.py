@@ -11,6 +11,7 @@ from importlib.metadata import distribution
 
 import pytest
 
+from hooks_core import HOOKS, NotRegisteredError
 from hooks_core.registry import first_party_requirements
 
 
@@ -154,3 +155,10 @@ def test_a_scheduler_without_end_runs_to_the_end_of_training(tmp_path: object) -
     assert runner.optim_wrapper.get_lr()["lr"][0] == pytest.approx(
         0.1 * (1 + math.cos(math.pi * 3 / 4)) / 2
     )
+
+
+def test_a_misspelt_satellite_hook_is_suggested_once() -> None:
+    with pytest.raises(NotRegisteredError) as info:
+        HOOKS.build({"type": "EMAHok"})
+    assert str(info.value).count("'EMAHook'") == 1
+    assert "Did you mean 'EMAHook'?" in str(info.value)

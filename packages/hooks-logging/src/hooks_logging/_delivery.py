@@ -4,8 +4,9 @@ Each backend gets a bounded queue and a writer thread of its own, so the
 training thread only enqueues, and a slow or failing backend delays neither
 training nor the other backends. A call that raises is reported once, kept,
 and retried with exponential back-off, each backend counting its own attempts;
-calls still undelivered at the end are reported with their steps. Essential backends (the JSON log) never drop a
-record: when their queue is full the training thread waits for room.
+calls still undelivered at the end are reported with their steps. Essential
+backends (the JSON log) never drop a record: when their queue is full the
+training thread waits for room.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class BackendWorker:
         backend: The backend whose methods are called.
         name: How reports name it, e.g. ``'TensorboardBackend'``.
         report: Receives one message per event worth a human's attention
-            (first failure, recovery, undelivered calls); called from the
-            worker thread.
+            (first failure, recovery, skipped calls, a close that failed or
+            timed out); called from the worker thread, except for skipped
+            calls (the thread calling `submit`) and a timeout (that of `close`).
         essential: Never drop a call: `submit` waits when the queue is full.
         queue_size: How many calls may wait in the queue.
         first_delay, max_delay: Back-off after a failure: the first wait, doubled
@@ -127,7 +129,12 @@ class BackendWorker:
             self._dropped.append(call)
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every call queued so far was attempted; False if `timeout` ran out."""
+        """Wait until the worker reached every call queued so far; False if `timeout` ran out.
+
+        On the way it retries the calls it holds, stopping at the first that
+        fails again, so behind a failing backend some calls are not attempted.
+        A queue that stays full for `timeout` raises ``queue.Full``.
+        """
         marker = _Marker(final=False)
         self._queue.put(marker, timeout=timeout)
         return marker.done.wait(timeout)
@@ -135,8 +142,8 @@ class BackendWorker:
     def close(self, timeout: float | None = None) -> list[Call]:
         """Deliver what can be delivered, close the backend, and return the undelivered calls.
 
-        Waits at most `timeout` seconds for the worker; calls it could not
-        attempt in that time count as undelivered.
+        Waits for the worker at most `timeout` seconds (twice that if its queue
+        is full); the calls it had not delivered by then count as undelivered.
         """
         if self._closed:
             return self.undelivered
@@ -275,7 +282,7 @@ class Delivery:
             worker.submit(call)
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every backend attempted every call queued so far."""
+        """Wait until every worker reached every call queued so far (see `BackendWorker.drain`)."""
         return all([worker.drain(timeout) for worker in self.workers])
 
     def close(self) -> dict[str, list[Call]]:

@@ -93,7 +93,7 @@ class Forwarder:
         self._started().call("log_image", name, image, step, step=step)
 
     def flush(self) -> bool:
-        """Ask every backend to flush and wait until it did; False if `close_timeout` ran out."""
+        """Flush every backend and wait as `Delivery.drain`; False if `close_timeout` ran out."""
         if self._delivery is None or self._delivery.closed:
             return True
         self._delivery.call("flush")

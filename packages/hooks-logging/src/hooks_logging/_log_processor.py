@@ -5,8 +5,9 @@ windowed statistics (tensors stay tensors while they are read), moves every
 value of the record to the host in one transfer, and formats the line. The
 names, arguments and line format are MMEngine's, so configs and log-parsing
 scripts carry over. One difference on purpose: ``by_epoch`` follows the train
-loop unless set, because a processor left at ``by_epoch=True`` for an
-iteration-based run prints a wrong ``Epoch(train) [1][...]`` line in MMEngine.
+loop even when set (a contradicting value is reported), because a processor
+left at ``by_epoch=True`` for an iteration-based run prints a wrong
+``Epoch(train) [1][...]`` line in MMEngine.
 """
 
 from __future__ import annotations

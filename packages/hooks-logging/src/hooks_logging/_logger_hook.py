@@ -3,9 +3,10 @@
 On a logging iteration the log processor reads the message hub, moves the
 record's values to the host in one transfer and formats the line; the hook
 then only enqueues: writer threads (see `_delivery`) hand the line to the
-text log and the record to the backends. Other iterations cost a modulo and
-a comparison. The JSON log (``<log_dir>/vis_data/scalars.json``) is always on
-and never drops a record, whatever happens to the other backends.
+text log and the record to the backends. Other iterations only count down to
+the next one that may log: a decrement and a comparison. The JSON log
+(``<log_dir>/vis_data/scalars.json``) is always on and never drops a record,
+whatever happens to the other backends.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class LoggerHook(Hook):
             (``'tensorboard'``), configs (``dict(type='tensorboard')``) or
             backend objects. Configs without ``save_dir`` get
             ``<log_dir>/vis_data``.
-        progress_bar: Draw a progress bar (tqdm) for train and val epochs.
+        progress_bar: Draw a progress bar (tqdm) for train, val and test epochs.
             None draws it when stdout is a terminal and tqdm is installed.
         queue_size: Records a backend may have waiting before it is skipped.
         close_timeout: Seconds the end of the run waits for each backend.
@@ -233,8 +234,8 @@ class LoggerHook(Hook):
 
         `done` iterations are complete, `done_in_epoch` of them in this epoch
         (of the run, when counting iterations). The events themselves are
-        checked with `_train_record_due` when the count runs out; this only
-        spares the other iterations any work.
+        checked in `_train_events` when the count runs out; this only spares
+        the other iterations any work.
         """
         candidates = [_to_next_multiple(done, self.interval_exp_name)]
         if self._by_epoch:
@@ -330,7 +331,7 @@ class LoggerHook(Hook):
             self._sinks.call("flush")
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every backend attempted every record queued so far (for tests and tools)."""
+        """Wait until each worker has reached every record queued so far (for tests and tools)."""
         deliveries = [d for d in (self._text, self._sinks) if d is not None]
         return all([delivery.drain(timeout) for delivery in deliveries])
 
@@ -379,7 +380,7 @@ def _to_next_multiple(done: int, n: int) -> int:
 
 
 def _build_backends(configs: Sequence[Any], vis_dir: str, with_json: bool = True) -> list[Any]:
-    """Build every backend config once; the JSON log comes first and is there unless not asked.
+    """Build every backend config once, with a JSON log first unless one is given or not asked.
 
     Configs (names or dicts) whose class takes ``save_dir`` get `vis_dir` unless
     they give one; backend objects are checked and used as they are.

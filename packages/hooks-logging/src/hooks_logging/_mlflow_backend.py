@@ -84,7 +84,9 @@ class MlflowBackend(LoggerBackend):
     metrics: they stay buffered (up to 100,000 points, the oldest dropped
     first) and `flush` raises, so the logger hook reports it and retries with
     back-off; `close` sends what is left and ends the run (``FINISHED``)
-    however little was logged.
+    however little was logged. If points were dropped, `close` raises
+    RuntimeError once the rest is sent, before logging the files and ending
+    the run.
 
     Raises:
         ImportError: mlflow is not installed; the message is the fix,

@@ -49,9 +49,11 @@ class NeptuneBackend(LoggerBackend):
     What goes where:
         - `log_scalars`: ``run[name].append(value, step=step)``. Neptune wants
           the steps of each series to grow, so a value whose step is not above
-          its series' last step is skipped. From the logger hook, that is only
-          the ``epoch`` of validation records in epoch-based runs: the
-          ``epoch`` series already has it, at the iterations of that epoch.
+          its series' last step is skipped. From the logger hook, that happens
+          to the keys a validation record shares with training records (such
+          as ``time``, ``data_time``, and ``epoch`` or ``iter``) once training
+          logged them at that step or later: always when validation is logged
+          at the epoch, as in epoch-based runs by default.
         - `log_config`: ``run['config'] = ...``, nested dicts as namespaces;
           values Neptune cannot store (lists, None) as strings.
         - `log_image`: ``run[name].append(File.as_image(...), step=step)``.

@@ -1,4 +1,4 @@
-"""A live progress bar for train and validation epochs, drawn by tqdm on a terminal.
+"""A live progress bar for train, validation and test epochs, drawn by tqdm on a terminal.
 
 While a bar is shown, the log lines that the runner's logger prints on the same
 terminal are written through ``tqdm.write``, so they appear above the bar

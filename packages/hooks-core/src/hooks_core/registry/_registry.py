@@ -304,7 +304,8 @@ class Registry:
         lines = [f"{key!r} is not in the {self.scope}::{self.name} registry."]
         hint = install_hint(self.root.name, key)
         candidates = self.available_names()
-        close = difflib.get_close_matches(key, candidates + first_party_names(self.root.name), 3)
+        known = list(dict.fromkeys([*candidates, *first_party_names(self.root.name)]))
+        close = difflib.get_close_matches(key, known, 3)  # each name once
         if hint is None and close:
             lines.append(f"Did you mean {' or '.join(repr(c) for c in close)}?")
             hint = next(

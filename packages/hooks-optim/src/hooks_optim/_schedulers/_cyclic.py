@@ -1,8 +1,9 @@
 """Schedules that go up and down: OneCycle (super-convergence) and MMCV's Cyclic.
 
-Both compute each value from the group's initial value rather than from the
-current one: they define the whole curve and are not meant to be stacked with
-another scheduler over the same window.
+Both compute each value from fixed quantities (OneCycle from `eta_max`, Cyclic
+from the group's initial value) rather than from the current one: they define
+the whole curve and are not meant to be stacked with another scheduler over
+the same window.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ __all__ = [
 
 @PARAM_SCHEDULERS.register_module()
 class ReduceOnPlateauParamScheduler(_ParamScheduler):
-    """Multiply the value by `factor` once `monitor` has not improved for `patience` evaluations.
+    """Scale the value by `factor` once `monitor` has not improved for over `patience` evaluations.
 
     `ParamSchedulerHook` calls ``step(metrics)`` after each validation (this
     scheduler has ``need_val_args = True``) and never after a training epoch,
