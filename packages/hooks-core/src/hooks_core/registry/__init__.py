@@ -10,37 +10,12 @@ from ._first_party import first_party_requirements, install_hint, registry_owner
 from ._imports import import_modules_from_strings
 from ._plugins import GROUP_PREFIX, clear_plugin_cache, load_group
 from ._registry import Registry
-from ._roots import (
-    DATA_SAMPLERS,
-    DATASETS,
-    EVALUATOR,
-    HOOKS,
-    LOG_BACKENDS,
-    LOG_PROCESSORS,
-    LOOPS,
-    METRICS,
-    MODELS,
-    OPTIM_WRAPPER_CONSTRUCTORS,
-    OPTIM_WRAPPERS,
-    OPTIMIZERS,
-    PARAM_SCHEDULERS,
-)
+from ._roots import *  # noqa: F403  (the root registries: _roots' __all__)
+from ._roots import __all__ as _ROOTS
 
 __all__ = [
     "Registry",
-    "HOOKS",
-    "LOOPS",
-    "MODELS",
-    "DATASETS",
-    "DATA_SAMPLERS",
-    "OPTIMIZERS",
-    "OPTIM_WRAPPERS",
-    "OPTIM_WRAPPER_CONSTRUCTORS",
-    "PARAM_SCHEDULERS",
-    "METRICS",
-    "EVALUATOR",
-    "LOG_BACKENDS",
-    "LOG_PROCESSORS",
+    *_ROOTS,
     "NotRegisteredError",
     "PluginConflictError",
     "GROUP_PREFIX",
