@@ -16,6 +16,7 @@ import os
 import os.path as osp
 
 from hooks_core import HOOKS, LOG_BACKENDS, Hook
+from hooks_core.model import unwrap_model
 from hooks_core.utils import check_positive_int
 
 from ._delivery import BackendWorker, Delivery
@@ -145,7 +146,7 @@ class LoggerHook(Hook):
         report = runner.logger.warning
         text = BackendWorker(TextBackend(logger=runner.logger), "text log", report, essential=True)
         backends = _build_backends(configs, vis_dir)
-        model = getattr(runner.model, "module", runner.model)  # unwrapped from DDP
+        model = unwrap_model(runner.model)
         for backend in backends:  # before training, on this thread: W&B's `watch` adds hooks
             watch = getattr(backend, "watch", None)
             if callable(watch):
