@@ -160,11 +160,16 @@ def main() -> int:
     test_parser.add_argument("packages", nargs="*", help="test environments (default: all)")
     sub.add_parser("lint", help="ruff and mypy")
     sub.add_parser("bench", help="run the benchmarks under tools/bench/")
-    demo_parser = sub.add_parser(
+    sub.add_parser(
         "demo", help="train the demo (tools/demo.py); extra arguments go to the train command"
     )
-    demo_parser.add_argument("train_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    # The demo's own arguments are the train command's (`demo --cfg-options ... --seed 1`),
+    # which this parser does not know: they are passed on as they are.
+    args, extra = parser.parse_known_args()
+    if extra and args.command != "demo":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra[:1] == ["--"]:  # the older spelling, `demo -- --seed 1`
+        extra = extra[1:]
 
     hatch_exe = hatch()
     refresh_environments(hatch_exe)
@@ -173,7 +178,7 @@ def main() -> int:
     if args.command == "bench":
         return run([str(hatch_exe), "run", "bench:all"])
     if args.command == "demo":
-        return run([str(hatch_exe), "run", "demo:train", *args.train_args])
+        return run([str(hatch_exe), "run", "demo:train", *extra])
     packages = args.packages or test_packages()
     unknown = sorted(set(packages) - set(test_packages()))
     if unknown:
