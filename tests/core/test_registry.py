@@ -167,11 +167,11 @@ def test_unknown_type_lists_close_matches() -> None:
     [
         (
             "CheckpointHook",
-            'provided by hooks-eval, which is not installed: pip install "hooks-eval"',
+            'provided by hooks-eval, which is not installed: pip install "./packages/hooks-eval"',
         ),
-        ("TensorboardLoggerHook", 'pip install "hooks-logging[tensorboard]"'),
-        ("ParamSchedulerHook", 'pip install "hooks-optim"'),
-        ("EMAHook", 'pip install "hooks-optim"'),
+        ("TensorboardLoggerHook", 'pip install "./packages/hooks-logging[tensorboard]"'),
+        ("ParamSchedulerHook", 'pip install "./packages/hooks-optim"'),
+        ("EMAHook", 'pip install "./packages/hooks-optim"'),
         ("TensorBoardLoggerHook", "Did you mean 'TensorboardLoggerHook'"),
         ("ChekpointHook", "Did you mean 'CheckpointHook'"),
     ],
@@ -188,10 +188,11 @@ def test_whole_registries_owned_by_a_satellite_give_the_pip_install() -> None:
     from hooks_core import METRICS, OPTIMIZERS
 
     with pytest.raises(
-        NotRegisteredError, match=r'optimizer types are provided by hooks-optim.*"hooks-optim"'
+        NotRegisteredError,
+        match=r'optimizer types are provided by hooks-optim.*"\./packages/hooks-optim"',
     ):
         OPTIMIZERS.build({"type": "LARS"})
-    with pytest.raises(NotRegisteredError, match='pip install "hooks-eval"'):
+    with pytest.raises(NotRegisteredError, match=r'pip install "\./packages/hooks-eval"'):
         METRICS.build({"type": "Accuracy"})
 
 

@@ -218,9 +218,9 @@ def test_satellite_types_in_configs_name_the_package_to_install(tmp_path: Path) 
     kwargs = runner_kwargs(
         tmp_path, optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=0.1))
     )
-    with pytest.raises(NotRegisteredError, match='pip install "hooks-optim"'):
+    with pytest.raises(NotRegisteredError, match=r'pip install "\./packages/hooks-optim"'):
         Runner(**kwargs).train()
-    with pytest.raises(NotRegisteredError, match='pip install "hooks-eval"'):
+    with pytest.raises(NotRegisteredError, match=r'pip install "\./packages/hooks-eval"'):
         Runner(**runner_kwargs(tmp_path, val_evaluator=dict(type="Accuracy"))).val()
 
 

@@ -299,7 +299,7 @@ def test_missing_tensorboard_names_the_extra(tmp_path: Path) -> None:
         "raised by tensorboard(...)",
     ]
     assert MISSING_TENSORBOARD == (
-        'TensorboardBackend needs tensorboard: pip install "hooks-logging[tensorboard]"'
+        'TensorboardBackend needs tensorboard: pip install "./packages/hooks-logging[tensorboard]"'
     )
 
 

@@ -68,5 +68,5 @@ def test_logging_to_tensorboard_without_it_names_the_extra(tmp_path: Path) -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith(
-        'TensorboardBackend needs tensorboard: pip install "hooks-logging[tensorboard]"'
+        'TensorboardBackend needs tensorboard: pip install "./packages/hooks-logging[tensorboard]"'
     )

@@ -5,15 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 LIBRARIES = ("wandb", "mlflow", "neptune", "dvclive", "pytorch_lightning", "lightning",
              "transformers", "torch")  # fmt: skip
+
+
+# The tests run in a checkout, so the hint names its folder (here outside the current one).
+LOGGING = Path(__file__).resolve().parents[2] / "packages" / "hooks-logging"
 
 
 def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -45,14 +46,14 @@ def test_importing_hooks_logging_imports_no_tracker_or_framework(tmp_path: Path)
 @pytest.mark.parametrize(
     ("absent", "build", "message"),
     [
-        ("wandb", "hooks_logging.WandbBackend('x')", 'pip install "hooks-logging[wandb]"'),
-        ("mlflow", "hooks_logging.MlflowBackend('x')", 'pip install "hooks-logging[mlflow]"'),
-        ("neptune", "hooks_logging.NeptuneBackend()", 'pip install "hooks-logging[neptune]"'),
-        ("dvclive", "hooks_logging.DvcliveBackend('x')", 'pip install "hooks-logging[dvclive]"'),
+        ("wandb", "hooks_logging.WandbBackend('x')", f'pip install "{LOGGING}[wandb]"'),
+        ("mlflow", "hooks_logging.MlflowBackend('x')", f'pip install "{LOGGING}[mlflow]"'),
+        ("neptune", "hooks_logging.NeptuneBackend()", f'pip install "{LOGGING}[neptune]"'),
+        ("dvclive", "hooks_logging.DvcliveBackend('x')", f'pip install "{LOGGING}[dvclive]"'),
         ("pytorch_lightning", "hooks_logging.LightningLogger",
-         'pip install "hooks-logging[lightning]"'),
+         f'pip install "{LOGGING}[lightning]"'),
         ("transformers", "hooks_logging.HFTrainerCallback",
-         'pip install "hooks-logging[transformers]"'),
+         f'pip install "{LOGGING}[transformers]"'),
     ],
 )  # fmt: skip
 def test_a_missing_library_names_its_extra(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from hooks_core import LOG_BACKENDS
+from hooks_core.registry import pip_install
 
 from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DvcliveBackend"]
 
-MISSING_DVCLIVE = 'DvcliveBackend needs dvclive: pip install "hooks-logging[dvclive]"'
+MISSING_DVCLIVE = f"DvcliveBackend needs dvclive: {pip_install('hooks-logging[dvclive]')}"
 
 
 @LOG_BACKENDS.register_module(name=["dvclive", "DvcliveBackend"])

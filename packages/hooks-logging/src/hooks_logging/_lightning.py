@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from hooks_core.registry import pip_install
+
 from ._forwarding import Forwarder
 
 TYPE_CHECKING = False
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["LightningLogger"]
 
 MISSING_LIGHTNING = (
-    'LightningLogger needs PyTorch Lightning: pip install "hooks-logging[lightning]"'
+    f"LightningLogger needs PyTorch Lightning: {pip_install('hooks-logging[lightning]')}"
 )
 
 

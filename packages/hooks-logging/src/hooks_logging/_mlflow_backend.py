@@ -14,6 +14,7 @@ import re
 import time
 
 from hooks_core import LOG_BACKENDS
+from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
 from ._backend import LoggerBackend, config_to_text, image_to_hwc_uint8, jsonable
@@ -25,10 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MlflowBackend"]
 
-MISSING_MLFLOW = 'MlflowBackend needs mlflow: pip install "hooks-logging[mlflow]"'
+MISSING_MLFLOW = f"MlflowBackend needs mlflow: {pip_install('hooks-logging[mlflow]')}"
 NEEDS_SQLITE = (
     "MlflowBackend's default store is a sqlite file in save_dir, which needs the full mlflow "
-    '(mlflow-skinny has no SQLAlchemy): pip install "hooks-logging[mlflow]", or give '
+    f"(mlflow-skinny has no SQLAlchemy): {pip_install('hooks-logging[mlflow]')}, or give "
     "tracking_uri (a tracking server's URL)"
 )
 

@@ -14,6 +14,7 @@ import math
 import os
 
 from hooks_core import LOG_BACKENDS
+from hooks_core.registry import pip_install
 
 from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NeptuneBackend"]
 
-MISSING_NEPTUNE = 'NeptuneBackend needs neptune: pip install "hooks-logging[neptune]"'
+MISSING_NEPTUNE = f"NeptuneBackend needs neptune: {pip_install('hooks-logging[neptune]')}"
 
 # What the logger hook and its text log already record; a logger backend does not capture them.
 _QUIET = dict(

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import sys
 
+from hooks_core.registry import pip_install
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["ProgressBar", "MISSING_TQDM", "progress_wanted"]
 
-MISSING_TQDM = 'the progress bar needs tqdm: pip install "hooks-logging[progress]"'
+MISSING_TQDM = f"the progress bar needs tqdm: {pip_install('hooks-logging[progress]')}"
 
 
 def progress_wanted(setting: bool | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from hooks_core import LOG_BACKENDS
+from hooks_core.registry import pip_install
 
 from ._backend import LoggerBackend, config_to_text, image_to_hwc_uint8
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["TensorboardBackend"]
 
 MISSING_TENSORBOARD = (
-    'TensorboardBackend needs tensorboard: pip install "hooks-logging[tensorboard]"'
+    f"TensorboardBackend needs tensorboard: {pip_install('hooks-logging[tensorboard]')}"
 )
 
 

@@ -11,6 +11,8 @@ import importlib
 import os.path as osp
 from typing import Any
 
+from hooks_core.registry import pip_install
+
 from ._forwarding import Forwarder
 
 TYPE_CHECKING = False
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["HFTrainerCallback"]
 
 MISSING_TRANSFORMERS = (
-    'HFTrainerCallback needs transformers: pip install "hooks-logging[transformers]"'
+    f"HFTrainerCallback needs transformers: {pip_install('hooks-logging[transformers]')}"
 )
 
 try:

@@ -12,6 +12,7 @@ import os
 import os.path as osp
 
 from hooks_core import LOG_BACKENDS
+from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
 from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WandbBackend"]
 
-MISSING_WANDB = 'WandbBackend needs wandb: pip install "hooks-logging[wandb]"'
+MISSING_WANDB = f"WandbBackend needs wandb: {pip_install('hooks-logging[wandb]')}"
 
 
 @LOG_BACKENDS.register_module(name=["wandb", "WandbBackend"])

@@ -6,7 +6,7 @@ The lowest layer but `utils`: it imports no other part of hooks-core and never i
 from __future__ import annotations
 
 from ._errors import NotRegisteredError, PluginConflictError
-from ._first_party import first_party_requirements, install_hint, registry_owners
+from ._first_party import first_party_requirements, install_hint, pip_install, registry_owners
 from ._imports import import_modules_from_strings
 from ._plugins import GROUP_PREFIX, clear_plugin_cache, load_group
 from ._registry import Registry
@@ -23,6 +23,7 @@ __all__ = [
     "clear_plugin_cache",
     "import_modules_from_strings",
     "install_hint",
+    "pip_install",
     "first_party_requirements",
     "registry_owners",
 ]

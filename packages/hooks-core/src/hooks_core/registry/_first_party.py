@@ -7,7 +7,16 @@ satellite's tests check that this table matches the entry points it declares.
 
 from __future__ import annotations
 
-__all__ = ["install_hint", "first_party_names", "first_party_requirements", "registry_owners"]
+import functools
+import os
+
+__all__ = [
+    "install_hint",
+    "pip_install",
+    "first_party_names",
+    "first_party_requirements",
+    "registry_owners",
+]
 
 # Hook types that a satellite registers, with the requirement that provides them.
 _HOOKS: dict[str, str] = {
@@ -75,10 +84,58 @@ def install_hint(registry: str, name: str) -> str | None:
     if _installed(package):
         return (
             f"{package} is installed but does not provide {name!r}; "
-            f'check the spelling, or upgrade it: pip install -U "{requirement}"'
+            f"check the spelling, or upgrade it: {pip_install(requirement, upgrade=True)}"
         )
     provider = f"{name!r} is provided by" if named else f"{registry} types are provided by"
-    return f'{provider} {package}, which is not installed: pip install "{requirement}"'
+    return f"{provider} {package}, which is not installed: {pip_install(requirement)}"
+
+
+def pip_install(requirement: str, upgrade: bool = False) -> str:
+    """The command that installs a first-party `requirement` (``'hooks-logging[wandb]'``) here.
+
+    When hooks-core was installed from a checkout of this project (editable, or
+    from its folder), the sibling packages are installed from that checkout, since
+    the index may not have them; the folder is given relative to the current
+    directory when it is below it. Otherwise the index name.
+    """
+    package, bracket, extras = requirement.partition("[")
+    packages = _checkout_packages()
+    target = requirement
+    if packages is not None and os.path.isdir(os.path.join(packages, package)):
+        folder = os.path.join(packages, package)
+        relative = os.path.relpath(folder)
+        target = (f"./{relative}" if not relative.startswith("..") else folder) + bracket + extras
+    return f'pip install{" -U" if upgrade else ""} "{target}"'
+
+
+@functools.cache
+def _checkout_packages() -> str | None:
+    """The ``packages/`` folder of the checkout hooks-core came from, or None.
+
+    An editable install runs from the checkout itself; any other install from a
+    folder records it in the distribution's ``direct_url.json``.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))  # .../hooks_core/registry
+    package_dir = os.path.dirname(os.path.dirname(os.path.dirname(here)))  # .../hooks-core?
+    if os.path.isfile(os.path.join(package_dir, "pyproject.toml")):
+        return os.path.dirname(package_dir)
+    return _recorded_checkout(os.path.dirname(os.path.dirname(here)))
+
+
+def _recorded_checkout(site_packages: str) -> str | None:
+    """The ``packages/`` folder named by hooks-core's ``direct_url.json`` in `site_packages`."""
+    import glob
+    import json
+    from urllib.parse import unquote, urlparse
+
+    for record in glob.glob(os.path.join(site_packages, "hooks_core-*.dist-info/direct_url.json")):
+        with open(record, encoding="utf-8") as file:
+            url = urlparse(json.load(file).get("url", ""))
+        if url.scheme == "file":
+            packages = os.path.dirname(unquote(url.path).rstrip("/"))
+            if os.path.isdir(os.path.join(packages, "hooks-core")):
+                return packages
+    return None
 
 
 def _installed(package: str) -> bool:

@@ -19,6 +19,7 @@ from ..config._config import copy_config
 from ..dist._dist import broadcast_object, destroy_dist, get_dist_info, init_dist
 from ..engine._hook_list import HookList
 from ..model._wrapper import unwrap_model, wrap_model
+from ..registry._first_party import pip_install
 from ..registry._roots import LOG_PROCESSORS, MODELS
 from ..runtime._logging import get_runner_logger
 from ..runtime._message_hub import MessageHub
@@ -127,6 +128,7 @@ class Runner:
         log_level: str | int = "INFO",
         log_processor: Any = None,
     ) -> None:
+        _require_torch()
         _check_complete("train", train_dataloader, train_cfg, optim_wrapper, "optim_wrapper")
         _check_complete("val", val_dataloader, val_cfg, val_evaluator, "val_evaluator")
         _check_complete("test", test_dataloader, test_cfg, test_evaluator, "test_evaluator")
@@ -512,6 +514,15 @@ def _check_complete(stage: str, dataloader: Any, cfg: Any, third: Any, third_nam
             f"{', '.join(present)} given without {', '.join(missing)}: to {stage}, the runner "
             f"needs all of {', '.join(given)} (or none of them)"
         )
+
+
+def _require_torch() -> None:
+    """A runner trains torch models; without torch, say what to install instead of failing later."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as err:
+        message = f"the Runner needs torch: {pip_install('hooks-core[torch]')}"
+        raise ModuleNotFoundError(message, name="torch") from err
 
 
 def _require_method(model: Any, name: str) -> None:
