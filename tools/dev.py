@@ -103,19 +103,31 @@ def run(args: list[str], **env: str) -> int:
     return subprocess.run(args, cwd=ROOT, env={**os.environ, **HATCH_ENV, **env}).returncode
 
 
-def refresh_environments(hatch_exe: Path) -> None:
-    """Remove the hatch environments if any package's metadata changed since they were built."""
+STAMP = TOOLS / "environments.sha256"
+
+
+def metadata_digest() -> str:
+    """A digest of every file whose change makes the installed environments stale."""
     digest = hashlib.sha256()
     for pattern in METADATA:
         for path in sorted(ROOT.glob(pattern)):
             digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
-    stamp = TOOLS / "environments.sha256"
-    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+    return digest.hexdigest()
+
+
+def environments_current() -> bool:
+    """Whether the environments were built from the packages' metadata as it is now."""
+    return STAMP.exists() and STAMP.read_text() == metadata_digest()
+
+
+def refresh_environments(hatch_exe: Path) -> None:
+    """Remove the hatch environments if any package's metadata changed since they were built."""
+    if environments_current():
         return
     print("dev: package metadata changed; rebuilding the environments", flush=True)
     subprocess.run([str(hatch_exe), "env", "prune"], cwd=ROOT, env={**os.environ, **HATCH_ENV},
                    check=True)  # fmt: skip
-    stamp.write_text(digest.hexdigest())
+    STAMP.write_text(metadata_digest())
 
 
 def junit_counts(report: Path) -> tuple[int, int, int]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from logging_parts import RecordingBackend, logged_run, read_events
-from run_logs import json_records
+from run_logs import as_trackers_see, json_records
 
 from hooks_core import Hook, Runner
 from hooks_logging._delivery import BackendWorker, Delivery
@@ -39,7 +39,7 @@ def test_records_reach_backends_on_writer_threads_in_order(tmp_path: Path) -> No
     backend = RecordingBackend()
     runner = logged_run(tmp_path, dict(interval=2, backends=[backend]), train_cfg=EPOCHS)
     runner.train()
-    assert [{**r, "step": s} for r, s in backend.records] == json_records(runner)
+    assert [{**r, "step": s} for r, s in backend.records] == as_trackers_see(json_records(runner))
     assert backend.threads == {"hooks-logging:RecordingBackend"}
     assert backend.closed
     # Each name is declared once with its axis before its first record.
@@ -53,7 +53,7 @@ def test_a_backend_that_dies_mid_run_loses_nothing_from_the_json_log(tmp_path: P
         tmp_path, dict(interval=2, backends=[dead, witness], **FAST_RETRY), train_cfg=EPOCHS
     )
     runner.train()  # training is not disturbed
-    records = json_records(runner)
+    records = as_trackers_see(json_records(runner))
     assert len(records) == 6  # 4 training records, 2 validations
     assert [{**r, "step": s} for r, s in witness.records] == records  # the others get all
     assert [{**r, "step": s} for r, s in dead.records] == records[:2]
@@ -71,7 +71,7 @@ def test_a_backend_that_recovers_gets_every_record_in_order(tmp_path: Path) -> N
     runner = logged_run(tmp_path, dict(interval=2, backends=[flaky], **FAST_RETRY),
                         train_cfg=EPOCHS)  # fmt: skip
     runner.train()
-    assert [{**r, "step": s} for r, s in flaky.records] == json_records(runner)
+    assert [{**r, "step": s} for r, s in flaky.records] == as_trackers_see(json_records(runner))
     reports = [w for w in warnings_of(runner) if w.startswith("RecordingBackend")]
     assert len(reports) == 2 and reports[1] == (
         "RecordingBackend works again; the calls it had missed are delivered"
@@ -121,7 +121,9 @@ def test_training_never_waits_for_a_hanging_backend(tmp_path: Path) -> None:
                         custom_hooks=[Watch()])  # fmt: skip
     runner.train()
     assert seen_during_training == [0]  # all 10 iterations ran while it hung
-    assert [{**r, "step": s} for r, s in blocked.records] == json_records(runner)  # caught up
+    assert [{**r, "step": s} for r, s in blocked.records] == as_trackers_see(
+        json_records(runner)
+    )  # caught up
 
 
 def test_a_full_queue_skips_the_backend_not_the_json_log(tmp_path: Path) -> None:

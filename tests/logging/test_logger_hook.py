@@ -10,7 +10,7 @@ import pytest
 import torch
 from logging_parts import log_lines, logged_run, read_events
 from run_logs import json_records
-from toy import SaveEveryIter, ToyModel, runner_kwargs
+from toy import MseEvaluator, SaveEveryIter, ToyModel, runner_kwargs
 
 from hooks_core import HOOKS, Hook, Runner
 from hooks_logging import LoggerHook, LogProcessor
@@ -375,3 +375,45 @@ def test_log_config_rejects_keys_mmcv_does_not_have(tmp_path: Path) -> None:
     cfg = dict(runner_kwargs(tmp_path), log_config=dict(interval=2, hook=[]))
     with pytest.raises(ValueError, match=r"log_config has keys \['hook'\]"):
         Runner.from_cfg(cfg)
+
+
+class SaysItSaves(Hook):
+    """Logs from the training thread after each epoch, as CheckpointHook does when it saves."""
+
+    priority = "VERY_LOW"
+
+    def after_train_epoch(self, runner: Any) -> None:
+        runner.logger.info("Saving checkpoint at %d epochs", runner.epoch + 1)
+
+
+def test_text_log_lines_are_in_the_order_of_events(tmp_path: Path) -> None:
+    runner = logged_run(tmp_path, dict(interval=5), train_cfg=EPOCHS, custom_hooks=[SaysItSaves()])
+    runner.train()
+    events = [re.match(r"(Epoch\(\w+\) \[\d\]|Saving checkpoint at \d)", line)
+              for line in log_lines(runner)]  # fmt: skip
+    assert [event.group(1) for event in events if event] == [
+        "Epoch(train) [1]", "Saving checkpoint at 1", "Epoch(val) [1]",
+        "Epoch(train) [2]", "Saving checkpoint at 2", "Epoch(val) [2]",
+    ]  # fmt: skip
+
+
+def test_no_tensorboard_tag_goes_back_and_test_metrics_reach_every_backend(
+    tmp_path: Path,
+) -> None:
+    kwargs = runner_kwargs(tmp_path)
+    runner = logged_run(
+        tmp_path, dict(interval=2, backends=["tensorboard"]), train_cfg=EPOCHS,
+        test_dataloader=kwargs["val_dataloader"], test_cfg=dict(), test_evaluator=MseEvaluator(),
+    )  # fmt: skip
+    runner.train()
+    runner.test()
+    events = read_events(Path(runner.log_dir) / "vis_data")
+    tags = events.Tags()["scalars"]
+    for tag in tags:
+        steps = [event.step for event in events.Scalars(tag)]
+        assert steps == sorted(steps), tag
+    assert {"time", "val/time", "val/data_time", "mse", "test/mse", "test/time"} <= set(tags)
+    (test,) = [r for r in json_records(runner) if "test/mse" in r]
+    assert test["step"] == 2 and test["epoch"] == 2  # at the end of training, as validation
+    val = [r for r in json_records(runner) if "mse" in r]
+    assert all("time" in r and "val/time" not in r for r in val)  # scalars.json as MMEngine's

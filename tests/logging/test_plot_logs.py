@@ -30,9 +30,20 @@ def tool() -> ModuleType:
 
 
 def _write_run(
-    work_dir: Path, timestamp: str, lr: float, epochs: int = 3, iters: int = 4, **extra: str
+    work_dir: Path,
+    timestamp: str,
+    lr: float,
+    epochs: int = 3,
+    iters: int = 4,
+    tail: str = "",
+    val_loss: bool = False,
+    test: dict[str, float] | None = None,
 ) -> Path:
-    """An epoch-based run as MMEngine's LocalVisBackend writes it: train records, then val."""
+    """An epoch-based run as MMEngine's LocalVisBackend writes it: train records, then val.
+
+    `val_loss` adds a validation loss to the val records, `test` a last record
+    of test results (``test/...`` keys).
+    """
     lines = []
     for epoch in range(1, epochs + 1):
         for i in range(1, iters + 1):
@@ -41,13 +52,22 @@ def _write_run(
             record.update(epoch=epoch, iter=step, memory=100, step=step)
             lines.append(json.dumps(record))
         val = {"accuracy/top1": 30.0 + 10 * epoch, "data_time": 0.02, "time": 0.05, "step": epoch}
+        if val_loss:
+            val["val_loss"] = 1.0 / epoch
         lines.append(json.dumps(val))
         if epoch == 1:
             lines.append("  ")  # a blank line is ignored
+    if test is not None:
+        lines.append(json.dumps({**test, "step": epochs}))
     path = work_dir / timestamp / "vis_data" / "scalars.json"
     path.parent.mkdir(parents=True)
-    path.write_text("\n".join([*lines, extra.get("tail", "")]), encoding="utf-8")
+    path.write_text("\n".join([*lines, tail]), encoding="utf-8")
     return path
+
+
+def _write_config(scalars: Path, **config: str) -> None:
+    """The ``config.json`` the JSON backend writes next to ``scalars.json``."""
+    (scalars.parent / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
 @pytest.fixture
@@ -162,8 +182,8 @@ def test_the_command_line(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert out.read_bytes()[:8] == PNG_MAGIC
     assert f"wrote {out}: 3 keys, 2 runs" in done.stdout
-    assert "base: " in done.stdout  # a run is named after its folder, a file after its run
-    assert "20240102_000000: " in done.stdout
+    assert "base: " in done.stdout  # without a config.json, a run is named after its work_dir
+    assert "crashed: " in done.stdout  # also when it is given as its scalars.json
     assert "truncated last line" in done.stderr
 
     done = _cli(str(base), str(crashed), "--legend", "lr 0.1", "lr 0.01", "--out", str(out))
@@ -171,7 +191,7 @@ def test_the_command_line(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
     assert "lr 0.01: " in done.stdout
 
 
-def test_runs_with_the_same_folder_name_keep_their_paths(
+def test_runs_with_the_same_name_and_timestamp_keep_their_paths(
     tool: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = _write_run(tmp_path / "a" / "run", "20240101_000000", lr=0.1)
@@ -180,9 +200,138 @@ def test_runs_with_the_same_folder_name_keep_their_paths(
     assert tool.main([str(first), str(second), str(tmp_path / "b"), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{tmp_path / 'a' / 'run' / '20240101_000000'}: {first} (15 records)"
-    assert lines[1] == f"{tmp_path / 'b' / 'run' / '20240101_000000'}: {second} (15 records)"
-    assert lines[2] == f"b: {second} (15 records)"
+    assert lines[1] == f"{second}: {second} (15 records)"  # the same run twice: as given
+    assert lines[2] == f"{tmp_path / 'b'}: {second} (15 records)"
     assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_runs_are_named_after_their_config(tool: Any, tmp_path: Path) -> None:
+    cnn = _write_run(tmp_path / "work_dirs" / "exp1", "20240101_000000", lr=0.1)
+    _write_config(cnn, filename="/home/me/configs/digits/digits_cnn.py", work_dir="exp1")
+    windows = _write_run(tmp_path / "work_dirs" / "exp2", "20240101_000000", lr=0.1)
+    _write_config(windows, filename="C:\\configs\\resnet18_8xb32.yaml")
+    no_filename = _write_run(tmp_path / "work_dirs" / "from_code", "20240101_000000", lr=0.1)
+    _write_config(no_filename, work_dir="work_dirs/from_code")
+    broken = _write_run(tmp_path / "work_dirs" / "broken", "20240101_000000", lr=0.1)
+    (broken.parent / "config.json").write_text('{"filename": "cut sho', encoding="utf-8")
+    loose = tmp_path / "loose" / "scalars.json"  # not in a run's vis_data folder
+    loose.parent.mkdir()
+    loose.write_text(cnn.read_text(encoding="utf-8"), encoding="utf-8")
+    paths = [cnn, windows, no_filename, broken, loose]
+    names = ["digits_cnn", "resnet18_8xb32", "from_code", "broken", "loose"]
+    assert tool.run_names(paths) == names
+
+
+def test_runs_of_one_config_get_their_timestamps(
+    tool: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _write_run(tmp_path / "work_dirs" / "lr_0.1", "20240101_000000", lr=0.1)
+    second = _write_run(tmp_path / "work_dirs" / "lr_0.01", "20240102_000000", lr=0.01)
+    other = _write_run(tmp_path / "work_dirs" / "other", "20240103_000000", lr=0.01)
+    for path, config in ((first, "cnn.py"), (second, "cnn.py"), (other, "mlp.py")):
+        _write_config(path, filename=str(tmp_path / "configs" / config))
+    out = tmp_path / "curves.png"
+    assert tool.main([str(tmp_path / "work_dirs" / "lr_0.1"), str(second), str(other),
+                      "--out", str(out)]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        f"cnn (20240101_000000): {first} (15 records)",
+        f"cnn (20240102_000000): {second} (15 records)",
+        f"mlp: {other} (15 records)",
+    ]
+    assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_validation_points_move_to_the_iteration_that_ended_their_epoch(
+    tool: Any, tmp_path: Path
+) -> None:
+    path = _write_run(tmp_path / "run", "20240101_000000", lr=0.1, iters=5, val_loss=True)
+    records = tool.load_records(path)
+    assert tool.iteration_series(records, "val_loss") == ([5, 10, 15], [1.0, 0.5, 1 / 3])
+    assert tool.iteration_series(records, "loss") == tool.series(records, "loss")
+    iter_based = [{"loss": 1.0, "iter": 10, "step": 10}, {"val_loss": 0.5, "iter": 10, "step": 10}]
+    assert tool.iteration_series(iter_based, "val_loss") == ([10], [0.5])
+
+
+def test_the_test_value_of_a_key(tool: Any) -> None:
+    records = [
+        {"loss": 0.5, "iter": 4, "epoch": 1, "step": 4},
+        {"test/accuracy/top1": 90.0, "test/test_loss": 0.25, "test/time": 0.1, "step": 0},
+        {"test/accuracy/top1": 91.5, "step": 0},  # tested again: the last one counts
+    ]
+    assert tool.tested_value(records, "accuracy/top1") == ("test/accuracy/top1", 91.5)
+    assert tool.tested_value(records, "loss") == ("test/test_loss", 0.25)
+    assert tool.tested_value(records, "val_loss") == ("test/test_loss", 0.25)
+    assert tool.tested_value([{"test/loss": 0.3, "step": 1}], "loss") == ("test/loss", 0.3)
+    assert tool.tested_value(records, "lr") is None
+    assert tool.tested_value(records[:1], "accuracy/top1") is None
+
+
+def _lines(ax: Any) -> dict[str, tuple[list[float], list[float]]]:
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.lines}
+
+
+def test_eval_panels_add_validation_and_the_final_test(tool: Any, tmp_path: Path) -> None:
+    test = {"test/accuracy/top1": 75.0, "test/test_loss": 0.4, "test/time": 0.04}
+    path = _write_run(tmp_path / "run", "20240101_000000", lr=0.1, val_loss=True, test=test)
+    runs = {"cnn": tool.load_records(path)}
+    fig = tool.draw(runs, ["loss", "accuracy/top1", "lr"], log_y=["loss"], with_eval=True)
+    loss, accuracy, lr = fig.axes
+    assert loss.get_yscale() == "log"
+    assert accuracy.get_yscale() == lr.get_yscale() == "linear"
+    lines = _lines(loss)
+    assert list(lines) == ["cnn", "cnn: val_loss", "cnn: test/test_loss 0.4"]
+    assert lines["cnn: val_loss"][0] == [4, 8, 12]
+    assert lines["cnn: test/test_loss 0.4"] == ([12], [0.4])  # at the end, whatever its step
+    assert _lines(accuracy)["cnn: test/accuracy/top1 75"] == ([3], [75.0])
+    assert list(_lines(lr)) == ["cnn"]
+    assert [t.get_text() for t in loss.get_legend().get_texts()] == list(lines)
+
+    plain = tool.draw(runs, ["loss", "accuracy/top1"])  # without with_eval: as before
+    assert [list(_lines(ax)) for ax in plain.axes] == [["cnn"], ["cnn"]]
+    assert plain.axes[0].get_yscale() == "linear"
+
+
+def test_eval_panels_without_eval_records(tool: Any, tmp_path: Path) -> None:
+    """A log with neither a validation loss nor test records: the training curves alone."""
+    runs = {"cnn": tool.load_records(_write_run(tmp_path / "run", "20240101_000000", lr=0.1))}
+    fig = tool.draw(runs, ["loss", "accuracy/top1"], log_y=["loss"], with_eval=True)
+    assert [list(_lines(ax)) for ax in fig.axes] == [["cnn"], ["cnn"]]
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_log_scale_needs_a_plotted_positive_key(
+    tool: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = {"run": [{"loss": 0.0, "step": 1}, {"loss": -1.0, "step": 2}]}
+    with pytest.raises(ValueError, match="a log scale for lr, which is not plotted"):
+        tool.draw(runs, ["loss"], log_y=["lr"])
+    fig = tool.draw(runs, ["loss"], log_y=["loss"])
+    assert fig.axes[0].get_yscale() == "linear"
+    assert "'loss' has no positive value; its panel stays linear" in capsys.readouterr().err
+
+
+def test_the_command_line_draws_eval_points_on_a_log_scale(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    test = {"test/accuracy/top1": 75.0, "test/test_loss": 0.4}
+    path = _write_run(tmp_path / "run", "20240101_000000", lr=0.1, val_loss=True, test=test)
+    _write_config(path, filename="configs/cnn.py")
+    out, linear = tmp_path / "eval.png", tmp_path / "linear.png"
+    keys = ["--keys", "loss", "accuracy/top1"]
+    done = _cli(str(tmp_path / "run"), *keys, "--eval", "--log-y", "loss", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"cnn: {path} (16 records)" in done.stdout
+    done = _cli(str(tmp_path / "run"), *keys, "--out", str(linear))
+    assert done.returncode == 0, done.stderr
+    image, plain = matplotlib.image.imread(out), matplotlib.image.imread(linear)
+    assert image.shape == plain.shape
+    assert image.std() > 0.05
+    assert abs(image - plain).max() > 0.5  # the extra lines and the log axis show
+
+    done = _cli(str(tmp_path / "run"), *keys, "--log-y", "lr", "--out", str(out))
+    assert done.returncode == 2
+    assert "a log scale for lr, which is not plotted: add it to keys" in done.stderr
 
 
 def test_command_line_errors(two_runs: tuple[Path, Path], tmp_path: Path) -> None:

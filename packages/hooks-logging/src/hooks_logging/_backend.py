@@ -93,10 +93,23 @@ class LoggerBackend(abc.ABC):
         The logger hook calls this before the first record with a new name, and
         each of its records carries the axis value under that key, so trackers
         with several step axes (W&B's ``define_metric``) plot validation metrics
-        against epochs and training scalars against iterations. A no-op for
-        backends with one step axis.
+        against epochs and training scalars against iterations. Backends with
+        one step axis remember the axes, to leave out of each record the key
+        that is its own axis (`without_own_axis`).
         """
         self._check_open()
+        self._axes = {**getattr(self, "_axes", {}), **axes}
+
+    def without_own_axis(self, scalars: Mapping[str, float]) -> Mapping[str, float]:
+        """`scalars` without the key their names are plotted against: its value is the step.
+
+        On a backend with one step axis, logging a validation record's ``epoch``
+        at step = epoch beside training's ``epoch`` at step = iteration would make
+        one curve that goes back and forth. Without declared axes, all is kept.
+        """
+        axes: dict[str, str] = getattr(self, "_axes", {})
+        own = {axes[name] for name in scalars if name in axes}
+        return {name: value for name, value in scalars.items() if name not in own}
 
     def flush(self) -> None:
         """Make everything logged so far visible to readers (files, dashboards)."""

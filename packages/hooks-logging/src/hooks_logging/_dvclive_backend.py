@@ -84,7 +84,7 @@ class DvcliveBackend(LoggerBackend):
         """Log each value as a metric at `step` (a row of its TSV file)."""
         self._check_open()
         self._live.step = int(step)
-        for name, value in scalars.items():
+        for name, value in self.without_own_axis(scalars).items():
             self._live.log_metric(name, value)
 
     def log_config(self, config: Mapping[str, Any]) -> None:

@@ -27,7 +27,7 @@ from ._text_backend import TextBackend
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 __all__ = ["LoggerHook"]
@@ -127,10 +127,11 @@ class LoggerHook(Hook):
         self.queue_size = queue_size
         self.close_timeout = close_timeout
         self.retry_delay, self.max_retry_delay = retry_delay, max_retry_delay
-        self._text: Delivery | None = None
-        self._sinks: Delivery | None = None
+        self._text: TextBackend | None = None  # written on the training thread, in event order
+        self._sinks: Delivery | None = None  # backends other than JSON logs
+        self._json: Delivery | None = None  # MMEngine's scalars.json and other JSON logs
         self._bar: ProgressBar | None = None
-        self._axes_declared: set[str] = set()
+        self._axes_declared: dict[str, set[str]] = {"json": set(), "other": set()}
         self._by_epoch = True
         self._countdown = 1  # iterations until the next one that may log
 
@@ -144,14 +145,13 @@ class LoggerHook(Hook):
         configs = [config for hook in loggers for config in hook._backend_configs(runner)]
         vis_dir = osp.join(runner.log_dir, "vis_data")
         report = runner.logger.warning
-        text = BackendWorker(TextBackend(logger=runner.logger), "text log", report, essential=True)
         backends = _build_backends(configs, vis_dir)
         model = unwrap_model(runner.model)
         for backend in backends:  # before training, on this thread: W&B's `watch` adds hooks
             watch = getattr(backend, "watch", None)
             if callable(watch):
                 watch(model)
-        sinks = [
+        workers = [
             BackendWorker(
                 backend,
                 type(backend).__name__,
@@ -163,10 +163,12 @@ class LoggerHook(Hook):
             )
             for backend in backends
         ]
-        self._text = Delivery([text], report, self.close_timeout)
-        self._sinks = Delivery(sinks, report, self.close_timeout)
+        self._text = TextBackend(logger=runner.logger)
+        self._json = Delivery([w for w in workers if w.essential], report, self.close_timeout)
+        self._sinks = Delivery([w for w in workers if not w.essential], report, self.close_timeout)
         if runner.cfg:
-            self._sinks.call("log_config", mask_secrets(runner.cfg))
+            for delivery in (self._json, self._sinks):
+                delivery.call("log_config", mask_secrets(runner.cfg))
         if progress_wanted(self.progress_bar):
             self._bar = ProgressBar(runner.logger)
         atexit.register(self._close_at_exit)
@@ -215,11 +217,11 @@ class LoggerHook(Hook):
         length = len(runner.train_dataloader)
         end_of_epoch = self._by_epoch and self.end_of_epoch(runner.train_dataloader, batch_idx)
         if self.every_n_train_iters(runner, self.interval_exp_name) or end_of_epoch:
-            self._text.call("log_text", "exp_name", f"Exp name: {runner.experiment_name}")
+            self._text.log_text("exp_name", f"Exp name: {runner.experiment_name}")
         if self._train_record_due(runner, batch_idx):
             tag, line = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
             step = runner.iter + 1
-            self._text.call("log_text", "train", line, step, step=step)
+            self._text.log_text("train", line, step)
             self._send_scalars(tag, step, "iter")
             if self._bar is not None:
                 self._bar.show({key: value for key, value in tag.items() if "loss" in key})
@@ -285,8 +287,8 @@ class LoggerHook(Hook):
         tag, line = runner.log_processor.get_log_after_epoch(runner, last, "val")
         by_epoch = self._by_epoch and self.log_metric_by_epoch
         step = runner.epoch if by_epoch else runner.iter
-        self._text.call("log_text", "val", line, step, step=step)
-        self._send_scalars(tag, step, "epoch" if by_epoch else "iter")
+        self._text.log_text("val", line, step)
+        self._send_scalars(tag, step, "epoch" if by_epoch else "iter", "val")
         self._flush_unless_ending(runner)
 
     def after_test_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
@@ -294,8 +296,11 @@ class LoggerHook(Hook):
             return
         self._end_eval_bar(runner)
         last = len(runner.test_dataloader) - 1
-        _, line = runner.log_processor.get_log_after_epoch(runner, last, "test", True)
-        self._text.call("log_text", "test", line, 0)
+        tag, line = runner.log_processor.get_log_after_epoch(runner, last, "test", True)
+        self._text.log_text("test", line, 0)
+        by_epoch = self._by_epoch and self.log_metric_by_epoch
+        step = runner.epoch if by_epoch else runner.iter
+        self._send_scalars(tag, step, "epoch" if by_epoch else "iter", "test")
 
     def _eval_iter(self, runner: Any, batch_idx: int, mode: str) -> None:
         if self._text is None:
@@ -304,7 +309,7 @@ class LoggerHook(Hook):
             self._bar.update()
         if self.every_n_inner_iters(batch_idx, self.interval):
             _, line = runner.log_processor.get_log_after_iter(runner, batch_idx, mode)
-            self._text.call("log_text", mode, line, batch_idx + 1)
+            self._text.log_text(mode, line, batch_idx + 1)
 
     def _start_eval_bar(self, runner: Any, mode: str) -> None:
         if self._bar is not None and self._text is not None:
@@ -315,25 +320,45 @@ class LoggerHook(Hook):
             self._bar.close()
 
     # ------------------------------------------------------------ delivery
-    def _send_scalars(self, tag: dict[str, Any], step: int, axis: str) -> None:
-        """Queue `tag` with its axis value, first declaring the axis of names not seen before."""
-        assert self._sinks is not None
+    def _send_scalars(self, tag: dict[str, Any], step: int, axis: str, mode: str = "train") -> None:
+        """Queue `tag` with its axis value for every backend, named so no name mixes modes.
+
+        JSON logs get MMEngine's names (validation's ``time`` beside training's);
+        other backends, where one name is one curve, get validation's timings as
+        ``val/time``... Test records are ``test/...`` everywhere: MMEngine's
+        scalars.json has none to stay compatible with.
+        """
+        assert self._sinks is not None and self._json is not None
         record = {**tag, axis: tag.get(axis, step)}
-        new = [key for key in record if key not in self._axes_declared and key not in _AXES]
+        if mode == "test":
+            record = _prefixed(record, mode, lambda key: key not in _AXES)
+        self._deliver(self._json, "json", record, step, axis)
+        if mode == "val":
+            record = _prefixed(record, mode, lambda key: key in _EVAL_TIMINGS)
+        self._deliver(self._sinks, "other", record, step, axis)
+
+    def _deliver(
+        self, delivery: Delivery, group: str, record: dict[str, Any], step: int, axis: str
+    ) -> None:
+        """Queue `record`, first declaring the axis of the names the backends have not seen."""
+        declared = self._axes_declared[group]
+        new = [key for key in record if key not in declared and key not in _AXES]
         if new:
-            self._axes_declared.update(new)
-            self._sinks.call("define_step_axes", dict.fromkeys(new, axis))
-        self._sinks.call("log_scalars", record, step, step=step)
+            declared.update(new)
+            delivery.call("define_step_axes", dict.fromkeys(new, axis))
+        delivery.call("log_scalars", record, step, step=step)
 
     def _flush_unless_ending(self, runner: Any) -> None:
         """Show what was logged so far in dashboards; at the end of training, closing will."""
         loop = runner.built_train_loop
         if self._sinks is not None and (loop is None or runner.iter < runner.max_iters):
-            self._sinks.call("flush")
+            for delivery in (self._json, self._sinks):
+                assert delivery is not None
+                delivery.call("flush")
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until each worker has reached every record queued so far (for tests and tools)."""
-        deliveries = [d for d in (self._text, self._sinks) if d is not None]
+        deliveries = [d for d in (self._json, self._sinks) if d is not None]
         return all([delivery.drain(timeout) for delivery in deliveries])
 
     def _closes_backends(self) -> bool:
@@ -342,8 +367,9 @@ class LoggerHook(Hook):
     def _close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        assert self._text is not None and self._sinks is not None
+        assert self._text is not None and self._sinks is not None and self._json is not None
         self._sinks.close()
+        self._json.close()
         self._text.close()
 
     def _close_at_exit(self) -> None:
@@ -373,6 +399,15 @@ class LoggerHook(Hook):
 
 
 _AXES = frozenset({"iter", "epoch"})
+_EVAL_TIMINGS = frozenset({"time", "data_time"})  # names validation shares with training
+
+
+def _prefixed(record: dict[str, Any], mode: str, rename: Callable[[str], bool]) -> dict[str, Any]:
+    """`record` with ``mode/`` before the names `rename` picks (unless they have it already)."""
+    return {
+        f"{mode}/{key}" if rename(key) and not key.startswith(f"{mode}/") else key: value
+        for key, value in record.items()
+    }
 
 
 def _to_next_multiple(done: int, n: int) -> int:

@@ -171,7 +171,7 @@ class MlflowBackend(LoggerBackend):
         metric = self._entities.Metric
         self._buffer += [
             metric(self._key(key), float(value), timestamp, int(step))
-            for key, value in scalars.items()
+            for key, value in self.without_own_axis(scalars).items()
         ]
         if len(self._buffer) > MAX_BUFFERED_POINTS:
             excess = len(self._buffer) - MAX_BUFFERED_POINTS

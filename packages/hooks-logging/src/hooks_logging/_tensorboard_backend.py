@@ -71,9 +71,9 @@ class TensorboardBackend(LoggerBackend):
         return self._writer
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
-        """Add each value as a scalar under its key at `step`."""
+        """Add each value as a scalar under its key at `step` (not the record's own axis)."""
         self._check_open()
-        for key, value in scalars.items():
+        for key, value in self.without_own_axis(scalars).items():
             self._writer.add_scalar(key, value, step)
 
     def log_config(self, config: Mapping[str, Any]) -> None:
