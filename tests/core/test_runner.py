@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pickle
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -20,9 +21,6 @@ from hooks_core import (
     RuntimeInfoHook,
 )
 from hooks_core.checkpoint import load_checkpoint_file
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 class Recorder(Hook):
@@ -367,3 +365,14 @@ def test_dataloader_configs_accept_torch_style_shuffle(tmp_path: Path) -> None:
         runner.build_dataloader(
             dict(dataset=list(range(4)), shuffle=True, sampler=dict(type="DefaultSampler"))
         )
+
+
+def test_the_hook_table_goes_to_the_log_file_and_a_summary_to_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner = Runner(**runner_kwargs(tmp_path, log_level="INFO"))
+    console = capsys.readouterr().out
+    log_file = Path(runner.log_dir) / f"{runner.timestamp}.log"
+    assert "Hooks will be executed in the following order" in log_file.read_text()
+    assert "Hooks will be executed" not in console
+    assert f"3 hooks registered; the order they run in at each point is in {log_file}" in console

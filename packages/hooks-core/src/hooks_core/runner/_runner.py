@@ -21,7 +21,7 @@ from ..engine._hook_list import HookList
 from ..model._wrapper import unwrap_model, wrap_model
 from ..registry._first_party import pip_install
 from ..registry._roots import LOG_PROCESSORS, MODELS
-from ..runtime._logging import get_runner_logger
+from ..runtime._logging import FILE_ONLY, get_runner_logger
 from ..runtime._message_hub import MessageHub
 from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests_on_sigterm
 from . import _builders, _checkpointing
@@ -182,7 +182,14 @@ class Runner:
         self.register_default_hooks(default_hooks)
         self.register_custom_hooks(custom_hooks or ())
         self.logger.info(
-            "Hooks will be executed in the following order:\n%s", self.get_hooks_info()
+            "Hooks will be executed in the following order:\n%s",
+            self.get_hooks_info(),
+            extra=FILE_ONLY,
+        )
+        self.logger.info(
+            "%d hooks registered; the order they run in at each point is in %s",
+            len(self._hooks),
+            osp.join(self.log_dir, f"{self.timestamp}.log"),
         )
 
     @classmethod

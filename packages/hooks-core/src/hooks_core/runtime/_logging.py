@@ -8,9 +8,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["get_runner_logger", "close_logger"]
+__all__ = ["get_runner_logger", "close_logger", "FILE_ONLY"]
 
 _FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+
+# ``logger.info(..., extra=FILE_ONLY)`` writes a message to the log file but not the
+# console: for long reference output such as the table of hooks at each point.
+FILE_ONLY = {"file_only": True}
+
+
+def _not_file_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, "file_only", False)
 
 
 def get_runner_logger(
@@ -31,6 +39,7 @@ def get_runner_logger(
     logger.propagate = False
     console = logging.StreamHandler(sys.stdout)
     console.setFormatter(logging.Formatter(_FORMAT, datefmt="%m/%d %H:%M:%S"))
+    console.addFilter(_not_file_only)
     logger.addHandler(console)
     if log_file is not None and rank == 0:
         os.makedirs(os.path.dirname(os.fspath(log_file)) or ".", exist_ok=True)
