@@ -6,9 +6,10 @@
 It runs the ``hooks-train`` command on ``configs/digits/digits_cnn.py`` (any
 extra arguments are passed on, e.g. ``--cfg-options train_cfg.max_epochs=5``),
 which trains, validates after every epoch, keeps the best checkpoint and tests
-it. Then it plots the logged loss, accuracy and learning rate with
-``tools/plot_logs.py``, and the LR schedule the config asks for with
-``tools/vis_scheduler.py``, next to the run's logs.
+it. Then it plots the logged loss (on a log scale), accuracy and learning
+rate with ``tools/plot_logs.py``, adding the validation loss and the final
+test results where the JSON log has them, and the LR schedule the config asks
+for with ``tools/vis_scheduler.py``, next to the run's logs.
 """
 
 from __future__ import annotations
@@ -30,15 +31,23 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "digits" / "digits_cnn.py"
+CURVES = ["loss", "accuracy/top1", "lr"]  # the panels of curves.png
 
 
-def draw_plots(log_dir: Path, config: Path, dataset_size: int) -> list[Path]:
-    """The run's curves and its planned LR schedule, as PNGs in `log_dir`."""
-    records = plot_logs.load_records(log_dir / "vis_data" / "scalars.json")
+def draw_plots(log_dir: Path, config: Path, dataset_size: int | None = None) -> list[Path]:
+    """The run's curves and its planned LR schedule, as PNGs in `log_dir`.
+
+    `dataset_size` defaults to the length of the config's training data set.
+    """
+    scalars = log_dir / "vis_data" / "scalars.json"
+    records = plot_logs.load_records(scalars)
     curves = log_dir / "curves.png"
-    plot_logs.plot({log_dir.parent.name: records}, ["loss", "accuracy/top1", "lr"], curves)
+    name = plot_logs.run_names([scalars])[0]
+    plot_logs.plot({name: records}, CURVES, curves, log_y=["loss"], with_eval=True)
     schedule = log_dir / "lr_schedule.png"
     cfg = load_config(config)
+    if dataset_size is None:
+        dataset_size = vis_scheduler.dataset_size(cfg)
     values = vis_scheduler.simulate(cfg, dataset_size=dataset_size)
     epoch_length = math.ceil(dataset_size / cfg["train_dataloader"]["batch_size"])
     title = f"{config.name}: the planned schedule"
@@ -57,9 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if status != 0 or work_dir is None:
         return status
     log_dir = plot_logs.find_scalars(work_dir).parent.parent
-    from digits_parts import DigitsDataset  # imported by the config's custom_imports
-
-    for path in draw_plots(log_dir, CONFIG, len(DigitsDataset("train"))):
+    for path in draw_plots(log_dir, CONFIG):
         print(f"  {'plot':<15}  {path}")
     print(f"The demo took {seconds:.0f} s.")
     return 0

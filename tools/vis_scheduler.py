@@ -8,10 +8,17 @@ through the registries exactly as the runner builds them, and stepped as
 epoch-based ones after every epoch. Checking a schedule this way takes a
 second instead of a training run (MMCV's and MMClassification's advice).
 
+An epoch-based schedule (or one with ``convert_to_iter_based``) needs the
+number of training samples per epoch: ``--dataset-size N``, or, without it,
+the length of the config's ``train_dataloader.dataset``, built through the
+``DATASETS`` registry after the config's ``custom_imports``. When that data
+set cannot be built, the tool says so in one line and exits with status 2.
+
 Usage::
 
     python tools/vis_scheduler.py tools/examples/warmup_cosine.py --out lr.png \\
         --dataset-size 12800 --batch-size 64
+    python tools/vis_scheduler.py configs/digits/digits_cnn.py --out lr.png  # size from the config
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hooks_core import OPTIMIZERS, PARAM_SCHEDULERS, load_config
+from hooks_core import DATASETS, OPTIMIZERS, PARAM_SCHEDULERS, import_custom_modules, load_config
 from hooks_optim import _schedulers
 from hooks_optim._param_scheduler_hook import ParamSchedulerHook
 
@@ -35,7 +42,7 @@ if TYPE_CHECKING:
 with contextlib.suppress(ImportError):  # registers the torch.optim optimizers by name
     import hooks_optim._optimizers  # noqa: F401
 
-__all__ = ["load_config", "simulate", "plot", "main"]
+__all__ = ["load_config", "needs_dataset_size", "dataset_size", "simulate", "plot", "main"]
 
 assert _schedulers  # importing it registers the schedulers
 
@@ -58,9 +65,8 @@ def simulate(
         (``momentum`` or Adam's ``betas[0]``).
     """
     train_cfg = dict(cfg["train_cfg"])
-    by_epoch = train_cfg.get("by_epoch", "max_epochs" in train_cfg)
-    if batch_size is None:
-        batch_size = int(dict(cfg.get("train_dataloader") or {}).get("batch_size", 1))
+    by_epoch = _by_epoch(train_cfg)
+    batch_size = _batch_size(cfg, batch_size)
     if dataset_size is None:
         if by_epoch:
             raise ValueError("an epoch-based schedule needs the dataset size (--dataset-size)")
@@ -94,6 +100,55 @@ def simulate(
             iteration += 1
         hook.after_train_epoch(runner)
     return values
+
+
+def _by_epoch(train_cfg: Mapping[str, Any]) -> bool:
+    """Whether the run counts epochs: ``by_epoch``, or else whether it names ``max_epochs``."""
+    return bool(train_cfg.get("by_epoch", "max_epochs" in train_cfg))
+
+
+def _batch_size(cfg: Mapping[str, Any], batch_size: int | None = None) -> int:
+    """`batch_size` if given, else the config's ``train_dataloader['batch_size']``, else 1."""
+    if batch_size is not None:
+        return batch_size
+    return int(dict(cfg.get("train_dataloader") or {}).get("batch_size", 1))
+
+
+def needs_dataset_size(cfg: Mapping[str, Any]) -> bool:
+    """Whether the schedule depends on the epoch length: epoch-based training or a converted one."""
+    schedulers = cfg.get("param_scheduler") or []
+    items = schedulers if isinstance(schedulers, (list, tuple)) else [schedulers]
+    converted = any(isinstance(i, dict) and i.get("convert_to_iter_based") for i in items)
+    return converted or _by_epoch(dict(cfg.get("train_cfg") or {}))
+
+
+def dataset_size(cfg: Mapping[str, Any]) -> int:
+    """The length of the config's ``train_dataloader.dataset``, built as the runner builds it.
+
+    The config's ``custom_imports`` are imported first, so a data set type
+    defined next to the config is registered.
+
+    Raises:
+        ValueError: there is no ``train_dataloader.dataset``, or it cannot be
+            built or has no length; the message says why in one line.
+    """
+    dataset = dict(cfg.get("train_dataloader") or {}).get("dataset")
+    if dataset is None:
+        raise ValueError("the config has no train_dataloader.dataset")
+    try:
+        import_custom_modules(cfg)
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dict(dataset))
+        return len(dataset)
+    except Exception as exc:  # a user's data set may fail in any way; the caller reports it
+        raise ValueError(f"building train_dataloader.dataset failed: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's type and the first line of its message (a KeyError's without quotes)."""
+    text = str(exc.args[0]) if len(exc.args) == 1 else str(exc)
+    first = text.strip().splitlines()[0].rstrip(". ") if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def _build_optimizer(optim_wrapper: Mapping[str, Any]) -> torch.optim.Optimizer:
@@ -148,20 +203,40 @@ def plot(
     plt.close(fig)
 
 
+def _resolve_dataset_size(cfg: Mapping[str, Any], given: int | None) -> int | None:
+    """`given`, or the config's data set length when the schedule needs one and none was given."""
+    if given is not None or not needs_dataset_size(cfg):
+        return given
+    return dataset_size(cfg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", help="a Python config file")
     parser.add_argument("--out", default="lr.png", help="the PNG to write")
-    parser.add_argument("--dataset-size", type=int, help="training samples per epoch")
+    parser.add_argument(
+        "--dataset-size",
+        type=int,
+        help="training samples per epoch (default: the length of train_dataloader.dataset)",
+    )
     parser.add_argument("--batch-size", type=int, help="samples per iteration")
     parser.add_argument("--title", help="the figure's title (default: the config's path)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
-    values = simulate(cfg, args.dataset_size, args.batch_size)
-    batch_size = args.batch_size or dict(cfg.get("train_dataloader") or {}).get("batch_size", 1)
-    epoch_length = math.ceil(args.dataset_size / batch_size) if args.dataset_size else None
+    try:
+        size = _resolve_dataset_size(cfg, args.dataset_size)
+    except ValueError as exc:
+        print(
+            f"{parser.prog}: error: cannot tell the epoch length of {args.config}: {exc}; "
+            "pass --dataset-size N (training samples per epoch)",
+            file=sys.stderr,
+        )
+        return 2
+    values = simulate(cfg, size, args.batch_size)
+    epoch_length = math.ceil(size / _batch_size(cfg, args.batch_size)) if size else None
     plot(values, args.out, args.title or args.config, epoch_length)
-    print(f"wrote {args.out}: {len(values['lr'])} iterations")
+    source = " (dataset size read from the config)" if size and args.dataset_size is None else ""
+    print(f"wrote {args.out}: {len(values['lr'])} iterations{source}")
     return 0
 
 

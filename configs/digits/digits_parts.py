@@ -55,7 +55,9 @@ class DigitsCNN(BaseModel):
     """Two 3x3 convolutions, a pooling and two linear layers: about 140k parameters.
 
     ``mode='predict'`` returns one data sample per image, with ``pred_score``
-    (class probabilities) and ``gt_label``, which `hooks_eval.Accuracy` reads.
+    (class probabilities) and ``gt_label``, which `hooks_eval.Accuracy` reads,
+    followed by ``{'loss': ...}``, which the validation and test loops average
+    and report (``val_loss``, ``test_loss``) instead of handing it to the metric.
     """
 
     def __init__(self, width: int = 32, dropout: float = 0.25) -> None:
@@ -76,8 +78,9 @@ class DigitsCNN(BaseModel):
         logits = self.head(self.features(inputs))
         if mode == "loss":
             return {"loss": F.cross_entropy(logits, labels)}
-        if mode == "predict":
+        if mode == "predict":  # the samples, then the loss: the loops report it as val_loss
             scores = logits.softmax(dim=1)
-            return [{"pred_score": score, "gt_label": label}
-                    for score, label in zip(scores, labels, strict=True)]  # fmt: skip
+            samples = [{"pred_score": score, "gt_label": label}
+                       for score, label in zip(scores, labels, strict=True)]  # fmt: skip
+            return [*samples, {"loss": F.cross_entropy(logits, labels)}]
         return logits

@@ -14,6 +14,7 @@ from hooks_core.cli import build_parser, prepare_config
 from hooks_core.config import MISSING_YAML, merge_configs, parse_value
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -75,7 +76,7 @@ def test_a_yaml_config_without_pyyaml_names_the_extra(tmp_path: Path) -> None:
     assert (
         out.stdout.strip()
         == MISSING_YAML
-        == ('YAML configs need PyYAML: pip install "hooks-core[yaml]"')
+        == ('YAML configs need PyYAML: pip install "./packages/hooks-core[yaml]"')
     )
 
 
@@ -87,6 +88,8 @@ def test_a_yaml_config_without_pyyaml_names_the_extra(tmp_path: Path) -> None:
          "include each other"),
         ({"exp.toml": "a = 1\n"}, ValueError, "unsupported suffix"),
         ({"exp.yaml": "- 1\n- 2\n"}, ValueError, "must hold a mapping, got list"),
+        ({"exp.json": '{"a": 1,}'}, ValueError, "exp.json is not valid JSON: Expecting"),
+        ({"exp.yaml": "a: [1\n"}, ValueError, "exp.yaml is not valid YAML at line 2, column 1"),
     ],
 )  # fmt: skip
 def test_bad_config_files_are_explained(
@@ -122,6 +125,59 @@ def test_custom_imports_find_modules_next_to_the_config(tmp_path: Path) -> None:
     assert "NextToTheConfigHook" in HOOKS
     with pytest.raises(ImportError, match="could not import 'no_such_module'"):
         import_custom_modules({"custom_imports": {"imports": ["no_such_module"]}})
+
+
+def hook_module(hook: str) -> str:
+    """The text of a module that registers an empty hook class called `hook`."""
+    return (
+        "from hooks_core import HOOKS, Hook\n\n\n"
+        f"@HOOKS.register_module()\nclass {hook}(Hook):\n    pass\n"
+    )
+
+
+@pytest.fixture
+def scratch_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Give the test its own sys.path and forget the modules it imports, for the next test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+@pytest.mark.usefixtures("scratch_imports")
+def test_custom_imports_find_modules_next_to_a_base_config_in_another_folder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "exp").mkdir()
+    write(tmp_path / "base" / "base_folder_parts.py", hook_module("NextToTheBaseHook"))
+    write(tmp_path / "base" / "base.py", "custom_imports = dict(imports=['base_folder_parts'])\n")
+    path = write(tmp_path / "exp" / "exp.py", "_base_ = ['../base/base.py']\n")
+    from hooks_core import HOOKS
+
+    cfg = load_config(path)
+    assert cfg["_base_files_"] == [str(tmp_path / "base" / "base.py")]
+    import_custom_modules(cfg)
+    assert "NextToTheBaseHook" in HOOKS
+    assert str(tmp_path / "base") in sys.path  # the module may import its neighbours later
+
+
+@pytest.mark.usefixtures("scratch_imports")
+def test_the_config_folder_is_searched_first_and_unused_base_folders_are_dropped(
+    tmp_path: Path,
+) -> None:
+    for folder, hook in [("exp", "FromTheConfigFolderHook"), ("base", "FromTheBaseFolderHook")]:
+        (tmp_path / folder).mkdir()
+        write(tmp_path / folder / "same_name_parts.py", hook_module(hook))
+    write(tmp_path / "base" / "base.py", "custom_imports = ['same_name_parts']\n")
+    path = write(tmp_path / "exp" / "exp.py", "_base_ = '../base/base.py'\n")
+    from hooks_core import HOOKS
+
+    import_custom_modules(load_config(path))
+    assert "FromTheConfigFolderHook" in HOOKS and "FromTheBaseFolderHook" not in HOOKS
+    assert sys.path[0] == str(tmp_path / "exp")  # kept, as it always was
+    assert str(tmp_path / "base") not in sys.path  # nothing came from there
 
 
 # ------------------------------------------------------------ cfg-options

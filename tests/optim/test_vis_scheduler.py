@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import math
+import subprocess
+import sys
+import textwrap
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,3 +77,137 @@ def test_the_command_line_writes_a_png(vis: Any, tmp_path: Path) -> None:
 def test_the_committed_figure_exists() -> None:
     figure = ROOT / "docs" / "img" / "warmup_cosine_lr.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+DATA_MODULE = """
+from hooks_core import DATASETS
+
+
+@DATASETS.register_module(force=True)
+class VisTinyData:
+    def __init__(self, n=100, missing=None):
+        if missing:
+            raise FileNotFoundError(f"no data at {missing}\\nrun the download script first")
+        self.n = n
+
+    def __len__(self):
+        return self.n
+"""
+
+
+@pytest.fixture
+def data_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module next to the configs that registers ``VisTinyData``; returns its name."""
+    name = f"vis_tiny_data_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(DATA_MODULE, encoding="utf-8")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # undo what custom_imports adds
+    return name
+
+
+def _config(tmp_path: Path, body: str) -> Path:
+    """`body` and an epoch-based schedule (3 epochs, a warm-up, a step each epoch) as a file."""
+    path = tmp_path / "cfg.py"
+    path.write_text(
+        textwrap.dedent(body)
+        + textwrap.dedent("""
+            optim_wrapper = dict(optimizer=dict(type="SGD", lr=0.1, momentum=0.9))
+            param_scheduler = [
+                dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=5),
+                dict(type="StepLR", step_size=1, gamma=0.5, by_epoch=True, begin=1),
+            ]
+            train_cfg = dict(by_epoch=True, max_epochs=3)
+        """),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_dataset_size_is_read_from_the_config(
+    vis: Any, tmp_path: Path, data_module: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, f"""
+        custom_imports = dict(imports=["{data_module}"])
+        train_dataloader = dict(dataset=dict(type="VisTinyData", n=95), batch_size=10)
+    """)  # fmt: skip
+    cfg = vis.load_config(config)
+    assert vis.needs_dataset_size(cfg)
+    assert vis.dataset_size(cfg) == 95
+    out = tmp_path / "lr.png"
+    assert vis.main([str(config), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = capsys.readouterr().out
+    assert f"wrote {out}: 30 iterations (dataset size read from the config)" in printed
+    assert vis.main([str(config), "--out", str(out), "--dataset-size", "40"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}: 12 iterations"  # the option wins
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("", "the config has no train_dataloader.dataset"),
+        ("train_dataloader = dict(batch_size=4)", "the config has no train_dataloader.dataset"),
+        (
+            'train_dataloader = dict(dataset=dict(type="NoSuchData"), batch_size=4)',
+            "building train_dataloader.dataset failed: NotRegisteredError: ",
+        ),
+        (
+            'custom_imports = dict(imports=["{module}"])\n'
+            'train_dataloader = dict(dataset=dict(type="VisTinyData", missing="/data/x"))',
+            "building train_dataloader.dataset failed: FileNotFoundError: no data at /data/x; ",
+        ),
+        (
+            'custom_imports = dict(imports=["no_such_module_here"])\n'
+            'train_dataloader = dict(dataset=dict(type="VisTinyData"))',
+            "building train_dataloader.dataset failed: ImportError: custom_imports could not "
+            "import 'no_such_module_here'",
+        ),
+    ],
+    ids=["no-dataloader", "no-dataset", "unknown-type", "dataset-raises", "import-fails"],
+)
+def test_without_a_buildable_dataset_one_line_names_the_fix(
+    vis: Any,
+    tmp_path: Path,
+    data_module: str,
+    capsys: pytest.CaptureFixture[str],
+    body: str,
+    reason: str,
+) -> None:
+    config = _config(tmp_path, body.format(module=data_module))
+    out = tmp_path / "lr.png"
+    assert vis.main([str(config), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert f": error: cannot tell the epoch length of {config}: " in line
+    assert reason in line
+    assert line.endswith("; pass --dataset-size N (training samples per epoch)")
+    assert not out.exists()
+
+
+def test_the_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    out = tmp_path / "lr.png"
+    command = [sys.executable, "tools/vis_scheduler.py", str(EXAMPLE), "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert "pass --dataset-size N" in done.stderr
+    assert not out.exists()
+
+
+def test_an_iteration_based_schedule_does_not_build_the_dataset(
+    vis: Any, tmp_path: Path, data_module: str
+) -> None:
+    config = tmp_path / "iters.py"
+    config.write_text(textwrap.dedent(f"""
+        custom_imports = dict(imports=["{data_module}"])
+        train_dataloader = dict(dataset=dict(type="VisTinyData", missing="/x"), batch_size=4)
+        optim_wrapper = dict(optimizer=dict(type="SGD", lr=0.1))
+        param_scheduler = dict(type="StepLR", step_size=5, gamma=0.5, by_epoch=False)
+        train_cfg = dict(by_epoch=False, max_iters=20)
+    """), encoding="utf-8")  # fmt: skip
+    assert not vis.needs_dataset_size(vis.load_config(config))
+    assert vis.main([str(config), "--out", str(tmp_path / "lr.png")]) == 0
+    converted = vis.load_config(config)
+    converted["param_scheduler"] = dict(converted["param_scheduler"], convert_to_iter_based=True)
+    assert vis.needs_dataset_size(converted)

@@ -5,6 +5,10 @@ one `CheckpointHook(save_best=...)` recorded; the final weights otherwise) is
 tested, as Hugging Face's ``load_best_model_at_end`` users expect. The run
 ends by printing where its logs, event files, checkpoints and plots are.
 Under ``torchrun`` with ``--launcher pytorch`` every process trains its share.
+
+A mistake in the config or the options, found while the run is set up, is one
+line on stderr and exit status 2 (``--debug`` shows its traceback instead); an
+error raised once training has started keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,13 +16,23 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
+import sys
+from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
+    from .runner import Runner
+
 __all__ = ["main", "build_parser", "prepare_config"]
+
+# What loading the config, custom_imports, --cfg-options and building the Runner raise for a
+# user's mistake (NotRegisteredError is a KeyError). FileNotFoundError is named alone so that
+# other OSErrors, a full disk say, keep their traceback.
+_USER_ERRORS = (KeyError, ValueError, TypeError, ImportError, FileNotFoundError, SyntaxError)
+_EXIT_USER_ERROR = 2  # argparse's status for a bad command line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--amp", action="store_true", help="mixed precision: use AmpOptimWrapper (hooks-optim)"
     )
     parser.add_argument("--seed", type=int, help="the random seed (overrides randomness.seed)")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="start over in a work dir that holds an earlier run's checkpoints (they are removed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show the full traceback of a mistake in the config or options, not one line",
+    )  # fmt: skip
     return parser
 
 
@@ -63,7 +85,11 @@ def prepare_config(cfg: Mapping[str, Any], args: argparse.Namespace) -> dict[str
     """
     from .config import apply_cfg_options
 
-    result = apply_cfg_options(cfg, args.cfg_options)
+    return _apply_flags(apply_cfg_options(cfg, args.cfg_options), args)
+
+
+def _apply_flags(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """`result` (changed in place) with every option but ``--cfg-options`` applied."""
     if args.work_dir is not None:
         result["work_dir"] = args.work_dir
     elif not result.get("work_dir"):
@@ -92,15 +118,99 @@ def _with_amp(optim_wrapper: Any) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status."""
-    from .config import import_custom_modules, load_config
-    from .runner import Runner
-
+    """Run the command; returns the exit status, 2 for a mistake in the config or options."""
     args = build_parser().parse_args(argv)
-    cfg = load_config(args.config)
-    import_custom_modules(cfg)
-    cfg = prepare_config(cfg, args)
-    runner = Runner.from_cfg(cfg)
+    setup = _Setup(args)
+    try:
+        runner = setup.build_runner()
+    except _USER_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"hooks-train: error: {setup.describe(err)}", file=sys.stderr)
+        return _EXIT_USER_ERROR
+    _train_and_test(runner)
+    return 0
+
+
+class _Setup:
+    """Builds the runner from the command line, remembering the step under way.
+
+    A mistake's one-line message names the config file and the step's culprit:
+    the ``--cfg-options`` item or the config key being applied (None when
+    reading the file or building the runner, whose errors name their part).
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.culprit: str | None = None
+
+    def build_runner(self) -> Runner:
+        """Load the config, import its modules, apply the options and build the Runner."""
+        from .config import apply_cfg_options, import_custom_modules, load_config
+        from .runner import Runner
+
+        cfg = load_config(self.args.config)
+        self.culprit = "custom_imports"
+        import_custom_modules(cfg)
+        for option in self.args.cfg_options:  # one at a time, to know which one failed
+            self.culprit = f"--cfg-options {option}"
+            cfg = apply_cfg_options(cfg, [option])
+        self.culprit = None
+        cfg = _apply_flags(cfg, self.args)
+        self.culprit = "--work-dir"
+        _make_room(cfg, self.args)
+        self.culprit = None
+        runner = Runner.from_cfg(cfg)
+        for stage in ("val_loop", "test_loop"):  # built now: a typo in them is a one-line error
+            getattr(runner, stage)
+        if cfg.get("train_cfg") is not None:
+            runner.train_loop  # noqa: B018  (the loop and its dataloader, built on first read)
+        return runner
+
+    def describe(self, err: BaseException) -> str:
+        """`err` in one line: config file, culprit, message and PEP 678 notes, ';'-joined."""
+        parts = [self.args.config, *([self.culprit] if self.culprit else [])]
+        text = "; ".join([_message(err), *map(str, getattr(err, "__notes__", ()))])
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return ": ".join([*parts, " ".join(lines)])
+
+
+def _make_room(cfg: Mapping[str, Any], args: argparse.Namespace) -> None:
+    """Refuse a work dir holding another run's checkpoints, unless resuming or told to start over.
+
+    A new run there would write its checkpoints between the other run's, replace
+    some of them (the best one, say) and delete others as it keeps its last N.
+    """
+    work_dir = cfg["work_dir"]
+    earlier = sorted(Path(work_dir).glob("*.pth")) + [
+        path for path in [Path(work_dir, "last_checkpoint")] if path.exists()
+    ]
+    if not earlier or cfg.get("resume"):
+        return
+    if not args.overwrite:
+        raise ValueError(
+            f"{work_dir} holds the checkpoints of an earlier run ({len(earlier)} files); "
+            "continue it with --resume, keep it and start elsewhere with --work-dir DIR, "
+            "or start over in it with --overwrite (its checkpoints are removed)"
+        )
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process removes them
+        for path in earlier:
+            path.unlink(missing_ok=True)
+        print(f"hooks-train: removed {len(earlier)} checkpoint files of the earlier run in "
+              f"{work_dir}")  # fmt: skip
+
+
+def _message(err: BaseException) -> str:
+    """The error's own words; the type name too when they are a bare key or nothing."""
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        text = err.args[0]  # str(KeyError) would quote and escape a sentence
+    else:
+        text = str(err)
+    return text if " " in text.strip() else f"{type(err).__name__}: {err}"
+
+
+def _train_and_test(runner: Runner) -> None:
+    """Train, test the best checkpoint when there is a test stage, and report the outputs."""
     runner.train()
     if runner.test_loop is not None:
         best = runner.message_hub.get_info("best_ckpt")
@@ -110,7 +220,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner.test()
     if runner.rank == 0:
         print(summary(runner))
-    return 0
 
 
 def summary(runner: Any) -> str:
