@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 import torch
 from run_logs import read_json_lines
 from tensorboard.backend.event_processing import event_accumulator
+from tool_scripts import load_tool
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -71,11 +71,7 @@ def demo(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """tools/demo.py as a module, with its neighbours (plot_logs, vis_scheduler) importable."""
     monkeypatch.syspath_prepend(str(ROOT / "tools"))
     monkeypatch.setattr(sys, "path", list(sys.path))  # undo what custom_imports adds
-    spec = importlib.util.spec_from_file_location("demo", ROOT / "tools" / "demo.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("demo")
 
 
 def _write_log(log_dir: Path, test: dict[str, float] | None) -> None:

@@ -8,7 +8,6 @@ that stops working.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
@@ -20,12 +19,12 @@ from typing import TYPE_CHECKING
 import pytest
 import tomllib
 from ports import free_port
+from tool_scripts import load_tool
 
 from hooks_core import HOOKS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -76,20 +75,13 @@ def run(args: list[str], timeout: int = 900, **kwargs: object) -> subprocess.Com
 
 
 # ---------------------------------------------------------------- how each command runs here
-def dev_tool() -> ModuleType:
-    """tools/dev.py as a module, to ask it about the environments without running it."""
-    spec = importlib.util.spec_from_file_location("dev", ROOT / "tools" / "dev.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def demo(tmp_path: Path) -> None:
     # Also the README's example of passing train options through `demo`.
     work_dir = tmp_path / "demo"
     train_args = ["--cfg-options", *SHORT_TRAINING, "--seed", "1", "--work-dir", str(work_dir)]
-    if not dev_tool().environments_current():  # never so under tools/dev.py test, which refreshes
+    if not load_tool(
+        "dev"
+    ).environments_current():  # never so under tools/dev.py test, which refreshes
         pytest.skip("tools/dev.py would rebuild every environment, this test's own included")
     result = run([sys.executable, "tools/dev.py", "demo", *train_args], env=clean_env())
     assert "Finished digits_cnn_" in result.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tool_scripts import load_tool
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -23,13 +23,7 @@ EXAMPLE = ROOT / "tools" / "examples" / "warmup_cosine.py"
 
 @pytest.fixture(scope="module")
 def vis() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "vis_scheduler", ROOT / "tools" / "vis_scheduler.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("vis_scheduler")
 
 
 def test_the_example_warms_up_then_anneals(vis: Any) -> None:
