@@ -62,6 +62,7 @@ class LoggerBackend(abc.ABC):
     """
 
     _closed: bool = False
+    _axes: Mapping[str, str] = {}  # name -> its step axis, from `define_step_axes`; replaced there
 
     # ------------------------------------------------------------ the protocol
     @abc.abstractmethod
@@ -98,7 +99,7 @@ class LoggerBackend(abc.ABC):
         that is its own axis (`without_own_axis`).
         """
         self._check_open()
-        self._axes = {**getattr(self, "_axes", {}), **axes}
+        self._axes = {**self._axes, **axes}
 
     def without_own_axis(self, scalars: Mapping[str, float]) -> Mapping[str, float]:
         """`scalars` without the key their names are plotted against: its value is the step.
@@ -107,7 +108,7 @@ class LoggerBackend(abc.ABC):
         at step = epoch beside training's ``epoch`` at step = iteration would make
         one curve that goes back and forth. Without declared axes, all is kept.
         """
-        axes: dict[str, str] = getattr(self, "_axes", {})
+        axes = self._axes
         own = {axes[name] for name in scalars if name in axes}
         return {name: value for name, value in scalars.items() if name not in own}
 

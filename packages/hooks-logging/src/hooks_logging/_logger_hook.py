@@ -130,6 +130,7 @@ class LoggerHook(Hook):
         self._text: TextBackend | None = None  # written on the training thread, in event order
         self._sinks: Delivery | None = None  # backends other than JSON logs
         self._json: Delivery | None = None  # MMEngine's scalars.json and other JSON logs
+        self._deliveries: tuple[Delivery, ...] = ()  # both of them, once they exist
         self._bar: ProgressBar | None = None
         self._axes_declared: dict[str, set[str]] = {"json": set(), "other": set()}
         self._by_epoch = True
@@ -166,8 +167,9 @@ class LoggerHook(Hook):
         self._text = TextBackend(logger=runner.logger)
         self._json = Delivery([w for w in workers if w.essential], report, self.close_timeout)
         self._sinks = Delivery([w for w in workers if not w.essential], report, self.close_timeout)
+        self._deliveries = (self._json, self._sinks)
         if runner.cfg:
-            for delivery in (self._json, self._sinks):
+            for delivery in self._deliveries:
                 delivery.call("log_config", mask_secrets(runner.cfg))
         if progress_wanted(self.progress_bar):
             self._bar = ProgressBar(runner.logger)
@@ -351,15 +353,13 @@ class LoggerHook(Hook):
     def _flush_unless_ending(self, runner: Any) -> None:
         """Show what was logged so far in dashboards; at the end of training, closing will."""
         loop = runner.built_train_loop
-        if self._sinks is not None and (loop is None or runner.iter < runner.max_iters):
-            for delivery in (self._json, self._sinks):
-                assert delivery is not None
+        if loop is None or runner.iter < runner.max_iters:
+            for delivery in self._deliveries:
                 delivery.call("flush")
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until each worker has reached every record queued so far (for tests and tools)."""
-        deliveries = [d for d in (self._json, self._sinks) if d is not None]
-        return all([delivery.drain(timeout) for delivery in deliveries])
+        return all([delivery.drain(timeout) for delivery in self._deliveries])
 
     def _closes_backends(self) -> bool:
         return self._text is not None and not self._text.closed
@@ -367,9 +367,9 @@ class LoggerHook(Hook):
     def _close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        assert self._text is not None and self._sinks is not None and self._json is not None
-        self._sinks.close()
-        self._json.close()
+        assert self._text is not None
+        for delivery in self._deliveries:  # the JSON log first, as before any other backend
+            delivery.close()
         self._text.close()
 
     def _close_at_exit(self) -> None:

@@ -152,11 +152,9 @@ class Runner:
             f"{experiment_name or _cfg_name(cfg) or 'run'}_{self.timestamp}"
         )
         self.log_dir = osp.join(self.work_dir, self.timestamp)
+        log_file = osp.join(self.log_dir, f"{self.timestamp}.log")
         self.logger: logging.Logger = get_runner_logger(
-            self.experiment_name,
-            osp.join(self.log_dir, f"{self.timestamp}.log"),
-            log_level,
-            self.rank,
+            self.experiment_name, log_file, log_level, self.rank
         )
         self.message_hub = MessageHub.get_instance(self.experiment_name)
         self._log_processor_cfg = log_processor
@@ -189,7 +187,7 @@ class Runner:
         self.logger.info(
             "%d hooks registered; the order they run in at each point is in %s",
             len(self._hooks),
-            osp.join(self.log_dir, f"{self.timestamp}.log"),
+            log_file,
         )
 
     @classmethod
@@ -301,14 +299,14 @@ class Runner:
 
     def build_val_loop(self, loop: Any) -> Any:
         """Build the validation loop from `val_cfg` (or return a ready loop)."""
-        return _builders.build_eval_loop(
-            self, loop, self._val.dataloader, self._val.evaluator, "val"
-        )
+        return self._build_eval_loop(self._val, loop)
 
     def build_test_loop(self, loop: Any) -> Any:
         """Build the test loop from `test_cfg` (or return a ready loop)."""
-        stage = self._test
-        return _builders.build_eval_loop(self, loop, stage.dataloader, stage.evaluator, "test")
+        return self._build_eval_loop(self._test, loop)
+
+    def _build_eval_loop(self, stage: Stage, loop: Any) -> Any:
+        return _builders.build_eval_loop(self, loop, stage.dataloader, stage.evaluator, stage.name)
 
     def build_log_processor(self, log_processor: Any) -> Any:
         """Build the log processor from its config (a ``LogProcessor`` unless it names a type)."""
