@@ -194,7 +194,7 @@ def test_ddp_skips_gradient_sync_on_accumulation_steps() -> None:
 
 
 DDP_SCRIPT = """
-import json, sys, torch, torch.distributed as dist
+import gc, json, sys, torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from hooks_optim import OptimWrapper
 
@@ -203,6 +203,9 @@ def main(rank, store):
     try:
         run(rank)
     finally:
+        # DDP's reducer must be gone before its group: freed later, at exit, it can
+        # abort the process ("terminate called without an active exception").
+        gc.collect()
         dist.destroy_process_group()
 
 def run(rank):
