@@ -17,8 +17,11 @@ import torch
 from torch import nn
 
 from hooks_core.checkpoint import (
+    check_local_path,
     find_latest_checkpoint,
     get_rng_state,
+    get_state_dict,
+    load_checkpoint,
     load_checkpoint_file,
     load_state_dict,
     save_checkpoint,
@@ -328,6 +331,66 @@ def test_revise_keys_apply_in_order() -> None:
     model = make_model()
     revise = [(r"^backbone\.", "x."), (r"^x\.net\.", "")]
     assert load_state_dict(model, state, strict=True, revise_keys=revise) == ([], [])
+
+
+def test_shape_mismatch_goes_to_the_logger_when_one_is_given(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    state = make_model().state_dict()
+    state["2.weight"] = torch.zeros(5, 3)
+    logger = logging.getLogger("test_checkpoint_io")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        load_state_dict(make_model(), state, logger=logger)
+    assert "2.weight (checkpoint (5, 3), model (2, 3))" in caplog.text
+
+
+# ------------------------------------------------------------ MMEngine's module functions
+def test_load_checkpoint_loads_the_state_dict_entry_and_returns_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    source = make_model()
+    with torch.no_grad():
+        source[0].weight.fill_(3.0)
+    prefixed = {f"module.{k}": v for k, v in source.state_dict().items()}
+    save_checkpoint({"state_dict": prefixed, "meta": {"epoch": 4}}, tmp_path / "a.pth")
+    model = make_model()
+    checkpoint = load_checkpoint(model, tmp_path / "a.pth", map_location="cpu", strict=True)
+    assert checkpoint["meta"] == {"epoch": 4}
+    assert_same(model.state_dict(), source.state_dict())
+
+
+def test_load_checkpoint_takes_a_bare_state_dict_and_reports_key_differences(
+    tmp_path: Path,
+) -> None:
+    state = make_model().state_dict()
+    state["extra.weight"] = torch.zeros(1)
+    del state["2.bias"]
+    save_checkpoint(state, tmp_path / "bare.pth")
+    with pytest.warns(UserWarning) as record:
+        load_checkpoint(make_model(), tmp_path / "bare.pth")
+    (message,) = [str(w.message) for w in record]
+    assert "missing keys in" in message and "2.bias" in message
+    assert "unexpected keys in" in message and "extra.weight" in message
+    with pytest.raises(RuntimeError, match="missing keys: 2.bias"):
+        load_checkpoint(make_model(), tmp_path / "bare.pth", strict=True)
+
+
+def test_get_state_dict_drops_the_wrapper_prefix() -> None:
+    model = make_model()
+    wrapped = nn.DataParallel(model)
+    assert list(get_state_dict(wrapped)) == list(model.state_dict())
+    assert list(get_state_dict(model, prefix="net."))[0] == "net.0.weight"
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/ckpt.pth", "http://host/ckpt.pth"])
+def test_remote_paths_are_refused_with_the_way_out(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ValueError, match="remote storage, which is not supported yet"):
+        save_checkpoint({"a": 1}, url)
+    save_checkpoint({"a": 1}, tmp_path / "local.pth", backend_args={"backend": "local"})
+    with pytest.raises(ValueError, match="not both"):
+        check_local_path(tmp_path, file_client_args={}, backend_args={})
 
 
 # ------------------------------------------------------------ random number generators

@@ -1,4 +1,5 @@
-"""Small helpers every package of the family uses: argument checks and lazily imported names.
+"""Small helpers every package of the family uses: argument checks, lazily imported names, and
+named shared instances (`ManagerMixin`).
 
 Torch-free and dependency-free, so the lowest layers may use them.
 """
@@ -7,12 +8,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole module
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any, ClassVar, TypeVar
 
-__all__ = ["check_positive_int", "lazy_exports"]
+    _T = TypeVar("_T", bound="ManagerMixin")
+
+__all__ = ["check_positive_int", "lazy_exports", "ManagerMixin"]
 
 
 def check_positive_int(value: object, name: str) -> int:
@@ -50,3 +55,74 @@ def lazy_exports(package: str, names: Mapping[str, str]) -> Callable[[str], obje
         return value
 
     return __getattr__
+
+
+class ManagerMixin:
+    """Instances shared by name, as MMEngine's ``ManagerMixin``: one per name, and a current one.
+
+    `get_instance` returns the instance called `name`, creating it from `kwargs`
+    on first use, and makes it current; `get_current_instance` returns the
+    current one. Each subclass keeps its own instances. Constructing an instance
+    directly does not register it.
+    """
+
+    _instances: ClassVar[dict[str, Any]] = {}
+    _current: ClassVar[Any] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._instances = {}
+        cls._current = None
+
+    def __init__(self, name: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(name, str):
+            raise TypeError(f"the name of a {type(self).__name__} must be a str, got {name!r}")
+        self._instance_name = name
+
+    @property
+    def instance_name(self) -> str:
+        """The name this instance was created with."""
+        return self._instance_name
+
+    @classmethod
+    def get_instance(cls: type[_T], name: str, **kwargs: Any) -> _T:
+        """Return the instance called `name` (created from `kwargs` if new) and make it current.
+
+        Arguments given for an instance that exists already are ignored, with a warning.
+
+        Raises:
+            TypeError: if `name` is not a string.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"the name of a {cls.__name__} must be a str, got {name!r}")
+        instance = cls._instances.get(name)
+        if instance is None:
+            instance = cls._instances.setdefault(name, cls(name=name, **kwargs))
+        elif kwargs:
+            warnings.warn(
+                f"{cls.__name__} {name!r} already exists; ignoring the arguments "
+                f"{', '.join(sorted(kwargs))}",
+                stacklevel=2,
+            )
+        cls._current = instance
+        return instance
+
+    @classmethod
+    def get_current_instance(cls: type[_T]) -> _T:
+        """Return the instance most recently created or fetched by `get_instance`.
+
+        Raises:
+            RuntimeError: no instance was created yet.
+        """
+        if cls._current is None:
+            raise RuntimeError(
+                f"no {cls.__name__} exists yet: call {cls.__name__}.get_instance(name) first"
+            )
+        current: _T = cls._current
+        return current
+
+    @classmethod
+    def check_instance_created(cls, name: str) -> bool:
+        """Whether an instance called `name` exists already."""
+        return name in cls._instances

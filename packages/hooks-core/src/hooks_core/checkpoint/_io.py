@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "save_checkpoint",
+    "load_checkpoint",
     "load_checkpoint_file",
     "update_last_checkpoint",
     "find_latest_checkpoint",
     "write_atomically",
     "weights_to_cpu",
     "load_state_dict",
+    "get_state_dict",
+    "check_local_path",
     "get_rng_state",
     "set_rng_state",
 ]
@@ -36,17 +39,87 @@ LAST_CHECKPOINT = "last_checkpoint"
 
 
 # ------------------------------------------------------------ files
-def save_checkpoint(checkpoint: dict[str, Any], filename: str | os.PathLike[str]) -> None:
+def save_checkpoint(
+    checkpoint: dict[str, Any],
+    filename: str | os.PathLike[str],
+    file_client_args: dict[str, Any] | None = None,
+    backend_args: dict[str, Any] | None = None,
+) -> None:
     """Write `checkpoint` with `torch.save` atomically, so `filename` is always complete.
 
     The data goes to a temporary file in the same folder, which is flushed,
     fsynced and then renamed onto `filename`; the parent folder is created if
     needed. If anything fails, the temporary file is removed, a previous file at
-    `filename` is left untouched and the error propagates.
+    `filename` is left untouched and the error propagates. `file_client_args`
+    and `backend_args` are MMEngine's storage options: accepted for a local path,
+    where they change nothing (see `check_local_path`).
     """
     import torch
 
+    check_local_path(filename, file_client_args, backend_args)
     write_atomically(filename, lambda file: torch.save(checkpoint, file))
+
+
+def check_local_path(
+    path: str | os.PathLike[str] | None,
+    file_client_args: dict[str, Any] | None = None,
+    backend_args: dict[str, Any] | None = None,
+) -> None:
+    """Refuse what only MMEngine's remote file backends could do: a URL, or both storage options.
+
+    Raises:
+        ValueError: `path` names remote storage (``s3://``, ``http://``, ...), or
+            both `file_client_args` and `backend_args` are given (MMEngine refuses
+            that too).
+    """
+    if file_client_args is not None and backend_args is not None:
+        raise ValueError(
+            "give file_client_args or backend_args, not both (file_client_args is the older name)"
+        )
+    if path is not None and "://" in os.fspath(path):
+        raise ValueError(
+            f"{os.fspath(path)!r} is remote storage, which is not supported yet: "
+            "give a local path (a mounted bucket works)"
+        )
+
+
+def load_checkpoint(
+    model: Any,
+    filename: str | os.PathLike[str],
+    map_location: Any = None,
+    strict: bool = False,
+    logger: Any = None,
+    revise_keys: Sequence[tuple[str, str]] = ((r"^module\.", ""),),
+    weights_only: bool = True,
+) -> dict[str, Any]:
+    """Load a checkpoint file's weights into `model` and return the whole checkpoint (MMEngine's).
+
+    The weights are the checkpoint's ``state_dict`` entry, or the file itself
+    when it has none (a bare state dict). Keys the model lacks or misses are
+    reported to `logger` (a `logging.Logger`) or, without one, as a warning.
+    Unlike MMEngine's, the file is loaded safely unless `weights_only=False`.
+    """
+    checkpoint = load_checkpoint_file(filename, map_location, weights_only)
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    missing, unexpected = load_state_dict(model, state_dict, strict, logger, revise_keys)
+    problems = [
+        f"{what} in {os.fspath(filename)}: {', '.join(keys)}"
+        for what, keys in (("missing keys", missing), ("unexpected keys", unexpected))
+        if keys
+    ]
+    if problems:
+        _report("; ".join(problems), logger)
+    return checkpoint
+
+
+def _report(message: str, logger: Any) -> None:
+    """Warn through `logger` when one is given, else with `warnings.warn`."""
+    if logger is not None:
+        logger.warning(message)
+        return
+    import warnings
+
+    warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def load_checkpoint_file(
@@ -216,6 +289,7 @@ def load_state_dict(
     module: Any,
     state_dict: dict[str, Any],
     strict: bool = False,
+    logger: Any = None,
     revise_keys: Sequence[tuple[str, str]] = ((r"^module\.", ""),),
 ) -> tuple[list[str], list[str]]:
     """Load `state_dict` into `module` after renaming keys, e.g. dropping DDP's ``module.``.
@@ -225,6 +299,8 @@ def load_state_dict(
             unwrapped, so weights saved from a plain or a wrapped model both load.
         state_dict: The weights. It is not modified.
         strict: Raise if any key is missing, unexpected or has the wrong shape.
+        logger: Where the warning about tensors of another shape goes (a
+            `logging.Logger`); without one, `warnings.warn`.
         revise_keys: ``(pattern, replacement)`` regex substitutions applied in
             order to every key.
 
@@ -238,7 +314,6 @@ def load_state_dict(
             mismatched keys.
     """
     import re
-    import warnings
     from collections import OrderedDict
 
     import torch
@@ -286,13 +361,21 @@ def load_state_dict(
             "Pass strict=False to load only the matching keys, or revise_keys to rename keys."
         )
     if mismatched:
-        warnings.warn(
+        _report(
             f"not loaded into {type(module).__name__} because the shapes differ: "
             f"{', '.join(mismatched.values())}",
-            UserWarning,
-            stacklevel=2,
+            logger,
         )
     return missing, unexpected
+
+
+def get_state_dict(
+    module: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False
+) -> Any:
+    """The state dict of `module` without a DDP/DataParallel wrapper's ``module.`` prefix."""
+    return unwrap_model(module).state_dict(
+        destination=destination, prefix=prefix, keep_vars=keep_vars
+    )
 
 
 # ------------------------------------------------------------ random number generators

@@ -24,6 +24,14 @@ __all__ = [
     "EVALUATOR",
     "LOG_BACKENDS",
     "LOG_PROCESSORS",
+    "FUNCTIONS",
+    "VISUALIZERS",
+    "VISBACKENDS",
+    "MODEL_WRAPPERS",
+    "TRANSFORMS",
+    "WEIGHT_INITIALIZERS",
+    "TASK_UTILS",
+    "RUNNERS",
 ]
 
 
@@ -47,3 +55,11 @@ METRICS = _root("metric")
 EVALUATOR = _root("evaluator")
 LOG_BACKENDS = _root("log_backend")
 LOG_PROCESSORS = _root("log_processor")
+FUNCTIONS = _root("function", "hooks_core.dataset")  # collate functions, as MMEngine's
+VISUALIZERS = _root("visualizer")
+VISBACKENDS = _root("vis_backend")
+MODEL_WRAPPERS = _root("model_wrapper", "hooks_core.model")
+TRANSFORMS = _root("transform")
+WEIGHT_INITIALIZERS = _root("weight_initializer")
+TASK_UTILS = _root("task_util")
+RUNNERS = _root("runner")

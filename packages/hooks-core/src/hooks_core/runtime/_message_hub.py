@@ -15,16 +15,15 @@ whole run, which stay exact however many values the window has dropped.
 from __future__ import annotations
 
 import sys
-import warnings
 from collections import deque
 from itertools import islice
 
-from ..utils import check_positive_int
+from ..utils import ManagerMixin, check_positive_int
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from typing import Any, ClassVar
+    from typing import Any
 
 __all__ = ["HistoryBuffer", "MessageHub"]
 
@@ -176,7 +175,7 @@ class HistoryBuffer:
         self._sum, self._count = state_dict["global_sum"], state_dict["global_count"]
 
 
-class MessageHub:
+class MessageHub(ManagerMixin):
     """Scalars and runtime information shared by the runner, its hooks and its loggers.
 
     Scalars (losses, times, learning rates) live in one `HistoryBuffer` per key;
@@ -203,14 +202,6 @@ class MessageHub:
         (0.75, 1)
     """
 
-    _instances: ClassVar[dict[str, MessageHub]] = {}
-    _current: ClassVar[MessageHub | None] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._instances = {}  # each subclass names its own instances
-        cls._current = None
-
     def __init__(
         self,
         name: str = "",
@@ -218,7 +209,7 @@ class MessageHub:
         runtime_info: dict[str, Any] | None = None,
         resumed_keys: dict[str, bool] | None = None,
     ) -> None:
-        self.instance_name = name
+        super().__init__(name)
         self._log_scalars: dict[str, HistoryBuffer] = {}
         self._runtime_info: dict[str, Any] = dict(runtime_info or {})
         for key, buffer in (log_scalars or {}).items():
@@ -233,32 +224,6 @@ class MessageHub:
         self._resumed_keys.update(resumed_keys or {})
 
     # ------------------------------------------------------------ named instances
-    @classmethod
-    def get_instance(cls, name: str, **kwargs: Any) -> MessageHub:
-        """Return the hub called `name`, creating it with `kwargs` if needed; it becomes current.
-
-        Raises:
-            TypeError: if `name` is not a string.
-        """
-        if not isinstance(name, str):
-            raise TypeError(f"the name of a {cls.__name__} must be a str, got {name!r}")
-        instance = cls._instances.get(name)
-        if instance is None:
-            instance = cls._instances.setdefault(name, cls(name, **kwargs))
-        elif kwargs:
-            warnings.warn(
-                f"{cls.__name__} {name!r} already exists; ignoring the arguments "
-                f"{', '.join(sorted(kwargs))}",
-                stacklevel=2,
-            )
-        cls._current = instance
-        return instance
-
-    @classmethod
-    def check_instance_created(cls, name: str) -> bool:
-        """Whether a hub called `name` exists already."""
-        return name in cls._instances
-
     @classmethod
     def get_current_instance(cls) -> MessageHub:
         """Return the hub most recently created or fetched by `get_instance`.
