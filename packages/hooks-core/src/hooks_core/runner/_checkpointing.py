@@ -127,7 +127,7 @@ def load(
     checkpoint: dict[str, Any] = runner._start.read(filename, map_location, weights_only)
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
     missing, unexpected = load_state_dict(
-        unwrap_model(runner.model), checkpoint["state_dict"], strict, tuple(revise_keys)
+        unwrap_model(runner.model), checkpoint["state_dict"], strict, revise_keys=tuple(revise_keys)
     )
     if missing or unexpected:
         runner.logger.warning(
