@@ -17,16 +17,19 @@ model = dict(type="DigitsCNN", width=32, dropout=0.25)
 train_dataloader = dict(
     dataset=dict(type="DigitsDataset", split="train"),
     batch_size=32,
+    collate_fn=dict(type="default_collate"),  # the CNN takes stacked images
     sampler=dict(type="DefaultSampler", shuffle=True),
 )
 val_dataloader = dict(
     dataset=dict(type="DigitsDataset", split="val"),
     batch_size=128,
+    collate_fn=dict(type="default_collate"),  # the CNN takes stacked images
     sampler=dict(type="DefaultSampler", shuffle=False),
 )
 test_dataloader = dict(
     dataset=dict(type="DigitsDataset", split="test"),
     batch_size=128,
+    collate_fn=dict(type="default_collate"),  # the CNN takes stacked images
     sampler=dict(type="DefaultSampler", shuffle=False),
 )
 val_evaluator = dict(type="Accuracy", topk=(1,))

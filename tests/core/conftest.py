@@ -1,4 +1,4 @@
-"""Fixtures for the core's tests: registries restored after each test."""
+"""Fixtures for the core's tests: registries and the default scope restored after each test."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hooks_core import DATA_SAMPLERS, HOOKS, LOOPS, clear_plugin_cache
+from hooks_core.registry import DefaultScope
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -26,5 +27,7 @@ def isolated_registries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for registry in _SHARED:
         monkeypatch.setattr(registry, "_modules", dict(registry._modules))
         monkeypatch.setattr(registry, "_children", dict(registry._children))
+    monkeypatch.setattr(DefaultScope, "_instances", {})  # a scope a test sets ends with it
+    monkeypatch.setattr(DefaultScope, "_current", None)
     yield
     clear_plugin_cache()

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))  # t
 import torch
 import torch.distributed as dist
 from torch import nn
-from toy import PlainOptimWrapper, ToyDataset
+from toy import PlainOptimWrapper, ToyDataset, stacked
 
 from hooks_core import BaseModel, Hook, Runner
 
@@ -55,9 +55,8 @@ class LinearModel(BaseModel):
         self.linear = nn.Linear(4, 1)
         self.unused = nn.Linear(1, 1)
 
-    def forward(
-        self, inputs: torch.Tensor, targets: torch.Tensor | None = None, mode: str = "tensor"
-    ) -> Any:
+    def forward(self, inputs: Any, targets: Any = None, mode: str = "tensor") -> Any:
+        inputs, targets = stacked(inputs), stacked(targets)  # pseudo_collate gives lists
         prediction = self.linear(inputs)
         if mode == "loss":
             return {"loss": nn.functional.mse_loss(prediction, targets)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -180,6 +181,159 @@ def test_the_config_folder_is_searched_first_and_unused_base_folders_are_dropped
     assert str(tmp_path / "base") not in sys.path  # nothing came from there
 
 
+# ------------------------------------------------------------ MMEngine's file features
+@pytest.mark.parametrize("suffix", [".py", ".json", ".yaml"])
+def test_predefined_variables_name_the_file_itself(tmp_path: Path, suffix: str) -> None:
+    from hooks_core.config import Config
+
+    body = {
+        ".py": "a = '{{ fileDirname }}'\nb = '{{fileBasename}}'\n"
+               "c = 'work_dirs/{{ fileBasenameNoExtension }}'\nd = '{{ fileExtname }}'\n",
+        ".json": '{"a": "{{ fileDirname }}", "b": "{{fileBasename}}", '
+                 '"c": "work_dirs/{{ fileBasenameNoExtension }}", "d": "{{ fileExtname }}"}',
+        ".yaml": "a: '{{ fileDirname }}'\nb: '{{fileBasename}}'\n"
+                 "c: 'work_dirs/{{ fileBasenameNoExtension }}'\nd: '{{ fileExtname }}'\n",
+    }[suffix]  # fmt: skip
+    path = write(tmp_path / f"exp_1{suffix}", body)
+    cfg = Config.fromfile(path)
+    assert (cfg.a, cfg.b, cfg.c, cfg.d) == (
+        tmp_path.as_posix(), f"exp_1{suffix}", "work_dirs/exp_1", suffix,
+    )  # fmt: skip
+    assert Config.fromfile(path, use_predefined_variables=False).b == "{{fileBasename}}"
+    assert load_config(path)["c"] == "work_dirs/exp_1"
+    assert load_config(path, use_predefined_variables=False)["c"].endswith("}}")
+
+
+def test_environment_variables_fill_in_or_fall_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hooks_core.config import Config
+
+    path = write(tmp_path / "exp.py", """
+        data_root = '{{$HOOKS_TEST_ROOT:/data/default}}/images'
+        num_classes = {{'$HOOKS_TEST_CLASSES:80'}}
+    """)  # fmt: skip
+    monkeypatch.delenv("HOOKS_TEST_ROOT", raising=False)
+    monkeypatch.delenv("HOOKS_TEST_CLASSES", raising=False)
+    cfg = Config.fromfile(path)
+    assert (cfg.data_root, cfg.num_classes, cfg.env_variables) == ("/data/default/images", 80, {})
+    monkeypatch.setenv("HOOKS_TEST_CLASSES", "10")
+    cfg = Config.fromfile(path)
+    assert cfg.num_classes == 10 and cfg.env_variables == {"HOOKS_TEST_CLASSES": "10"}
+    write(tmp_path / "as_written.py", "data_root = '{{$HOOKS_TEST_ROOT:/data}}'\n")
+    as_written = Config.fromfile(tmp_path / "as_written.py", use_environment_variables=False)
+    assert as_written.data_root == "{{$HOOKS_TEST_ROOT:/data}}"
+    write(tmp_path / "bad.py", "root = '{{$HOOKS_TEST_UNSET:}}'\n")
+    monkeypatch.delenv("HOOKS_TEST_UNSET", raising=False)
+    with pytest.raises(KeyError, match="'HOOKS_TEST_UNSET' is not set"):
+        load_config(tmp_path / "bad.py")
+
+
+@pytest.mark.parametrize("suffix", [".py", ".json", ".yaml"])
+def test_base_references_copy_values_of_any_type(tmp_path: Path, suffix: str) -> None:
+    write(tmp_path / "base.py", """
+        item1 = [1, 2]
+        item2 = dict(a=0, b=dict(c=[3.1, 4.2]))
+        item3 = 'base.py'
+    """)  # fmt: skip
+    body = {
+        ".py": "_base_ = './base.py'\nitem4 = {{ _base_.item2.b.c }}\n"
+               "item5 = dict(x={{_base_.item2}}, y=[{{_base_.item3}}])\n"
+               "item6 = {{_base_.item1.1}}\n",
+        ".json": '{"_base_": "./base.py", "item4": {{ _base_.item2.b.c }}, '
+                 '"item5": {"x": {{_base_.item2}}, "y": [{{_base_.item3}}]}, '
+                 '"item6": {{_base_.item1.1}}}',
+        ".yaml": "_base_: ./base.py\nitem4: {{ _base_.item2.b.c }}\n"
+                 "item5: {x: {{_base_.item2}}, y: [{{_base_.item3}}]}\nitem6: {{_base_.item1.1}}\n",
+    }[suffix]  # fmt: skip
+    cfg = load_config(write(tmp_path / f"exp{suffix}", body))
+    assert cfg["item4"] == [3.1, 4.2]
+    assert cfg["item5"] == {"x": {"a": 0, "b": {"c": [3.1, 4.2]}}, "y": ["base.py"]}
+    assert cfg["item6"] == 2 and cfg["item1"] == [1, 2]
+    cfg["item5"]["x"]["a"] = 9
+    assert cfg["item2"]["a"] == 0  # a copy, not the base's own dict
+    write(tmp_path / "missing.py", "_base_ = 'base.py'\nx = {{_base_.item9}}\n")
+    with pytest.raises(KeyError, match=r"\{\{_base_.item9\}\} refers to 'item9'"):
+        load_config(tmp_path / "missing.py")
+
+
+def test_a_python_config_reads_its_bases_through_the_base_variable(tmp_path: Path) -> None:
+    from hooks_core.config import Config
+
+    write(tmp_path / "base.py", "model = dict(type='ResNet', depth=50)\nlr = 0.1\n")
+    path = write(tmp_path / "exp.py", """
+        _base_ = ['base.py']
+        model = dict(_base_.model, depth=101)
+        lr = _base_.lr * 2
+        backbone_type = _base_.model.type
+    """)  # fmt: skip
+    cfg = Config.fromfile(path)
+    assert cfg.model == {"type": "ResNet", "depth": 101} and cfg.lr == 0.2
+    assert cfg.backbone_type == "ResNet"
+    assert cfg.text == f"{tmp_path / 'base.py'}\n{(tmp_path / 'base.py').read_text()}\n" \
+        f"{path}\n{path.read_text()}"  # fmt: skip
+
+
+def test_merging_rules_follow_mmengine(tmp_path: Path) -> None:
+    write(tmp_path / "a.py", "item = dict(x=1)\nflag = True\n")
+    write(tmp_path / "b.py", "item = dict(y=2)\n")
+    write(tmp_path / "two.py", "_base_ = ['a.py', 'b.py']\n")
+    with pytest.raises(KeyError, match=r"a.py and .*b.py both define 'item'"):
+        load_config(tmp_path / "two.py")
+    write(tmp_path / "over.py", "_base_ = 'a.py'\nflag = dict(on=True)\n")
+    with pytest.raises(TypeError, match="'flag' is a dict, but the value it would merge into is "
+                       "bool True; add _delete_=True"):  # fmt: skip
+        load_config(tmp_path / "over.py")
+    write(tmp_path / "replace.py", "_base_ = 'a.py'\nflag = dict(_delete_=True, on=True)\n")
+    assert load_config(tmp_path / "replace.py")["flag"] == {"on": True}
+
+
+def test_python_configs_keep_values_and_drop_code(tmp_path: Path) -> None:
+    path = write(tmp_path / "exp.py", """
+        from __future__ import annotations
+        import os.path as osp
+
+        def helper(x):
+            return x * 2
+
+        here = osp.basename(__file__)
+        scaled = helper(3)
+        cls = dict(type=dict)
+    """)  # fmt: skip
+    cfg = load_config(path)
+    assert {key for key in cfg if key not in ("filename",)} == {"here", "scaled", "cls"}
+    assert (cfg["here"], cfg["scaled"], cfg["cls"]["type"]) == ("exp.py", 6, dict)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("from mmengine.config import read_base\nwith read_base():\n    from .base import *\n",
+         "lazy-import configs"),
+        ("_base_ = ['mmdet::_base_/models/retinanet.py']\n", "the package base"),
+    ],
+)  # fmt: skip
+def test_unsupported_mmengine_config_styles_say_so(tmp_path: Path, text: str, message: str) -> None:
+    from hooks_core.config import Config
+
+    path = write(tmp_path / "exp.py", text)
+    with pytest.raises(NotImplementedError, match=message):
+        Config.fromfile(path)
+    with pytest.raises(NotImplementedError, match="lazy_import=True"):
+        Config.fromfile(tmp_path / "exp.py", lazy_import=True)
+
+
+def test_a_deprecated_config_warns(tmp_path: Path) -> None:
+    path = write(tmp_path / "old.py", """
+        _deprecation_ = dict(expected='new.py', reference='https://example.org/why')
+        a = 1
+    """)  # fmt: skip
+    with pytest.warns(DeprecationWarning, match=r"old.py is deprecated; use new.py instead "
+                      r"\(see https://example.org/why\)"):  # fmt: skip
+        cfg = load_config(path)
+    assert "_deprecation_" not in cfg and cfg["a"] == 1
+
+
 # ------------------------------------------------------------ cfg-options
 @pytest.mark.parametrize(
     ("text", "value"),
@@ -188,11 +342,20 @@ def test_the_config_folder_is_searched_first_and_unused_base_folders_are_dropped
         ("None", None), ("null", None), ("[1, 2]", [1, 2]), ("(1, 2)", (1, 2)), ("1,2", [1, 2]),
         ("a,b", ["a", "b"]), ("sgd", "sgd"), ("'quoted'", "quoted"), ("{'a': 1}", {"a": 1}),
         ("[[1, 2], [3]]", [[1, 2], [3]]), ("work_dirs/x", "work_dirs/x"),
+        ("[cat, dog]", ["cat", "dog"]), ("[(a,b), [1,2], false]", [("a", "b"), [1, 2], False]),
+        ("(a)", ("a",)), ("(1,2),(3,4)", [(1, 2), (3, 4)]), ("'a,b'", "a,b"), ("inf", math.inf),
+        ("['x, y', z]", ["x, y", "z"]),
     ],
 )  # fmt: skip
 def test_option_values_are_typed(text: str, value: Any) -> None:
     assert parse_value(text) == value
     assert type(parse_value(text)) is type(value)
+
+
+@pytest.mark.parametrize("text", ["[1, 2", "[1]]", "(a"])
+def test_option_values_with_unbalanced_brackets_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="do not balance"):
+        parse_value(text)
 
 
 def test_options_set_nested_keys_and_list_items_on_a_copy() -> None:

@@ -153,3 +153,30 @@ def test_inner_iter_epoch_end_and_last_helpers() -> None:
     assert hook.is_last_train_epoch(runner(epoch=1)) is False
     assert hook.is_last_train_iter(runner(it=29)) is True
     assert hook.is_last_train_iter(runner(it=28)) is False
+
+
+def test_points_can_be_called_directly_with_positional_arguments_as_mmengines_tests_do() -> None:
+    hook, stand_in = Hook(), runner()
+    hook.before_run(stand_in)
+    hook.after_load_checkpoint(stand_in, {})
+    hook.before_save_checkpoint(stand_in, {})
+    for mode in ("train", "val", "test"):
+        getattr(hook, f"before_{mode}_epoch")(stand_in)
+        getattr(hook, f"before_{mode}_iter")(stand_in, 0, {})
+        getattr(hook, f"after_{mode}_iter")(stand_in, 0, {}, {})
+    hook.after_train_epoch(stand_in)
+    hook.after_val_epoch(stand_in, {})
+    hook.after_test_epoch(stand_in, {})
+    hook._before_iter(stand_in, {})  # MMEngine's own test passes the batch as batch_idx
+    hook._after_iter(stand_in, {}, {})
+    recorder = Recorder()
+    recorder.after_val_iter(stand_in, 3, "batch", "out")
+    assert recorder.calls == [("after_iter", "val", (3, "batch", "out"))]
+
+
+def test_helpers_are_not_hook_points() -> None:
+    class Helper(Hook):
+        def is_last_train_epoch(self, runner: Any) -> bool:
+            return True
+
+    assert Helper().get_triggered_stages() == []

@@ -244,3 +244,61 @@ def test_bad_function_on_an_instance_gets_an_expected_signature_without_self() -
     hook.after_val_epoch = lambda: None  # type: ignore[method-assign, assignment]
     with pytest.raises(TypeError, match=r"expected after_val_epoch\(runner, metrics=None\)$"):
         HookList(owner=None).register(hook)
+
+
+def test_hooks_written_as_for_mmengine_are_dispatched() -> None:
+    from hooks_core.config import ConfigDict
+
+    calls: list[tuple[str, Any]] = []
+
+    @HOOKS.register_module()
+    class MMEngineStyleHook(Hook):
+        """Points with MMEngine's parameter names and defaults, a generic one among them."""
+
+        priority = "VERY_LOW"
+
+        def __init__(self, interval: int = 1) -> None:
+            self.interval = interval
+
+        def before_train_epoch(self, runner: Any) -> None:
+            calls.append(("before_train_epoch", runner))
+
+        def after_train_iter(
+            self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+        ) -> None:
+            if self.every_n_inner_iters(batch_idx, self.interval):
+                calls.append(("after_train_iter", (batch_idx, data_batch, outputs)))
+
+        def after_val_epoch(self, runner: Any, metrics: dict[str, float] | None = None) -> None:
+            calls.append(("after_val_epoch", metrics))
+
+        def _after_iter(
+            self,
+            runner: Any,
+            batch_idx: int,
+            data_batch: Any = None,
+            outputs: Any = None,
+            mode: str = "train",
+        ) -> None:
+            calls.append((f"_after_iter[{mode}]", batch_idx))
+
+        def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+            checkpoint["seen"] = True
+
+    hooks = HookList(owner="runner")
+    hook = hooks.register(ConfigDict(type="MMEngineStyleHook", interval=2, priority="HIGH"))
+    assert hook.priority == "HIGH" and hook.interval == 2  # type: ignore[attr-defined]
+    hooks.call_hook("before_train_epoch")
+    for batch_idx in range(2):
+        hooks.call_hook("after_train_iter", batch_idx=batch_idx, data_batch={"x": 1}, outputs={})
+    hooks.call_hook("after_val_iter", batch_idx=5, data_batch=None, outputs=[])
+    hooks.call_hook("after_val_epoch", metrics={"acc": 0.5})
+    checkpoint: dict[str, Any] = {}
+    hooks.call_hook("before_save_checkpoint", checkpoint=checkpoint)
+    assert calls == [
+        ("before_train_epoch", "runner"),
+        ("after_train_iter", (1, {"x": 1}, {})),
+        ("_after_iter[val]", 5),
+        ("after_val_epoch", {"acc": 0.5}),
+    ]
+    assert checkpoint == {"seen": True}

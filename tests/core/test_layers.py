@@ -20,10 +20,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "utils": set(),
     "registry": {"utils"},
     "engine": {"utils", "registry"},
-    "runtime": {"utils"},
+    "dist": {"utils"},  # imports torch only inside its functions
+    "runtime": {"utils", "dist"},  # the logger needs the rank
     "config": {"utils", "registry"},
-    "dist": {"utils"},
-    "model": {"utils"},
+    "model": {"utils", "registry"},
     "checkpoint": {"utils", "model"},
     "dataset": {"utils", "registry", "dist"},
     "hooks": {"utils", "registry", "engine", "dist", "__about__"},

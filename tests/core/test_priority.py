@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hooks_core import Priority, get_priority
+from hooks_core.engine import UnknownPriorityError
 
 
 def test_levels_match_mmengine() -> None:
@@ -46,6 +47,13 @@ def test_out_of_range_int_names_value_and_range(given: int) -> None:
 def test_unknown_name_lists_valid_names() -> None:
     with pytest.raises(ValueError, match=r"unknown priority 'URGENT'.*HIGHEST.*VERY_LOW.*LOWEST"):
         get_priority("URGENT")
+
+
+def test_an_unknown_name_is_also_the_key_error_mmengine_raises() -> None:
+    with pytest.raises(KeyError) as info:
+        get_priority("URGENT")
+    assert isinstance(info.value, UnknownPriorityError) and isinstance(info.value, ValueError)
+    assert str(info.value).startswith("unknown priority 'URGENT'")  # not quoted like a KeyError
 
 
 @pytest.mark.parametrize("given", [1.5, None, True])

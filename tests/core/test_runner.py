@@ -159,8 +159,10 @@ def test_stages_build_their_loops_once_on_first_use(tmp_path: Path) -> None:
     assert runner.val_evaluator is runner.val_loop.evaluator
     assert runner.test_loop is None and runner.test_dataloader is None
     assert runner.test_evaluator is None
+    bare = Runner(ToyModel(), tmp_path / "bare", log_level="WARNING")
+    assert bare.train_loop is None and (bare.max_epochs, bare.max_iters) == (0, 0)  # MMEngine's
     with pytest.raises(RuntimeError, match="cannot train"):
-        _ = Runner(ToyModel(), tmp_path / "bare", log_level="WARNING").train_loop
+        bare.train()
 
 
 def test_runtime_info_reaches_the_message_hub_as_tensors(tmp_path: Path) -> None:
@@ -360,7 +362,7 @@ def test_no_value_is_pulled_to_the_host_during_training_iterations(
 def test_dataloader_configs_accept_torch_style_shuffle(tmp_path: Path) -> None:
     runner = Runner(**runner_kwargs(tmp_path))
     loader = runner.build_dataloader(dict(dataset=list(range(10)), batch_size=5, shuffle=False))
-    assert [batch.tolist() for batch in loader] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert list(loader) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]  # pseudo_collate: lists
     with pytest.raises(ValueError, match="'shuffle' or 'sampler', not both"):
         runner.build_dataloader(
             dict(dataset=list(range(4)), shuffle=True, sampler=dict(type="DefaultSampler"))

@@ -37,6 +37,9 @@ class ToyDataset(Dataset[dict[str, torch.Tensor]]):
 class ToyModel(BaseModel):
     """A two-layer MLP; dropout makes the RNG state matter for exact resume.
 
+    It takes a batch as a config-built dataloader gives it (``pseudo_collate``:
+    a list of tensors per key, as in MMEngine) or stacked.
+
     Args:
         batchnorm: Add a BatchNorm layer, for tests about buffers.
         dropout: Dropout probability; 0 for a deterministic model.
@@ -48,15 +51,19 @@ class ToyModel(BaseModel):
         drop: list[nn.Module] = [nn.Dropout(dropout)] if dropout else []
         self.net = nn.Sequential(nn.Linear(4, 8), *norm, nn.ReLU(), *drop, nn.Linear(8, 1))
 
-    def forward(
-        self, inputs: torch.Tensor, targets: torch.Tensor | None = None, mode: str = "tensor"
-    ) -> Any:
+    def forward(self, inputs: Any, targets: Any = None, mode: str = "tensor") -> Any:
+        inputs, targets = stacked(inputs), stacked(targets)
         prediction = self.net(inputs)
         if mode == "loss":
             return {"loss": nn.functional.mse_loss(prediction, targets)}
         if mode == "predict":
             return [{"prediction": prediction, "target": targets}]
         return prediction
+
+
+def stacked(values: Any) -> Any:
+    """One tensor from the list of per-sample tensors `pseudo_collate` gives (or as it is)."""
+    return torch.stack(values) if isinstance(values, (list, tuple)) else values
 
 
 class PlainOptimWrapper:

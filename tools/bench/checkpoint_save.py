@@ -65,7 +65,9 @@ def stalls(async_save: bool, saves: int, interval: int) -> list[float]:
         runner = Runner(
             model=model,
             work_dir=work_dir,
-            train_dataloader=dict(dataset=data, batch_size=BATCH),
+            train_dataloader=dict(
+                dataset=data, batch_size=BATCH, collate_fn=dict(type="default_collate")
+            ),
             train_cfg=dict(by_epoch=False, max_iters=saves * interval),
             optim_wrapper=OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)),
             default_hooks=dict(checkpoint=hook, logger=None),  # only the saves in the way

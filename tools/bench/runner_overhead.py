@@ -153,7 +153,10 @@ def make_runner(dataset: TensorDataset, iters: int, work_dir: str, name: str) ->
     return Runner(
         model=model,
         work_dir=work_dir,
-        train_dataloader=dict(dataset=dataset, batch_size=BATCH),  # DefaultSampler(shuffle=True)
+        # DefaultSampler(shuffle=True); stacked batches, as the plain loop's DataLoader gives
+        train_dataloader=dict(
+            dataset=dataset, batch_size=BATCH, collate_fn=dict(type="default_collate")
+        ),
         train_cfg=dict(by_epoch=False, max_iters=iters, val_interval=10**9),
         optim_wrapper=BenchOptimWrapper(optimizer),
         default_hooks=dict(logger=None, checkpoint=None),  # logging_overhead.py measures those

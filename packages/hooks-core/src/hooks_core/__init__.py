@@ -15,21 +15,34 @@ from .registry import (
     DATA_SAMPLERS,
     DATASETS,
     EVALUATOR,
+    FUNCTIONS,
     HOOKS,
     LOG_BACKENDS,
     LOG_PROCESSORS,
     LOOPS,
     METRICS,
+    MODEL_WRAPPERS,
     MODELS,
     OPTIM_WRAPPER_CONSTRUCTORS,
     OPTIM_WRAPPERS,
     OPTIMIZERS,
     PARAM_SCHEDULERS,
+    RUNNERS,
+    TASK_UTILS,
+    TRANSFORMS,
+    VISBACKENDS,
+    VISUALIZERS,
+    WEIGHT_INITIALIZERS,
+    DefaultScope,
     NotRegisteredError,
     PluginConflictError,
     Registry,
+    build_from_cfg,
     clear_plugin_cache,
+    count_registered_modules,
     import_modules_from_strings,
+    init_default_scope,
+    traverse_registry_tree,
 )
 from .utils import lazy_exports
 
@@ -46,18 +59,30 @@ __getattr__ = lazy_exports(
         "ValLoop": ".runner",
         "TestLoop": ".runner",
         "BaseModel": ".model",
+        "BaseDataPreprocessor": ".model",
+        "BaseTTAModel": ".model",
         "MessageHub": ".runtime",
+        "MMLogger": ".runtime",
+        "print_log": ".runtime",
         "HistoryBuffer": ".runtime",
         "TrainingInterrupted": ".runtime",
         "DefaultSampler": ".dataset",
         "InfiniteSampler": ".dataset",
+        "pseudo_collate": ".dataset",
+        "default_collate": ".dataset",
+        "worker_init_fn": ".dataset",
         "RuntimeInfoHook": ".hooks",
         "IterTimerHook": ".hooks",
         "DistSamplerSeedHook": ".hooks",
         "EmptyCacheHook": ".hooks",
         "SyncBuffersHook": ".hooks",
         "ProfilerHook": ".hooks",
+        "NPUProfilerHook": ".hooks",
+        "PrepareTTAHook": ".hooks",
         "FunctionHook": ".hooks",
+        "Config": ".config",
+        "ConfigDict": ".config",
+        "DictAction": ".config",
         "load_config": ".config",
         "import_custom_modules": ".config",
         "apply_cfg_options": ".config",
@@ -66,20 +91,35 @@ __getattr__ = lazy_exports(
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .config import apply_cfg_options, import_custom_modules, load_config
-    from .dataset import DefaultSampler, InfiniteSampler
+    from .config import (
+        Config,
+        ConfigDict,
+        DictAction,
+        apply_cfg_options,
+        import_custom_modules,
+        load_config,
+    )
+    from .dataset import (
+        DefaultSampler,
+        InfiniteSampler,
+        default_collate,
+        pseudo_collate,
+        worker_init_fn,
+    )
     from .hooks import (
         DistSamplerSeedHook,
         EmptyCacheHook,
         FunctionHook,
         IterTimerHook,
+        NPUProfilerHook,
+        PrepareTTAHook,
         ProfilerHook,
         RuntimeInfoHook,
         SyncBuffersHook,
     )
-    from .model import BaseModel
+    from .model import BaseDataPreprocessor, BaseModel, BaseTTAModel
     from .runner import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, Runner, TestLoop, ValLoop
-    from .runtime import HistoryBuffer, MessageHub, TrainingInterrupted
+    from .runtime import HistoryBuffer, MessageHub, MMLogger, TrainingInterrupted, print_log
 
 
 def __dir__() -> list[str]:
@@ -96,6 +136,8 @@ __all__ = [
     # running
     "Runner",
     "BaseModel",
+    "BaseDataPreprocessor",
+    "BaseTTAModel",
     "BaseLoop",
     "EpochBasedTrainLoop",
     "IterBasedTrainLoop",
@@ -103,8 +145,13 @@ __all__ = [
     "TestLoop",
     "MessageHub",
     "HistoryBuffer",
+    "MMLogger",
+    "print_log",
     "DefaultSampler",
     "InfiniteSampler",
+    "pseudo_collate",
+    "default_collate",
+    "worker_init_fn",
     "TrainingInterrupted",
     # built-in hooks
     "RuntimeInfoHook",
@@ -113,9 +160,16 @@ __all__ = [
     "EmptyCacheHook",
     "SyncBuffersHook",
     "ProfilerHook",
+    "NPUProfilerHook",
+    "PrepareTTAHook",
     "FunctionHook",
     # registries and plugins
     "Registry",
+    "build_from_cfg",
+    "DefaultScope",
+    "init_default_scope",
+    "traverse_registry_tree",
+    "count_registered_modules",
     "HOOKS",
     "LOOPS",
     "MODELS",
@@ -129,7 +183,19 @@ __all__ = [
     "EVALUATOR",
     "LOG_BACKENDS",
     "LOG_PROCESSORS",
+    "FUNCTIONS",
+    "VISUALIZERS",
+    "VISBACKENDS",
+    "MODEL_WRAPPERS",
+    "TRANSFORMS",
+    "WEIGHT_INITIALIZERS",
+    "TASK_UTILS",
+    "RUNNERS",
     "import_modules_from_strings",
+    # configs
+    "Config",
+    "ConfigDict",
+    "DictAction",
     "load_config",
     "import_custom_modules",
     "apply_cfg_options",

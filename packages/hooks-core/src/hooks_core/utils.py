@@ -61,13 +61,13 @@ class ManagerMixin:
     """Instances shared by name, as MMEngine's ``ManagerMixin``: one per name, and a current one.
 
     `get_instance` returns the instance called `name`, creating it from `kwargs`
-    on first use, and makes it current; `get_current_instance` returns the
-    current one. Each subclass keeps its own instances. Constructing an instance
-    directly does not register it.
+    on first use; `get_current_instance` returns the most recently created one.
+    Each subclass keeps its own instances. Constructing an instance directly
+    does not register it.
     """
 
     _instances: ClassVar[dict[str, Any]] = {}
-    _current: ClassVar[Any] = None
+    _current: ClassVar[Any] = None  # the most recently created instance
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,7 +87,7 @@ class ManagerMixin:
 
     @classmethod
     def get_instance(cls: type[_T], name: str, **kwargs: Any) -> _T:
-        """Return the instance called `name` (created from `kwargs` if new) and make it current.
+        """Return the instance called `name`, created from `kwargs` (and made current) if new.
 
         Arguments given for an instance that exists already are ignored, with a warning.
 
@@ -96,30 +96,30 @@ class ManagerMixin:
         """
         if not isinstance(name, str):
             raise TypeError(f"the name of a {cls.__name__} must be a str, got {name!r}")
-        instance = cls._instances.get(name)
+        instance: _T | None = cls._instances.get(name)
         if instance is None:
             instance = cls._instances.setdefault(name, cls(name=name, **kwargs))
+            cls._current = instance
         elif kwargs:
             warnings.warn(
                 f"{cls.__name__} {name!r} already exists; ignoring the arguments "
                 f"{', '.join(sorted(kwargs))}",
                 stacklevel=2,
             )
-        cls._current = instance
         return instance
 
     @classmethod
     def get_current_instance(cls: type[_T]) -> _T:
-        """Return the instance most recently created or fetched by `get_instance`.
+        """Return the instance most recently created by `get_instance`.
 
         Raises:
             RuntimeError: no instance was created yet.
         """
-        if cls._current is None:
+        current: _T | None = cls._current
+        if current is None:
             raise RuntimeError(
                 f"no {cls.__name__} exists yet: call {cls.__name__}.get_instance(name) first"
             )
-        current: _T = cls._current
         return current
 
     @classmethod

@@ -11,6 +11,7 @@ so importing this module stays cheap.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from ..model._wrapper import unwrap_model
 
@@ -60,27 +61,58 @@ def save_checkpoint(
     write_atomically(filename, lambda file: torch.save(checkpoint, file))
 
 
+# The backend names of MMEngine's local file backends.
+_LOCAL_BACKENDS = (None, "local", "disk")
+
+
 def check_local_path(
     path: str | os.PathLike[str] | None,
-    file_client_args: dict[str, Any] | None = None,
-    backend_args: dict[str, Any] | None = None,
+    file_client_args: Mapping[str, Any] | None = None,
+    backend_args: Mapping[str, Any] | None = None,
+    owner: str = "",
 ) -> None:
-    """Refuse what only MMEngine's remote file backends could do: a URL, or both storage options.
+    """Refuse what only MMEngine's remote file backends could do, naming `owner` in the error.
+
+    Local storage options (``dict(backend='local')``, or none) are accepted and
+    change nothing; everything else waits for object-storage support. Like
+    MMEngine, `file_client_args` gets a `FutureWarning`: it is the older name.
 
     Raises:
-        ValueError: `path` names remote storage (``s3://``, ``http://``, ...), or
-            both `file_client_args` and `backend_args` are given (MMEngine refuses
-            that too).
+        ValueError: both `file_client_args` and `backend_args` are given (MMEngine
+            refuses that too), either selects another backend or takes options only
+            remote storage has, or `path` is a URL (``s3://``, ``http://``, ...).
+        TypeError: `file_client_args` or `backend_args` is not a dict.
     """
+    who = f"{owner} " if owner else ""
     if file_client_args is not None and backend_args is not None:
         raise ValueError(
-            "give file_client_args or backend_args, not both (file_client_args is the older name)"
+            f"{who}takes file_client_args or backend_args, not both: file_client_args is the "
+            "deprecated name; keep backend_args"
         )
+    for name, args in (("file_client_args", file_client_args), ("backend_args", backend_args)):
+        if args is None:
+            continue
+        if not isinstance(args, Mapping):
+            raise TypeError(f"{who}{name} must be a dict, got {args!r}")
+        if args.get("backend") not in _LOCAL_BACKENDS:
+            raise ValueError(
+                f"{who}{name} asks for the {args['backend']!r} storage backend; remote storage "
+                "is not supported yet: give a local or mounted path, with "
+                "backend_args=dict(backend='local') or none"
+            )
+        if options := sorted(set(args) - {"backend"}):
+            raise ValueError(
+                f"{who}{name} has options {options} that only remote storage takes; remote "
+                "storage is not supported yet: drop them and give a local or mounted path"
+            )
     if path is not None and "://" in os.fspath(path):
         raise ValueError(
-            f"{os.fspath(path)!r} is remote storage, which is not supported yet: "
-            "give a local path (a mounted bucket works)"
+            f"{who}{os.fspath(path)!r} is remote storage; remote storage is not supported yet: "
+            "give a local or mounted path"
         )
+    if file_client_args is not None:
+        _report(f"{who}file_client_args is MMEngine's deprecated name: use backend_args", None,
+                FutureWarning)  # fmt: skip
 
 
 def load_checkpoint(
@@ -112,14 +144,14 @@ def load_checkpoint(
     return checkpoint
 
 
-def _report(message: str, logger: Any) -> None:
-    """Warn through `logger` when one is given, else with `warnings.warn`."""
+def _report(message: str, logger: Any, category: type[Warning] = UserWarning) -> None:
+    """Warn through `logger` if one is given, else by `warnings.warn` at the caller's caller."""
     if logger is not None:
         logger.warning(message)
         return
     import warnings
 
-    warnings.warn(message, UserWarning, stacklevel=3)
+    warnings.warn(message, category, stacklevel=3)
 
 
 def load_checkpoint_file(

@@ -1,9 +1,11 @@
 """``--cfg-options key.sub=value`` overrides: typed values, nested keys, and no silent typos.
 
 Values read as Python literals where they can (``0.01``, ``true``, ``None``,
-``[1, 2]``, ``(1, 2)``, ``{'a': 1}``, ``'quoted'``), otherwise a comma makes a
-list (``a,b`` is ``['a', 'b']``, each item read the same way), otherwise the
-value is a string. Keys are dotted paths; a number indexes a list
+``[1, 2]``, ``(1, 2)``, ``{'a': 1}``, ``'quoted'``, ``inf``). Brackets hold a
+list or tuple whose items are read the same way, so bare words work as in
+MMEngine (``[cat, dog]`` is ``['cat', 'dog']``, ``[(1, 2), [a, b]]`` nests);
+otherwise a comma makes a list (``a,b`` is ``['a', 'b']``); anything else is
+a string. Keys are dotted paths; a number indexes a list
 (``param_scheduler.0.end=10``). A key that does not exist is an error that
 suggests the closest existing one, because a misspelt override that trains
 with the default is worse than no override; ``+key=value`` adds a new key.
@@ -18,31 +20,89 @@ from ._config import copy_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from typing import Any
 
 __all__ = ["parse_value", "apply_cfg_options"]
 
-_OPENERS = frozenset("[({'\"")
 _WORDS = {"true": True, "false": False, "none": None, "null": None}
 
 
 def parse_value(text: str) -> Any:
     """The typed value of an override's right-hand side (see the module docstring).
 
+    Raises:
+        ValueError: brackets that do not balance (``[1, 2``).
+
     Example:
         >>> parse_value('0.01'), parse_value('True'), parse_value('1,2'), parse_value('sgd')
         (0.01, True, [1, 2], 'sgd')
+        >>> parse_value('[cat, (1, 2)]')
+        ['cat', (1, 2)]
     """
     stripped = text.strip()
     if stripped.lower() in _WORDS:
         return _WORDS[stripped.lower()]
-    if "," in stripped and stripped[:1] not in _OPENERS:  # a,b is a list, not a tuple
-        return [parse_value(item) for item in stripped.split(",") if item.strip()]
+    opener, parts, literal = stripped[:1], _split(stripped), _literal(stripped)
+    grouped = bool(opener) and opener in "[(" and _one_group(stripped)
+    if len(parts) > 1 and not grouped and not isinstance(literal, (str, dict, set)):
+        return [parse_value(part) for part in parts if part.strip()]  # a,b is a list
+    if literal is not _NOT_LITERAL:
+        return literal
+    if grouped:  # bare words inside: [cat, dog]
+        items = [parse_value(item) for item in _split(stripped[1:-1]) if item.strip()]
+        return items if opener == "[" else tuple(items)
+    if opener and opener in "[(":
+        raise ValueError(f"cfg-options: the brackets of {text!r} do not balance")
     try:
-        return ast.literal_eval(stripped)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return float(stripped)  # inf, nan
+    except ValueError:
         return stripped
+
+
+_NOT_LITERAL = object()
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _NOT_LITERAL
+
+
+def _brackets(text: str) -> Iterator[tuple[int, str, int]]:
+    """``(index, char, depth after it)`` for each character of `text` outside quotes."""
+    depth, quote = 0, ""
+    for index, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+            continue
+        if char in "'\"":
+            quote = char
+            continue
+        if char in "[({":
+            depth += 1
+        elif char in "])}":
+            depth -= 1
+        yield index, char, depth
+
+
+def _split(text: str) -> list[str]:
+    """`text` split at the commas outside brackets and quotes."""
+    parts, start = [], 0
+    for index, char, depth in _brackets(text):
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    return [*parts, text[start:]]
+
+
+def _one_group(text: str) -> bool:
+    """Whether `text` is one bracketed group: its first bracket closes at its last character."""
+    for index, char, depth in _brackets(text):
+        if char in "])}" and depth <= 0:
+            return depth == 0 and index == len(text) - 1
+    return False
 
 
 def apply_cfg_options(cfg: Mapping[str, Any], options: Iterable[str]) -> dict[str, Any]:

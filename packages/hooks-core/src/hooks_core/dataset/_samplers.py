@@ -9,7 +9,7 @@ indices, which a `torch.utils.data.DataLoader` accepts as ``sampler=``.
 
 from __future__ import annotations
 
-from ..dist._dist import get_dist_info, sync_random_seed
+from ..dist import get_dist_info, sync_random_seed
 from ..registry._roots import DATA_SAMPLERS
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package

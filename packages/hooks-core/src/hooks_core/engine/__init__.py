@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._hook import GENERIC_POINTS, HOOK_POINTS, Hook
 from ._hook_list import HookList
-from ._priority import Priority, get_priority, priority_name
+from ._priority import Priority, UnknownPriorityError, get_priority, priority_name
 
-__all__ = ["Hook", "HookList", "Priority", "get_priority", "priority_name", "HOOK_POINTS",
-           "GENERIC_POINTS"]  # fmt: skip
+__all__ = ["Hook", "HookList", "Priority", "get_priority", "priority_name", "UnknownPriorityError",
+           "HOOK_POINTS", "GENERIC_POINTS"]  # fmt: skip

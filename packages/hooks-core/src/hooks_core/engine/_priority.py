@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["Priority", "get_priority", "priority_name"]
+__all__ = ["Priority", "UnknownPriorityError", "get_priority", "priority_name"]
 
 
 class Priority(Enum):
@@ -24,6 +24,13 @@ class Priority(Enum):
     LOWEST = 100
 
 
+class UnknownPriorityError(ValueError, KeyError):
+    """A priority name that is not a level: a `ValueError`, and a `KeyError` as MMEngine raises."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 _VALID = (
     f"an int from 0 to 100, a Priority, or one of the names "
     f"{', '.join(level.name for level in Priority)} (any case)"
@@ -41,8 +48,9 @@ def get_priority(priority: int | str | Priority) -> int:
         The priority value; lower runs earlier.
 
     Raises:
-        ValueError: for an int out of range or an unknown name.
-        TypeError: for any other type.
+        ValueError: for an int out of range; `UnknownPriorityError` (a
+            `ValueError` and a `KeyError`) for an unknown name.
+        TypeError: for any other type, a bool included.
     """
     if isinstance(priority, Priority):
         return priority.value
@@ -54,7 +62,9 @@ def get_priority(priority: int | str | Priority) -> int:
         try:
             return Priority[priority.strip().upper()].value
         except KeyError:
-            raise ValueError(f"unknown priority {priority!r}: expected {_VALID}") from None
+            raise UnknownPriorityError(
+                f"unknown priority {priority!r}: expected {_VALID}"
+            ) from None
     raise TypeError(f"priority must be {_VALID}, got {type(priority).__name__} {priority!r}")
 
 

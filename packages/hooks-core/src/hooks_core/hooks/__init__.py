@@ -1,5 +1,6 @@
-"""The core's built-in hooks (runtime info, timer, sampler seed, empty cache, buffer sync, profiler,
-functions at hook points); importing this package registers them in `HOOKS`.
+"""The core's built-in hooks (runtime info, timer, sampler seed, empty cache, buffer sync,
+profilers, test-time augmentation, functions at hook points); importing this package registers
+them in `HOOKS`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from ..engine import Hook
 from ._empty_cache import EmptyCacheHook
 from ._function import FunctionHook
 from ._iter_timer import IterTimerHook
+from ._npu_profiler import NPUProfilerHook
+from ._prepare_tta import PrepareTTAHook
 from ._profiler import ProfilerHook
 from ._runtime_info import RuntimeInfoHook
 from ._sampler_seed import DistSamplerSeedHook
@@ -19,6 +22,8 @@ __all__ = [
     "EmptyCacheHook",
     "FunctionHook",
     "IterTimerHook",
+    "NPUProfilerHook",
+    "PrepareTTAHook",
     "ProfilerHook",
     "RuntimeInfoHook",
     "SyncBuffersHook",

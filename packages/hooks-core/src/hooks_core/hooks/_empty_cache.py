@@ -14,10 +14,12 @@ if TYPE_CHECKING:
 class EmptyCacheHook(Hook):
     """Call ``torch.cuda.empty_cache()`` around epochs and iterations, as configured.
 
-    The points apply to training, validation and testing alike. A point that is
-    off is not overridden at all, so it never enters the runner's dispatch table:
-    ``after_iter=False`` costs nothing per iteration. Without CUDA (or before
-    CUDA is first used) emptying the cache does nothing.
+    The points apply to training, validation and testing alike, through the
+    generic ``_before_epoch``/``_after_epoch``/``_after_iter`` points, so calling
+    ``after_train_epoch`` (or ``_after_epoch``) directly empties the cache too. A
+    point that is off is not overridden at all, so it never enters the runner's
+    dispatch table: ``after_iter=False`` costs nothing per iteration. Without
+    CUDA (or before CUDA is first used) emptying the cache does nothing.
 
     Args:
         before_epoch: Empty the cache before every epoch.
@@ -33,6 +35,10 @@ class EmptyCacheHook(Hook):
     def __init__(
         self, before_epoch: bool = False, after_epoch: bool = True, after_iter: bool = False
     ) -> None:
+        # MMEngine's attribute names, for code that reads the options back.
+        self._do_before_epoch = before_epoch
+        self._do_after_epoch = after_epoch
+        self._do_after_iter = after_iter
         enabled = {"_before_epoch": before_epoch, "_after_epoch": after_epoch,
                    "_after_iter": after_iter}  # fmt: skip
         # An instance attribute overrides a generic point for this hook only
@@ -43,8 +49,8 @@ class EmptyCacheHook(Hook):
 
     def __repr__(self) -> str:
         options = ", ".join(
-            f"{point.lstrip('_')}={point in self.__dict__}"
-            for point in ("_before_epoch", "_after_epoch", "_after_iter")
+            f"{name}={getattr(self, '_do_' + name)}"
+            for name in ("before_epoch", "after_epoch", "after_iter")
         )
         return f"{type(self).__name__}({options})"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from ..engine._hook import Hook
@@ -12,40 +13,50 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-_MODES = ("train", "val", "test")
-
-
 @HOOKS.register_module()
 class IterTimerHook(Hook):
-    """Record ``{mode}/data_time`` and ``{mode}/time`` per iteration, and the training ``eta``.
+    """Record ``{mode}/data_time`` and ``{mode}/time`` per iteration, and the ``eta``.
 
-    Times are wall-clock and the device is not synchronised, so on a GPU they
-    measure how fast the host issues work; averaged over a logging window that
-    converges to the true iteration time.
+    The numbers are MMEngine's: ``data_time`` runs from the end of the previous
+    iteration (or the start of the epoch) to the start of this one; ``time``
+    from the same point to the end of this one, so it includes the data time.
+    ``eta`` (runtime information, in seconds) is the mean iteration time since
+    training started (or resumed) times the iterations left; during validation
+    and testing, the mean over the current epoch times the batches left.
+
+    Times come from ``time.perf_counter`` and the device is not synchronised,
+    so on a GPU they measure how fast the host issues work; averaged over a
+    logging window that converges to the true iteration time.
+
+    Attributes:
+        start_iter: The training iteration the current run started from.
+        time_sec_tot: Seconds spent in training iterations since `start_iter`.
+        time_sec_test_val: Seconds spent in the current validation or test epoch.
+        t: The clock reading the current iteration is timed from.
     """
 
     priority = "NORMAL"
 
     def __init__(self) -> None:
-        # Keys built once, not formatted on every iteration.
-        self._keys = {mode: (f"{mode}/data_time", f"{mode}/time") for mode in _MODES}
-        self._last = 0.0
-        self._start_iter = 0
-        self._train_seconds = 0.0
-        self._eval_seconds = 0.0
+        self.start_iter = 0
+        self.time_sec_tot = 0.0
+        self.time_sec_test_val = 0.0
+        self.t = time.perf_counter()  # so that any point may be called first
 
     def before_train(self, runner: Any) -> None:
-        self._start_iter = runner.iter
-        self._train_seconds = 0.0
+        self.start_iter = runner.iter
+        self.time_sec_tot = 0.0
 
     def _before_epoch(self, runner: Any, mode: str = "train") -> None:
-        self._last = time.perf_counter()
-        self._eval_seconds = 0.0
+        self.t = time.perf_counter()
+
+    def _after_epoch(self, runner: Any, mode: str = "train") -> None:
+        self.time_sec_test_val = 0.0
 
     def _before_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, mode: str = "train"
     ) -> None:
-        runner.message_hub.update_scalar(self._keys[mode][0], time.perf_counter() - self._last)
+        runner.message_hub.update_scalar(_keys(mode)[0], time.perf_counter() - self.t)
 
     def _after_iter(
         self,
@@ -55,19 +66,22 @@ class IterTimerHook(Hook):
         outputs: Any = None,
         mode: str = "train",
     ) -> None:
-        now = time.perf_counter()
-        elapsed = now - self._last
-        self._last = now
         hub = runner.message_hub
-        hub.update_scalar(self._keys[mode][1], elapsed)
+        elapsed = time.perf_counter() - self.t
+        hub.update_scalar(_keys(mode)[1], elapsed)
+        self.t = time.perf_counter()
         if mode == "train":
-            self._train_seconds += elapsed
-            done = runner.iter + 1 - self._start_iter
-            hub.update_info(
-                "eta", self._train_seconds / done * (runner.max_iters - runner.iter - 1)
-            )
+            self.time_sec_tot += elapsed
+            mean = self.time_sec_tot / (runner.iter - self.start_iter + 1)
+            hub.update_info("eta", mean * (runner.max_iters - runner.iter - 1))
         else:
-            self._eval_seconds += elapsed
-            loop = runner.val_loop if mode == "val" else runner.test_loop
-            remaining = len(loop.dataloader) - batch_idx - 1
-            hub.update_info("eta", self._eval_seconds / (batch_idx + 1) * remaining)
+            loader = runner.val_dataloader if mode == "val" else runner.test_dataloader
+            self.time_sec_test_val += elapsed
+            mean = self.time_sec_test_val / (batch_idx + 1)
+            hub.update_info("eta", mean * (len(loader) - batch_idx - 1))
+
+
+@functools.cache
+def _keys(mode: str) -> tuple[str, str]:
+    """The scalar names of a mode, formatted once rather than on every iteration."""
+    return f"{mode}/data_time", f"{mode}/time"

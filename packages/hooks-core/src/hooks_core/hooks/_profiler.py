@@ -1,4 +1,4 @@
-"""`ProfilerHook`: profile the first training epochs or iterations with `torch.profiler`."""
+"""`ProfilerHook`: profile the first training epoch or iterations with `torch.profiler`."""
 
 from __future__ import annotations
 
@@ -26,18 +26,21 @@ _TRACE_TYPES = ("log_trace", "tb_trace")
 class ProfilerHook(Hook):
     """Profile the start of training with `torch.profiler` and report or save the result.
 
-    Profiling starts in ``before_run``; the profiler steps after every training
-    iteration and stops once `profile_times` epochs (or iterations) were
-    profiled, or when the run ends, whichever comes first. It then hands the
-    result to `on_trace_ready` and writes `json_trace_path`. A run without
-    training (``runner.val()``) is profiled whole. A hook profiles one run only.
+    As in MMEngine, profiling starts in ``before_run`` and the profiler steps
+    after every training iteration. It stops at the end of the first training
+    epoch, or, with ``by_epoch=False``, after training iteration `profile_times`
+    if that comes first; then the result goes to `on_trace_ready` and to
+    `json_trace_path`. A run without training (``runner.val()``), or one that
+    ends early, is profiled until it ends. A hook profiles one run only.
 
     Args:
-        by_epoch: Count `profile_times` in training epochs, else in iterations.
-        profile_times: How many epochs or iterations to profile; at most the
-            training length.
+        by_epoch: Profile the first training epoch (then `profile_times` must
+            be 1), else the first `profile_times` training iterations.
+        profile_times: How many iterations to profile with ``by_epoch=False``;
+            at most the training length.
         activity_with_cpu: Profile CPU activity.
-        activity_with_cuda: Profile CUDA activity.
+        activity_with_cuda: Profile CUDA activity. With neither, torch profiles
+            the activities it supports (MMEngine lets both be off too).
         schedule: Keyword arguments of ``torch.profiler.schedule`` (``wait``,
             ``warmup``, ``active``, ``repeat``, ``skip_first``), or a schedule.
             None records every step.
@@ -56,13 +59,15 @@ class ProfilerHook(Hook):
             there. In a distributed run, rank ``r > 0`` writes ``<stem>_rank<r><ext>``.
 
     Raises:
-        ValueError: `profile_times` is not a positive int; no activity is
-            selected; `on_trace_ready` has an unknown ``type``; ``tb_trace`` is
-            combined with `json_trace_path` (the TensorBoard handler already
-            saves the Chrome trace, which torch saves only once). In ``before_run``:
-            `profile_times` exceeds the run's training epochs or iterations.
-            Also for `schedule` arguments ``torch.profiler.schedule`` rejects.
-        TypeError: `schedule` or `on_trace_ready` is of the wrong type.
+        ValueError: `profile_times` is below 1, or above 1 with `by_epoch`;
+            `on_trace_ready` is neither None, a callable nor a dict, or has an
+            unknown ``type``; ``tb_trace`` is combined with `json_trace_path`
+            (the TensorBoard handler already saves the Chrome trace, which torch
+            saves only once); `schedule` has values ``torch.profiler.schedule``
+            rejects. In ``before_run``: `profile_times` exceeds the run's training
+            epochs or iterations.
+        TypeError: a flag is not a bool, `profile_times` not an int, `schedule`
+            neither a dict nor a callable, or missing required arguments.
 
     Example:
         >>> custom_hooks = [dict(type='ProfilerHook', by_epoch=False, profile_times=20,
@@ -87,17 +92,31 @@ class ProfilerHook(Hook):
         with_flops: bool = False,
         json_trace_path: str | os.PathLike[str] | None = None,
     ) -> None:
+        flags = {"by_epoch": by_epoch, "activity_with_cpu": activity_with_cpu,
+                 "activity_with_cuda": activity_with_cuda}  # fmt: skip
+        for name, value in flags.items():
+            if not isinstance(value, bool):
+                raise TypeError(f"ProfilerHook {name} must be a bool, got {value!r}")
         check_positive_int(profile_times, "profile_times")
-        if not (activity_with_cpu or activity_with_cuda):
+        if by_epoch and profile_times > 1:
             raise ValueError(
-                "ProfilerHook has nothing to profile: set activity_with_cpu and/or "
-                "activity_with_cuda"
+                f"ProfilerHook(by_epoch=True) profiles the first training epoch only, so "
+                f"profile_times must be 1, got {profile_times}: profiling slows training, so "
+                "profile one epoch, or set by_epoch=False to profile that many iterations"
             )
         _check_trace_config(on_trace_ready, json_trace_path)
+        from torch.profiler import ProfilerActivity
+
         self.by_epoch = by_epoch
         self.profile_times = profile_times
-        self.activity_with_cpu = activity_with_cpu
-        self.activity_with_cuda = activity_with_cuda
+        self.activities = [
+            activity
+            for activity, wanted in (
+                (ProfilerActivity.CPU, activity_with_cpu),
+                (ProfilerActivity.CUDA, activity_with_cuda),
+            )
+            if wanted
+        ]
         self.schedule = _build_schedule(schedule)
         self.on_trace_ready = on_trace_ready
         self.record_shapes = record_shapes
@@ -105,84 +124,75 @@ class ProfilerHook(Hook):
         self.with_stack = with_stack
         self.with_flops = with_flops
         self.json_trace_path = None if json_trace_path is None else os.fspath(json_trace_path)
-        self._profiler: profile | None = None
-        self._profiled = 0  # epochs or iterations done while profiling
-        self._finished = False
+        self.profiler: profile | None = None  # the running profiler, from before_run on
+        self._closed = False
 
     def before_run(self, runner: Any) -> None:
-        if self._finished or self._profiler is not None:
+        if self._closed or self.profiler is not None:
             return
         self._check_length(runner)
-        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler import profile
 
-        activities = [
-            activity
-            for activity, wanted in (
-                (ProfilerActivity.CPU, self.activity_with_cpu),
-                (ProfilerActivity.CUDA, self.activity_with_cuda),
-            )
-            if wanted
-        ]
         profiler = profile(
-            activities=activities,
+            activities=self.activities or None,  # None: the activities torch supports
             schedule=self.schedule,
-            on_trace_ready=self._trace_handler(runner),
+            on_trace_ready=self._parse_trace_config(runner),
             record_shapes=self.record_shapes,
             profile_memory=self.profile_memory,
             with_stack=self.with_stack,
             with_flops=self.with_flops,
         )
-        profiler.start()
-        self._profiler = profiler
-        self._profiled = 0
-        unit = "epoch" if self.by_epoch else "iteration"
-        plural = "" if self.profile_times == 1 else "s"
-        runner.logger.info(
-            "ProfilerHook started; it stops after %d training %s%s or at the end of the run",
-            self.profile_times,
-            unit,
-            plural,
-        )
+        profiler.__enter__()  # type: ignore[no-untyped-call]
+        self.profiler = profiler
+        if self.by_epoch:
+            runner.logger.info(
+                "ProfilerHook started; it stops at the end of the first training epoch or of "
+                "the run"
+            )
+        else:
+            runner.logger.info(
+                "ProfilerHook started; it stops after training iteration %d, at the end of "
+                "the first training epoch or of the run",
+                self.profile_times,
+            )
 
     def after_train_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
-        profiler = self._profiler
-        if profiler is None:
+        if self.profiler is None or self._closed:
             return
-        profiler.step()
-        if not self.by_epoch:
-            self._count(runner)
+        self.profiler.step()
+        # MMEngine's rule on the global iteration; a run resumed past it profiles one step.
+        if not self.by_epoch and runner.iter + 1 >= self.profile_times:
+            self._export_chrome_trace(runner)
 
     def after_train_epoch(self, runner: Any) -> None:
-        if self._profiler is not None and self.by_epoch:
-            self._count(runner)
+        """The end of the first epoch ends profiling (iteration-based loops have one epoch)."""
+        if self.profiler is not None and not self._closed:
+            self._export_chrome_trace(runner)
 
     def after_run(self, runner: Any) -> None:
         """Stop a profiler still running: training ended early, or the run did not train."""
-        self._stop(runner)
+        if self.profiler is not None and not self._closed:
+            self._export_chrome_trace(runner)
 
     # ------------------------------------------------------------ internals
-    def _count(self, runner: Any) -> None:
-        self._profiled += 1
-        if self._profiled >= self.profile_times:
-            self._stop(runner)
-
     def _check_length(self, runner: Any) -> None:
         try:
-            loop = runner.train_loop
+            length = runner.max_epochs if self.by_epoch else runner.max_iters
         except RuntimeError:  # a runner made only to validate or test
             return
-        length = loop.max_epochs if self.by_epoch else loop.max_iters
-        if self.profile_times > length:
+        if length and self.profile_times > length:  # 0: the run does not train
             unit = "epochs" if self.by_epoch else "iterations"
             raise ValueError(
                 f"ProfilerHook cannot profile {self.profile_times} training {unit}: the run "
                 f"has only {length}; lower profile_times to at most {length}"
             )
 
-    def _trace_handler(self, runner: Any) -> TraceHandler | None:
+    def _parse_trace_config(self, runner: Any) -> TraceHandler | None:
+        """The ``on_trace_ready`` handler for torch, from the option's form."""
         spec = self.on_trace_ready
+        _check_trace_config(spec, self.json_trace_path)
         if spec is None or callable(spec):
             return spec
         cfg = dict(spec)
@@ -202,12 +212,13 @@ class ProfilerHook(Hook):
         handler: TraceHandler = tensorboard_trace_handler(dir_name, **cfg)
         return handler
 
-    def _stop(self, runner: Any) -> None:
-        profiler, self._profiler = self._profiler, None
-        if profiler is None:
-            return
-        self._finished = True
-        profiler.stop()  # calls on_trace_ready with what was recorded
+    def _export_chrome_trace(self, runner: Any) -> None:
+        """Stop profiling, which hands the result to on_trace_ready, and write json_trace_path."""
+        self._closed = True
+        profiler = self.profiler
+        assert profiler is not None
+        runner.logger.info("ProfilerHook stopped; the results may take a while to process")
+        profiler.__exit__(None, None, None)  # type: ignore[no-untyped-call]
         if self.json_trace_path is not None:
             self._export(runner, profiler, self.json_trace_path)
 
@@ -239,10 +250,10 @@ def _check_trace_config(
 ) -> None:
     if on_trace_ready is None or callable(on_trace_ready):
         return
-    if not isinstance(on_trace_ready, Mapping):
-        raise TypeError(
+    if not isinstance(on_trace_ready, Mapping):  # MMEngine's ValueError, kept
+        raise ValueError(
             f"on_trace_ready must be None, a callable or a dict with type 'log_trace' or "
-            f"'tb_trace', got {type(on_trace_ready).__name__}"
+            f"'tb_trace', got {type(on_trace_ready).__name__} {on_trace_ready!r}"
         )
     kind = on_trace_ready.get("type")
     if kind not in _TRACE_TYPES:
@@ -265,7 +276,7 @@ def _build_schedule(schedule: Mapping[str, Any] | Callable[[int], Any] | None) -
         )
     from torch.profiler import schedule as make_schedule
 
-    try:
+    try:  # a missing argument stays torch's TypeError, as in MMEngine
         return make_schedule(**schedule)
-    except (TypeError, AssertionError) as err:  # torch asserts on bad values
-        raise ValueError(f"invalid ProfilerHook schedule {dict(schedule)!r}: {err}") from None
+    except AssertionError as err:  # torch asserts on bad values
+        raise ValueError(f"invalid ProfilerHook schedule {dict(schedule)!r}: {err}") from err

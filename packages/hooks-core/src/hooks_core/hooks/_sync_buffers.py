@@ -21,24 +21,26 @@ class SyncBuffersHook(Hook):
     which covers iteration-based training, where validation runs mid-epoch.
     Integer buffers (``num_batches_tracked``) get the floor of the mean.
 
-    In a single process it does nothing.
+    Whether the run is distributed is asked when a point is called (MMEngine
+    asks once, at construction); in a single process the hook does nothing.
+
+    Attributes:
+        called_in_train: Whether the buffers were synchronised after the last
+            training epoch, so the validation that follows can skip it.
     """
 
     priority = "NORMAL"
 
     def __init__(self) -> None:
-        self._synced_after_train = False
+        self.called_in_train = False
 
     def after_train_epoch(self, runner: Any) -> None:
-        self._sync(runner)
-        self._synced_after_train = True
+        if dist.is_distributed():
+            dist.all_reduce_mean(runner.model.buffers())
+            self.called_in_train = True
 
     def before_val_epoch(self, runner: Any) -> None:
-        if not self._synced_after_train:
-            self._sync(runner)
-        self._synced_after_train = False
-
-    @staticmethod
-    def _sync(runner: Any) -> None:
-        if runner.distributed:
-            dist.all_reduce_mean(runner.model.buffers())
+        if dist.is_distributed():
+            if not self.called_in_train:
+                dist.all_reduce_mean(runner.model.buffers())
+            self.called_in_train = False

@@ -2,20 +2,25 @@
 
 A user writes ``forward(inputs, data_samples=None, mode='tensor')`` returning a
 dict of losses for ``mode='loss'`` and predictions for ``mode='predict'``; the
-steps, the loss summation and the optimizer update come from here. This module
-imports torch, so ``hooks_core`` loads it only when `BaseModel` is first used.
+data preprocessing, the steps, the loss summation and the optimizer update come
+from here. This module imports torch, so ``hooks_core`` loads it only when
+`BaseModel` is first used.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
+from ..registry._roots import MODELS
+from ._data_preprocessor import BaseDataPreprocessor, cuda_device
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
     from typing import Any
 
 __all__ = ["BaseModel"]
@@ -24,9 +29,21 @@ __all__ = ["BaseModel"]
 class BaseModel(nn.Module):
     """Base class of models the runner trains: write `forward`, get the steps.
 
+    MMEngine's ``BaseModel``: ``train_step``, ``val_step`` and ``test_step``
+    pass the batch through `data_preprocessor`, then call ``forward`` with
+    ``mode='loss'`` or ``mode='predict'``; `parse_losses` sums the losses.
+
     Args:
-        data_preprocessor: Called as ``data_preprocessor(data, training)`` before
-            every forward pass; the default moves tensors to the model's device.
+        data_preprocessor: A module (or any callable) called as
+            ``data_preprocessor(data, training)`` before every forward pass, or
+            its config for ``MODELS``; None means a `BaseDataPreprocessor`,
+            which moves the batch's tensors to the model's device.
+        init_cfg: Accepted for MMEngine models that pass it on; weight
+            initialisation configs are not supported, so it must be None.
+
+    Raises:
+        TypeError: `data_preprocessor` is neither a dict, a callable nor None.
+        NotImplementedError: `init_cfg` is given.
 
     Example:
         >>> class Classifier(BaseModel):
@@ -40,27 +57,54 @@ class BaseModel(nn.Module):
         ...         return logits.argmax(1) if mode == 'predict' else logits
     """
 
-    def __init__(self, data_preprocessor: Callable[[Any, bool], Any] | None = None) -> None:
+    def __init__(
+        self,
+        data_preprocessor: Mapping[str, Any] | Callable[..., Any] | None = None,
+        init_cfg: Any = None,
+    ) -> None:
         super().__init__()
-        self._data_preprocessor = data_preprocessor
-        self._device: torch.device | None = None
+        if init_cfg is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: init_cfg (MMEngine's weight initialisation configs) is "
+                "not supported; initialise the weights in __init__ instead"
+            )
+        if data_preprocessor is None:
+            built: Any = BaseDataPreprocessor()
+        elif isinstance(data_preprocessor, Mapping):
+            built = MODELS.build(data_preprocessor)
+        elif callable(data_preprocessor):
+            built = data_preprocessor
+        else:
+            raise TypeError(
+                f"data_preprocessor must be a module, a callable, a config dict or None, got "
+                f"{type(data_preprocessor).__name__}"
+            )
+        self.data_preprocessor: Callable[..., Any] = built
 
-    def data_preprocessor(self, data: Any, training: bool = False) -> Any:
-        """Prepare a batch for `forward`: by default, move its tensors to the model's device."""
-        if self._data_preprocessor is not None:
-            return self._data_preprocessor(data, training)
-        device = self._device
-        if device is None:  # looked up once: walking the parameters costs microseconds
-            parameter = next(self.parameters(), None)
-            if parameter is None:
-                return data
-            device = self._device = parameter.device
-        return _to_device(data, device)
+    def to(self, *args: Any, **kwargs: Any) -> BaseModel:
+        """Move the model, and tell its data preprocessors the new device."""
+        moved = super().to(*args, **kwargs)
+        device = torch._C._nn._parse_to(*args, **kwargs)[0]
+        if device is not None:
+            self._set_device(torch.device(device))
+        return moved
 
-    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """`.to()`, `.cuda()` and friends end here: forget the cached device."""
-        self._device = None
-        return super()._apply(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+    def cuda(self, device: int | torch.device | None = None) -> BaseModel:
+        """Move the model to a GPU, and tell its data preprocessors."""
+        moved = super().cuda(device)
+        self._set_device(cuda_device(device))
+        return moved
+
+    def cpu(self) -> BaseModel:
+        """Move the model to the CPU, and tell its data preprocessors."""
+        moved = super().cpu()
+        self._set_device(torch.device("cpu"))
+        return moved
+
+    def _set_device(self, device: torch.device) -> None:
+        for module in self.modules():
+            if isinstance(module, BaseDataPreprocessor):
+                module._device = device
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
         """Forward with ``mode='loss'``, update the parameters, return the losses as tensors."""
@@ -72,18 +116,22 @@ class BaseModel(nn.Module):
         """`train_step` with the forward pass run through `forward` (this model or its DDP)."""
         context = getattr(optim_wrapper, "optim_context", None)
         with context(forward) if context is not None else contextlib.nullcontext():
-            losses = _run_forward(forward, self.data_preprocessor(data, True), "loss")
+            losses = run_forward(forward, self.data_preprocessor(data, True), "loss")
         loss, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(loss)
         return log_vars
 
     def val_step(self, data: Any) -> Any:
         """Forward with ``mode='predict'`` for the evaluator."""
-        return _run_forward(self, self.data_preprocessor(data, False), "predict")
+        return self._run_forward(self.data_preprocessor(data, False), "predict")
 
     def test_step(self, data: Any) -> Any:
         """Forward with ``mode='predict'`` for the evaluator."""
-        return _run_forward(self, self.data_preprocessor(data, False), "predict")
+        return self._run_forward(self.data_preprocessor(data, False), "predict")
+
+    def _run_forward(self, data: Any, mode: str) -> Any:
+        """Call ``forward`` with a prepared batch: a dict as keywords, a sequence as positions."""
+        return run_forward(self, data, mode)
 
     def parse_losses(
         self, losses: Mapping[str, Any]
@@ -120,20 +168,13 @@ class BaseModel(nn.Module):
         return loss, parsed
 
 
-def _run_forward(forward: Any, data: Any, mode: str) -> Any:
-    """Call `forward` with a batch given as a dict (keywords) or a sequence (positions)."""
+def run_forward(forward: Any, data: Any, mode: str) -> Any:
+    """Call `forward` with a batch given as a dict (keywords) or a sequence (positions).
+
+    Anything else is passed as the only positional argument (MMEngine raises).
+    """
     if isinstance(data, dict):
         return forward(**data, mode=mode)
     if isinstance(data, (list, tuple)):
         return forward(*data, mode=mode)
     return forward(data, mode=mode)
-
-
-def _to_device(data: Any, device: torch.device) -> Any:
-    if isinstance(data, torch.Tensor):
-        return data if data.device == device else data.to(device, non_blocking=True)
-    if isinstance(data, dict):
-        return type(data)((k, _to_device(v, device)) for k, v in data.items())
-    if isinstance(data, (list, tuple)):
-        return type(data)(_to_device(v, device) for v in data)
-    return data

@@ -8,10 +8,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["wrap_model", "unwrap_model", "is_model_wrapper"]
+__all__ = ["wrap_model", "unwrap_model", "is_model_wrapper", "DDP_TYPES", "no_buffer_broadcast"]
 
 # The ``type`` names of a ``model_wrapper_cfg`` that mean DDP (MMEngine configs name theirs).
-_DDP_TYPES = ("DistributedModel", "MMDistributedDataParallel", "DistributedDataParallel")
+DDP_TYPES = ("DistributedModel", "MMDistributedDataParallel", "DistributedDataParallel")
 
 
 def wrap_model(model: Any, distributed: bool, wrapper_cfg: dict[str, Any]) -> Any:
@@ -36,10 +36,10 @@ def wrap_model(model: Any, distributed: bool, wrapper_cfg: dict[str, Any]) -> An
 
     kwargs = dict(wrapper_cfg)
     wrapper_type = kwargs.pop("type", "DistributedModel")
-    if wrapper_type not in _DDP_TYPES:
+    if wrapper_type not in DDP_TYPES:
         raise ValueError(
             f"model_wrapper_cfg type {wrapper_type!r} is not supported: hooks-core wraps "
-            f"models in DistributedDataParallel; use one of {', '.join(_DDP_TYPES)} or no type"
+            f"models in DistributedDataParallel; use one of {', '.join(DDP_TYPES)} or no type"
         )
     device_ids = [torch.cuda.current_device()] if torch.cuda.is_available() else None
     return DistributedModel(model, device_ids=device_ids, **kwargs)
@@ -60,3 +60,18 @@ def is_model_wrapper(model: Any) -> bool:
 def unwrap_model(model: Any) -> Any:
     """The user's model inside a DataParallel/DDP wrapper, or the model itself."""
     return model.module if is_model_wrapper(model) else model
+
+
+def no_buffer_broadcast() -> dict[str, bool]:
+    """DDP's option not to broadcast buffers at every forward (MMEngine's default for its DDP).
+
+    Newer torch deprecates ``broadcast_buffers`` for ``forward_sync_buffers``,
+    which still syncs them once, when the model is wrapped.
+    """
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}

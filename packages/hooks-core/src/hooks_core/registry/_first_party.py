@@ -29,6 +29,7 @@ _HOOKS: dict[str, str] = {
     "MlflowLoggerHook": "hooks-logging[mlflow]",
     "NeptuneLoggerHook": "hooks-logging[neptune]",
     "DvcliveLoggerHook": "hooks-logging[dvclive]",
+    "NaiveVisualizationHook": "hooks-logging",
     "CheckpointHook": "hooks-eval",
     "EvalHook": "hooks-eval",
     "EarlyStoppingHook": "hooks-eval",
@@ -50,6 +51,8 @@ _REGISTRY_OWNERS: dict[str, str] = {
     "evaluator": "hooks-eval",
     "log_backend": "hooks-logging",
     "log_processor": "hooks-logging",
+    "visualizer": "hooks-logging",
+    "vis_backend": "hooks-logging",
 }
 
 _BY_REGISTRY: dict[str, dict[str, str]] = {"hook": _HOOKS, "log_backend": _LOG_BACKENDS}

@@ -44,7 +44,8 @@ def _root(name: str, *locations: str) -> Registry:
 # The core's own types register when these modules are imported, on first miss.
 HOOKS = _root("hook", "hooks_core.hooks")
 LOOPS = _root("loop", "hooks_core.runner._loops")
-MODELS = _root("model")
+# Building a model needs torch anyway; these register the core's own model parts.
+MODELS = _root("model", "hooks_core.model._data_preprocessor", "hooks_core.model._base_tta_model")
 DATASETS = _root("dataset")
 DATA_SAMPLERS = _root("data_sampler", "hooks_core.dataset._samplers")
 OPTIMIZERS = _root("optimizer")
@@ -58,7 +59,7 @@ LOG_PROCESSORS = _root("log_processor")
 FUNCTIONS = _root("function", "hooks_core.dataset")  # collate functions, as MMEngine's
 VISUALIZERS = _root("visualizer")
 VISBACKENDS = _root("vis_backend")
-MODEL_WRAPPERS = _root("model_wrapper", "hooks_core.model")
+MODEL_WRAPPERS = _root("model_wrapper", "hooks_core.runner._model_wrappers")
 TRANSFORMS = _root("transform")
 WEIGHT_INITIALIZERS = _root("weight_initializer")
 TASK_UTILS = _root("task_util")

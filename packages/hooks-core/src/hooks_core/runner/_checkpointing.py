@@ -10,6 +10,7 @@ model's ``state_dict``, ``optimizer`` and ``param_schedulers`` states, the
 from __future__ import annotations
 
 import contextlib
+import os
 import os.path as osp
 import time
 
@@ -28,7 +29,6 @@ from ..model._wrapper import unwrap_model
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import os
     from collections.abc import Mapping, Sequence
     from typing import Any
 
@@ -170,7 +170,7 @@ def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:
         "experiment_name": runner.experiment_name,
         "time": time.strftime("%Y%m%d_%H%M%S", time.localtime()),
         "versions": _versions(),
-        "cfg": repr(runner.cfg) if runner.cfg is not None else None,
+        "cfg": runner.cfg.pretty_text if runner.cfg else None,  # MMEngine's: the config's text
     }
 
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BaseLoop", "EpochBasedTrainLoop", "IterBasedTrainLoop", "ValLoop", "TestLoop"]
 
+_NO_META = object()  # a dataset without ``metainfo`` (None is a value it may have)
+
 
 class BaseLoop:
     """A loop over one dataloader, run by a runner.
@@ -33,10 +35,25 @@ class BaseLoop:
 
     def __init__(self, runner: Any, dataloader: Any) -> None:
         self.runner = runner
-        self.dataloader = (
-            runner.build_dataloader(dataloader) if isinstance(dataloader, dict) else dataloader
-        )
+        if isinstance(dataloader, dict):  # seeded by the run, as MMEngine's loops do
+            diff_rank_seed = runner._randomness_cfg.get("diff_rank_seed", False)
+            dataloader = runner.build_dataloader(
+                dataloader, seed=runner.seed, diff_rank_seed=diff_rank_seed
+            )
+        self.dataloader = dataloader
         self._call_hook = runner.hook_caller()  # `runner.call_hook`, one frame shorter
+
+    def _share_dataset_meta(self) -> Any:
+        """The dataset's ``metainfo``, handed to the runner's visualizer as MMEngine's loops do.
+
+        Returns:
+            The meta information, or `_NO_META` when the dataset has none.
+        """
+        meta = getattr(getattr(self.dataloader, "dataset", None), "metainfo", _NO_META)
+        share = getattr(self.runner, "share_dataset_meta", None)
+        if meta is not _NO_META and share is not None:
+            share(meta)
+        return meta
 
     def run(self) -> Any:
         """Run the loop and return its result."""
@@ -55,6 +72,7 @@ class _TrainLoop(BaseLoop):
         dynamic_intervals: Sequence[tuple[int, int]] | None,
     ) -> None:
         super().__init__(runner, dataloader)
+        self._share_dataset_meta()
         self._epoch = 0
         self._iter = 0
         self.val_begin = val_begin
@@ -227,6 +245,9 @@ class _EvalLoop(BaseLoop):
     def __init__(self, runner: Any, dataloader: Any, evaluator: Any, fp16: bool = False) -> None:
         super().__init__(runner, dataloader)
         self.evaluator = runner.build_evaluator(evaluator)
+        meta = self._share_dataset_meta()
+        if meta is not _NO_META:  # metrics read class names from it
+            self.evaluator.dataset_meta = meta
         self.fp16 = fp16
 
     def run(self) -> dict[str, Any]:

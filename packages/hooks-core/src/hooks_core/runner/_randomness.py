@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ..dist._dist import get_rank, sync_random_seed
+from ..dist import get_rank, sync_random_seed
 
 __all__ = ["set_random_seed"]
 

@@ -1,10 +1,11 @@
 """`Runner`: builds a training run from its parts and drives the loops and hooks.
 
 The runner itself is thin. Each of train, val and test is a `Stage` that builds
-its loop on first use; building objects from configs lives in `_builders`,
-checkpoint contents and the starting point of a run in `_checkpointing`, file
-mechanics in `hooks_core.checkpoint`, distributed set-up in `hooks_core.dist`,
-runtime values in the `MessageHub`, and the order of hook points in the loops.
+its loop on first use; building objects from configs lives in `_builders` (the
+``build_*`` methods call it, so subclasses override the methods), checkpoint
+contents and the starting point of a run in `_checkpointing`, file mechanics in
+`hooks_core.checkpoint`, distributed set-up in `hooks_core.dist`, runtime values
+in the `MessageHub`, and the order of hook points in the loops.
 """
 
 from __future__ import annotations
@@ -15,17 +16,27 @@ import os.path as osp
 import time
 
 from .. import hooks
-from ..config._config import copy_config
-from ..dist._dist import broadcast_object, destroy_dist, get_dist_info, init_dist
+from ..checkpoint import check_local_path
+from ..config import as_config
+from ..dist import broadcast, broadcast_object, destroy_dist, get_dist_info, init_dist
 from ..engine._hook_list import HookList
-from ..model._wrapper import unwrap_model, wrap_model
+from ..model._wrapper import (
+    DDP_TYPES,
+    is_model_wrapper,
+    no_buffer_broadcast,
+    unwrap_model,
+    wrap_model,
+)
+from ..registry._default_scope import DefaultScope
 from ..registry._first_party import pip_install
-from ..registry._roots import LOG_PROCESSORS, MODELS
+from ..registry._roots import LOG_PROCESSORS, MODELS, VISUALIZERS
 from ..runtime._logging import FILE_ONLY, get_runner_logger
 from ..runtime._message_hub import MessageHub
 from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests_on_sigterm
 from . import _builders, _checkpointing
 from ._default_hooks import merge_default_hooks
+from ._environment import apply_env_cfg
+from ._mmcv import from_mmcv_log_config, warn_untranslated_mmcv_keys
 from ._randomness import set_random_seed
 from ._stage import Stage
 
@@ -44,9 +55,10 @@ assert hooks  # the built-in hooks register themselves on import
 
 _ARGUMENTS = (
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg",
-    "val_cfg", "test_cfg", "optim_wrapper", "param_scheduler", "val_evaluator", "test_evaluator",
-    "default_hooks", "custom_hooks", "load_from", "resume", "launcher", "env_cfg", "randomness",
-    "experiment_name", "log_level", "log_processor",
+    "val_cfg", "test_cfg", "auto_scale_lr", "optim_wrapper", "param_scheduler", "val_evaluator",
+    "test_evaluator", "default_hooks", "custom_hooks", "data_preprocessor", "load_from", "resume",
+    "launcher", "env_cfg", "log_processor", "log_level", "visualizer", "default_scope",
+    "randomness", "experiment_name",
 )  # fmt: skip
 
 
@@ -70,36 +82,48 @@ class _FromLoop:
 class Runner:
     """Train, validate and test a model, calling hooks at every point of the loops.
 
-    The arguments and their meaning are MMEngine's. Parts given as config dicts
-    are built through the registries when first needed, so a runner made only
-    for testing never builds an optimizer.
+    The arguments, their order and their meaning are MMEngine's. Parts given as
+    config dicts are built through the registries when first needed, by the
+    ``build_*`` methods (override them in a subclass to build differently), so a
+    runner made only for testing never builds an optimizer.
 
     Args:
         model: The model (an ``nn.Module`` with ``train_step``/``val_step``/
             ``test_step``, e.g. a `BaseModel`) or its config.
         work_dir: Where logs and checkpoints go.
         train_dataloader, val_dataloader, test_dataloader: Dataloaders or configs
-            (``dict(dataset=..., batch_size=..., sampler=dict(type='DefaultSampler'))``).
+            (``dict(dataset=..., batch_size=..., sampler=dict(type='DefaultSampler'))``);
+            a config's batches are collated by ``pseudo_collate`` (lists, not
+            stacked tensors) unless it sets ``collate_fn=dict(type='default_collate')``.
         train_cfg: ``dict(by_epoch=True, max_epochs=N, val_interval=1)``,
             ``dict(by_epoch=False, max_iters=N, val_interval=M)`` or ``dict(type=...)``.
         val_cfg, test_cfg: ``dict()`` for the default loops, or ``dict(type=...)``.
+        auto_scale_lr: ``dict(base_batch_size=N, enable=True)`` scales every
+            learning rate by (batch size x world size) / N before training.
         optim_wrapper: An optimizer wrapper or its config (needs hooks-optim).
         param_scheduler: Scheduler configs or objects (needs hooks-optim).
         val_evaluator, test_evaluator: Evaluators or metric configs (needs hooks-eval).
         default_hooks: Overrides of the default hooks by key; None removes one.
         custom_hooks: More hooks (objects or configs), NORMAL priority unless set.
+        data_preprocessor: Set as the ``data_preprocessor`` of a model built
+            from a config that has none.
         load_from: A checkpoint whose weights to load (or to resume from).
         resume: Resume training; with no `load_from`, from the latest checkpoint
             in `work_dir`.
         launcher: ``'none'`` or ``'pytorch'`` (started by ``torchrun``).
-        env_cfg: ``dict(dist_cfg=dict(backend=...))``; the backend defaults to
-            nccl with CUDA and gloo without.
+        env_cfg: ``dict(dist_cfg=dict(backend=...), cudnn_benchmark=False,
+            mp_cfg=dict(mp_start_method=...), resource_limit=4096)``; the
+            backend defaults to nccl with CUDA and gloo without.
+        log_processor: The log processor or its config (needs hooks-logging),
+            e.g. ``dict(window_size=20)``; built when the logger first asks.
+        log_level: Level of the runner's logger.
+        visualizer: A visualizer or its config (needs hooks-logging); built on
+            first use of `visualizer`.
+        default_scope: The registry scope configs build in (a `DefaultScope`
+            named after the experiment), e.g. a downstream library's; None sets none.
         randomness: ``dict(seed=None, deterministic=False, diff_rank_seed=False)``.
         experiment_name: Name of the run; a timestamp is appended.
         cfg: The whole config, kept in checkpoints and the message hub.
-        log_level: Level of the runner's logger.
-        log_processor: The log processor or its config (needs hooks-logging),
-            e.g. ``dict(window_size=20)``; built when the logger first asks.
     """
 
     def __init__(
@@ -112,21 +136,25 @@ class Runner:
         train_cfg: Any = None,
         val_cfg: Any = None,
         test_cfg: Any = None,
+        auto_scale_lr: Mapping[str, Any] | None = None,
         optim_wrapper: Any = None,
         param_scheduler: Any = None,
         val_evaluator: Any = None,
         test_evaluator: Any = None,
         default_hooks: Mapping[str, Any] | None = None,
         custom_hooks: Sequence[Any] | None = None,
+        data_preprocessor: Any = None,
         load_from: str | None = None,
         resume: bool = False,
         launcher: str = "none",
         env_cfg: Mapping[str, Any] | None = None,
+        log_processor: Any = None,
+        log_level: str | int = "INFO",
+        visualizer: Any = None,
+        default_scope: str | None = "hooks_core",
         randomness: Mapping[str, Any] | None = None,
         experiment_name: str | None = None,
         cfg: Mapping[str, Any] | None = None,
-        log_level: str | int = "INFO",
-        log_processor: Any = None,
     ) -> None:
         _require_torch()
         _check_complete("train", train_dataloader, train_cfg, optim_wrapper, "optim_wrapper")
@@ -134,41 +162,37 @@ class Runner:
         _check_complete("test", test_dataloader, test_cfg, test_evaluator, "test_evaluator")
         if param_scheduler is not None and optim_wrapper is None:
             raise ValueError("param_scheduler needs an optim_wrapper to schedule")
-        self.cfg = copy_config(cfg) if cfg is not None else None
-        self.launcher = launcher
-        if launcher != "none":
-            dist_cfg = dict((env_cfg or {}).get("dist_cfg", {}))
-            if init_dist(launcher, **dist_cfg):  # the group it created ends with the process
-                atexit.register(destroy_dist)
-        self.rank, self.world_size = get_dist_info()
-        self.distributed = self.world_size > 1
-
+        _check_scheduler_cfg(param_scheduler)
+        self.cfg = as_config(cfg)  # a `Config`, as MMEngine's runner keeps it
+        _refuse_unsupported_options(self.cfg)
         self.work_dir = osp.abspath(os.fspath(work_dir))
         os.makedirs(self.work_dir, exist_ok=True)
-        self.timestamp: str = broadcast_object(
-            _new_log_dir_name(self.work_dir) if self.rank == 0 else None
-        )
-        self.experiment_name = _unique_name(
-            f"{experiment_name or _cfg_name(cfg) or 'run'}_{self.timestamp}"
-        )
+        self.launcher = launcher
+        self.setup_env(dict(env_cfg or {}))
+        self.experiment_name = _experiment_name(experiment_name, self.cfg, self.timestamp)
         self.log_dir = osp.join(self.work_dir, self.timestamp)
-        log_file = osp.join(self.log_dir, f"{self.timestamp}.log")
-        self.logger: logging.Logger = get_runner_logger(
-            self.experiment_name, log_file, log_level, self.rank
+        self.logger: logging.Logger = self.build_logger(log_level=log_level)
+        self.message_hub = self.build_message_hub()
+        self.default_scope = (
+            None
+            if default_scope is None
+            else DefaultScope.get_instance(self.experiment_name, scope_name=default_scope)
         )
-        self.message_hub = MessageHub.get_instance(self.experiment_name)
         self._log_processor_cfg = log_processor
         self._log_processor: Any = None
+        self._visualizer_cfg = visualizer
+        self._visualizer: Any = None
+        self._dataset_meta: Any = None
 
         self._start = _checkpointing.StartingPoint(self.work_dir, load_from, resume)
-        self._randomness = dict(randomness or {})
-        self.seed = self._set_randomness()
+        self._randomness_cfg = dict(randomness or {"seed": None})
+        self._init_randomness()
 
-        self.model = wrap_model(
-            MODELS.build(model) if isinstance(model, dict) else model,
-            self.distributed,
-            dict((self.cfg or {}).get("model_wrapper_cfg", {})),
-        )
+        if isinstance(model, dict) and data_preprocessor is not None:
+            model = {**model}
+            model.setdefault("data_preprocessor", data_preprocessor)
+        self.model = self.wrap_model(self.cfg.get("model_wrapper_cfg"), self.build_model(model))
+        self.auto_scale_lr = auto_scale_lr
         self.optim_wrapper = optim_wrapper
         self.param_schedulers: Any = None
         self._param_scheduler_cfg = param_scheduler
@@ -177,8 +201,7 @@ class Runner:
         self._test = Stage("test", test_dataloader, test_cfg, test_evaluator)
 
         self._hooks = HookList(self)
-        self.register_default_hooks(default_hooks)
-        self.register_custom_hooks(custom_hooks or ())
+        self.register_hooks(default_hooks, custom_hooks)
         self.logger.info(
             "Hooks will be executed in the following order:\n%s",
             self.get_hooks_info(),
@@ -187,20 +210,67 @@ class Runner:
         self.logger.info(
             "%d hooks registered; the order they run in at each point is in %s",
             len(self._hooks),
-            log_file,
+            osp.join(self.log_dir, f"{self.timestamp}.log"),
         )
+        if self.cfg.filename:  # a config file: keep what was run beside its results
+            self.dump_config()
 
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any]) -> Runner:
         """Build a runner from a whole config, reading the keys `Runner` takes."""
-        _warn_untranslated_mmcv_keys(cfg)
+        warn_untranslated_mmcv_keys(cfg)
         kwargs = {key: cfg[key] for key in _ARGUMENTS if key in cfg}
         if cfg.get("log_config"):
-            kwargs.update(_from_mmcv_log_config(cfg["log_config"], kwargs))
+            kwargs.update(from_mmcv_log_config(cfg["log_config"], kwargs))
         missing = [key for key in ("model", "work_dir") if key not in kwargs]
         if missing:
             raise KeyError(f"the config has no {' or '.join(missing)}; both are required")
         return cls(**kwargs, cfg=cfg)
+
+    # ------------------------------------------------------------ environment
+    def setup_env(self, env_cfg: Mapping[str, Any]) -> None:
+        """Set up the process: cuDNN, multiprocessing, open files, the process group, the time.
+
+        With a launcher other than ``'none'``, the process group is created from
+        ``env_cfg['dist_cfg']`` unless one exists; ``rank``, ``world_size`` and
+        ``distributed`` are read from it, and ``timestamp`` is rank 0's.
+        """
+        apply_env_cfg(env_cfg)
+        if self.launcher != "none":
+            dist_cfg = dict(env_cfg.get("dist_cfg") or {})
+            if init_dist(self.launcher, **dist_cfg):  # the group it created ends with the process
+                atexit.register(destroy_dist)
+        self.rank, self.world_size = get_dist_info()
+        self.distributed = self.world_size > 1
+        self.timestamp: str = broadcast_object(
+            _new_log_dir_name(self.work_dir) if self.rank == 0 else None
+        )
+
+    def set_randomness(
+        self, seed: int | None, diff_rank_seed: bool = False, deterministic: bool = False
+    ) -> None:
+        """Seed python, numpy and torch; None draws a seed on rank 0 and shares it.
+
+        ``seed`` keeps the shared seed (MMEngine's adds the rank with
+        `diff_rank_seed`), since checkpoints record it to replay the data order.
+        """
+        self.deterministic = deterministic
+        self.seed = set_random_seed(
+            seed, deterministic=deterministic, diff_rank_seed=diff_rank_seed
+        )
+
+    def _init_randomness(self) -> None:
+        """Seed as `randomness` says; a resumed run reuses its checkpoint's seed and data order."""
+        options = dict(self._randomness_cfg)
+        seed = options.pop("seed", None)
+        resumed_seed = self._start.seed
+        if resumed_seed is not None:
+            if seed is not None and seed != resumed_seed:
+                self.logger.warning(
+                    "resuming with the checkpoint's seed %s instead of %s", resumed_seed, seed
+                )
+            seed = resumed_seed
+        self.set_randomness(seed, **options)
 
     # ------------------------------------------------------------ state hooks read
     @property
@@ -217,11 +287,30 @@ class Runner:
 
     @property
     def max_epochs(self) -> int:
-        return int(self.train_loop.max_epochs)
+        """Epochs of training (0 for a runner that does not train)."""
+        loop = self.train_loop
+        return 0 if loop is None else int(loop.max_epochs)
 
     @property
     def max_iters(self) -> int:
-        return int(self.train_loop.max_iters)
+        """Iterations of training (0 for a runner that does not train)."""
+        loop = self.train_loop
+        return 0 if loop is None else int(loop.max_iters)
+
+    @property
+    def val_interval(self) -> int:
+        """How often training validates (in epochs or iterations)."""
+        return int(self.train_loop.val_interval)
+
+    @property
+    def val_begin(self) -> int:
+        """The epoch or iteration from which training validates."""
+        return int(self.train_loop.val_begin)
+
+    @property
+    def model_name(self) -> str:
+        """The class name of the model (inside its wrapper)."""
+        return type(unwrap_model(self.model)).__name__
 
     @property
     def hooks(self) -> list[Hook]:
@@ -230,11 +319,7 @@ class Runner:
 
     @property
     def train_loop(self) -> Any:
-        """The training loop, built on first use; raises if the runner has none."""
-        if not self._train.configured:
-            raise RuntimeError(
-                "this runner cannot train: give train_dataloader, train_cfg and optim_wrapper"
-            )
+        """The training loop, built on first use; None for a runner that does not train."""
         return self._train.get(self.build_train_loop)
 
     @property
@@ -264,10 +349,44 @@ class Runner:
 
     @property
     def log_processor(self) -> Any:
-        """The log processor, built from its config on first use (type ``LogProcessor``)."""
+        """The log processor, built by `build_log_processor` on first use."""
         if self._log_processor is None:
             self._log_processor = self.build_log_processor(self._log_processor_cfg)
         return self._log_processor
+
+    @log_processor.setter
+    def log_processor(self, value: Any) -> None:
+        self._log_processor = value
+
+    @property
+    def visualizer(self) -> Any:
+        """The visualizer, built by `build_visualizer` on first use (needs hooks-logging).
+
+        Once built it is given the config (``add_config``), as in MMEngine.
+        """
+        if self._visualizer is None:
+            visualizer = self.build_visualizer(self._visualizer_cfg)
+            add_config = getattr(visualizer, "add_config", None)
+            if self.cfg and add_config is not None:
+                add_config(self.cfg)
+            if self._dataset_meta is not None:
+                visualizer.dataset_meta = self._dataset_meta
+            self._visualizer = visualizer
+        return self._visualizer
+
+    @visualizer.setter
+    def visualizer(self, value: Any) -> None:
+        self._visualizer = value
+
+    def share_dataset_meta(self, dataset_meta: Any) -> None:
+        """Give the visualizer a dataset's ``metainfo`` (class names...); the loops call it.
+
+        MMEngine's loops set ``runner.visualizer.dataset_meta`` directly; here
+        the visualizer is built on first use, so it gets the latest one then.
+        """
+        self._dataset_meta = dataset_meta
+        if self._visualizer is not None:
+            self._visualizer.dataset_meta = dataset_meta
 
     # Read from the stage's loop, building it: what MMEngine's runner exposes.
     train_dataloader = _FromLoop("train_loop", "dataloader")
@@ -277,21 +396,143 @@ class Runner:
     test_evaluator = _FromLoop("test_loop", "evaluator")
 
     # ------------------------------------------------------------ building
-    def build_dataloader(self, cfg: Any) -> Any:
-        """Build a dataloader from its config; the run's seed fixes its order."""
-        return _builders.build_dataloader(cfg, self.seed)
+    def build_logger(
+        self, log_level: int | str = "INFO", log_file: str | None = None, **kwargs: Any
+    ) -> logging.Logger:
+        """The runner's logger: the console on rank 0 and `log_file` (``log_dir/<timestamp>.log``).
 
-    def build_evaluator(self, cfg: Any) -> Any:
-        """Build an evaluator from its config (or return a ready one)."""
-        return _builders.build_evaluator(cfg)
+        Args:
+            log_level: Its level.
+            log_file: The file it writes; defaults to ``<log_dir>/<timestamp>.log``.
+            **kwargs: ``name``, the logger's name (the experiment's by default).
+        """
+        if log_file is None:
+            log_file = osp.join(self.log_dir, f"{self.timestamp}.log")
+        name = kwargs.pop("name", self.experiment_name)
+        if kwargs:
+            raise TypeError(
+                f"build_logger got {', '.join(sorted(kwargs))}; it takes log_level, log_file "
+                "and name"
+            )
+        return get_runner_logger(name, log_file, log_level)
+
+    def build_message_hub(self, message_hub: Mapping[str, Any] | None = None) -> MessageHub:
+        """The run's `MessageHub`, named after the experiment unless `message_hub` names it."""
+        if message_hub is None:
+            args: dict[str, Any] = {"name": self.experiment_name}
+        elif isinstance(message_hub, dict):
+            args = {"name": self.experiment_name, **message_hub}
+        else:
+            raise TypeError(f"message_hub must be a dict or None, got {type(message_hub).__name__}")
+        return MessageHub.get_instance(**args)
+
+    def build_visualizer(self, visualizer: Any = None) -> Any:
+        """Build the visualizer: by default ``Visualizer.get_instance(name=experiment_name,
+        save_dir=log_dir)`` from the ``VISUALIZERS`` registry (hooks-logging provides it).
+
+        A config dict gets the same ``name`` and ``save_dir`` unless it sets them
+        (and type ``Visualizer`` unless it names one); anything else is returned
+        as it is.
+        """
+        defaults = {"name": self.experiment_name, "save_dir": self.log_dir}
+        if visualizer is None:
+            return _builders.registered(VISUALIZERS, "Visualizer").get_instance(**defaults)
+        if isinstance(visualizer, dict):
+            return VISUALIZERS.build({"type": "Visualizer", **defaults, **visualizer})
+        return visualizer
+
+    def build_model(self, model: Any) -> Any:
+        """Build the model from its config through ``MODELS``; a built one is returned as it is."""
+        return MODELS.build(model) if isinstance(model, dict) else model
+
+    def wrap_model(self, model_wrapper_cfg: Mapping[str, Any] | None, model: Any) -> Any:
+        """Put the model on its device and, in a distributed run, inside its wrapper.
+
+        Without `model_wrapper_cfg` the wrapper is DDP (`DistributedModel`) that
+        does not broadcast buffers at each forward, with the config's
+        ``find_unused_parameters``, as in MMEngine; a ``model_wrapper_cfg``
+        gives the wrapper's options and, with ``type``, any wrapper in
+        ``MODEL_WRAPPERS``. A model that is already wrapped is returned as it is.
+        """
+        if is_model_wrapper(model):
+            if model_wrapper_cfg is not None:
+                raise TypeError(
+                    f"the model is already wrapped ({type(model).__name__}), so "
+                    f"model_wrapper_cfg must be None, got {model_wrapper_cfg!r}"
+                )
+            return model
+        if not self.distributed:
+            return wrap_model(model, False, {})
+        if model_wrapper_cfg is None:
+            find_unused = self.cfg.get("find_unused_parameters", False)
+            options = {**no_buffer_broadcast(), "find_unused_parameters": find_unused}
+        else:
+            options = dict(model_wrapper_cfg)
+        from ._model_wrappers import convert_sync_batchnorm, wrap_in  # imports torch
+
+        model = convert_sync_batchnorm(model, self.cfg.get("sync_bn"))
+        wrapper = options.get("type", "MMDistributedDataParallel")
+        if isinstance(wrapper, str) and wrapper in DDP_TYPES:
+            return wrap_model(model, True, options)
+        return wrap_in(wrap_model(model, False, {}), options)
 
     def build_optim_wrapper(self, optim_wrapper: Any) -> Any:
         """Build the optimizer wrapper of `self.model` from its config (or return a ready one)."""
         return _builders.build_optim_wrapper(optim_wrapper, self.model)
 
+    def scale_lr(self, optim_wrapper: Any, auto_scale_lr: Mapping[str, Any] | None = None) -> None:
+        """Scale every learning rate linearly with the batch size, as `auto_scale_lr` says.
+
+        With ``dict(base_batch_size=N, enable=True)`` the learning rate of every
+        parameter group becomes lr x (train batch size x world size) / N. Call it
+        after building the optimizer wrapper and before the schedulers, which
+        record the initial learning rates.
+        """
+        if auto_scale_lr is None or not auto_scale_lr.get("enable", False):
+            return
+        base, real, ratio = _builders.lr_scale_ratio(
+            auto_scale_lr, self._train.dataloader, self.world_size
+        )
+        if _builders.has_built_scheduler(self.param_schedulers) or _builders.has_built_scheduler(
+            self._param_scheduler_cfg
+        ):
+            raise RuntimeError(
+                "scale_lr must run before the parameter schedulers are built: they record the "
+                "initial learning rate of the optimizer"
+            )
+        if isinstance(optim_wrapper, dict):
+            raise TypeError("scale_lr needs the built optimizer wrapper; call build_optim_wrapper")
+        wrappers = _builders.named_wrappers(optim_wrapper)
+        for wrapper in [optim_wrapper] if wrappers is None else wrappers.values():
+            for group in wrapper.optimizer.param_groups:
+                group["lr"] = group["lr"] * ratio
+        self.logger.info(
+            "auto_scale_lr: the learning rate was set for a batch size of %s and the batch size "
+            "is %s, so every learning rate is scaled by %s",
+            base,
+            real,
+            ratio,
+        )
+
     def build_param_scheduler(self, scheduler: Any) -> Any:
-        """Build the parameter schedulers of the built `optim_wrapper` (one, a list or a dict)."""
+        """Build the parameter schedulers of the built `optim_wrapper`: a list, or a dict of
+        lists (one per wrapper of an ``OptimWrapperDict``)."""
         return _builders.build_param_schedulers(scheduler, self.optim_wrapper, self.train_loop)
+
+    def build_evaluator(self, evaluator: Any) -> Any:
+        """Build an evaluator from its config or metric configs (or return a ready one)."""
+        return _builders.build_evaluator(evaluator)
+
+    @staticmethod
+    def build_dataloader(
+        dataloader: Any, seed: int | None = None, diff_rank_seed: bool = False
+    ) -> Any:
+        """Build a dataloader from its config (or return a ready one); see `_builders`.
+
+        A static method, as in MMEngine: ``Runner.build_dataloader(cfg)`` needs no
+        runner. The loops pass the run's seed, which fixes the data order.
+        """
+        return _builders.build_dataloader(dataloader, seed, diff_rank_seed)
 
     def build_train_loop(self, loop: Any) -> Any:
         """Build the training loop from `train_cfg` (or return a ready loop)."""
@@ -318,12 +559,19 @@ class Runner:
     def train(self) -> Any:
         """Train (validating on schedule) and return the model."""
         loop = self.train_loop
+        if loop is None:
+            raise RuntimeError(
+                "this runner cannot train: give train_dataloader, train_cfg and optim_wrapper"
+            )
         self.optim_wrapper = self.build_optim_wrapper(self.optim_wrapper)
-        self.param_schedulers = self.build_param_scheduler(self._param_scheduler_cfg)
+        self.scale_lr(self.optim_wrapper, self.auto_scale_lr)
+        if self.param_schedulers is None and self._param_scheduler_cfg is not None:
+            self.param_schedulers = self.build_param_scheduler(self._param_scheduler_cfg)
         if self.val_loop is not None:
             _require_method(self.model, "val_step")
         _require_method(self.model, "train_step")
         self.call_hook("before_run")
+        self._init_model_weights()
         self.load_or_resume()
         initialize = getattr(self.optim_wrapper, "initialize_count_status", None)
         if initialize is not None:  # gradient accumulation needs to know where training is
@@ -335,6 +583,16 @@ class Runner:
                 self._stop_after_signal(stop)
         self.call_hook("after_run")
         return model
+
+    def _init_model_weights(self) -> None:
+        """Call the model's ``init_weights()`` if it has one, then give every rank rank 0's."""
+        model = unwrap_model(self.model)
+        init_weights = getattr(model, "init_weights", None)
+        if not callable(init_weights):
+            return
+        init_weights()
+        for value in model.state_dict().values():
+            broadcast(value)
 
     def _stop_after_signal(self, stop: StopRequested) -> None:
         """Save where training stopped, finish the run's hooks, and exit cleanly."""
@@ -391,6 +649,16 @@ class Runner:
         for hook in hooks:
             self.register_hook(hook)
 
+    def register_hooks(
+        self,
+        default_hooks: Mapping[str, Any] | None = None,
+        custom_hooks: Sequence[Any] | None = None,
+    ) -> None:
+        """Register the default hooks (with `default_hooks` applied), then `custom_hooks`."""
+        self.register_default_hooks(default_hooks)
+        if custom_hooks is not None:
+            self.register_custom_hooks(custom_hooks)
+
     def call_hook(self, fn_name: str, **kwargs: Any) -> None:
         """Call hook point `fn_name` on every hook that acts on it, in priority order.
 
@@ -416,16 +684,20 @@ class Runner:
         self,
         out_dir: str | os.PathLike[str],
         filename: str,
+        file_client_args: Mapping[str, Any] | None = None,
         save_optimizer: bool = True,
         save_param_scheduler: bool = True,
         meta: Mapping[str, Any] | None = None,
         by_epoch: bool = True,
+        backend_args: Mapping[str, Any] | None = None,
     ) -> str:
         """Write a checkpoint atomically (rank 0) and point ``last_checkpoint`` at it.
 
         ``before_save_checkpoint`` runs on every rank first, so hooks may use
-        collectives. Returns the checkpoint's path.
+        collectives. `file_client_args` and `backend_args` are MMEngine's; only
+        local storage is supported (a mounted path). Returns the checkpoint's path.
         """
+        check_local_path(out_dir, file_client_args, backend_args, owner="save_checkpoint")
         return _checkpointing.save(
             self, out_dir, filename, save_optimizer, save_param_scheduler, meta, by_epoch
         )
@@ -464,12 +736,15 @@ class Runner:
         filename: str,
         resume_optimizer: bool = True,
         resume_param_scheduler: bool = True,
-        map_location: Any = "cpu",
+        map_location: Any = "default",
     ) -> None:
-        """Continue training from a checkpoint: weights, optimizer, schedulers, counters, RNG."""
-        _checkpointing.resume(
-            self, filename, resume_optimizer, resume_param_scheduler, map_location
-        )
+        """Continue training from a checkpoint: weights, optimizer, schedulers, counters, RNG.
+
+        ``map_location='default'`` (MMEngine's) reads the tensors to the CPU;
+        loading them into the model and optimizer puts them on their devices.
+        """
+        location = "cpu" if map_location == "default" else map_location
+        _checkpointing.resume(self, filename, resume_optimizer, resume_param_scheduler, location)
 
     def load_or_resume(self) -> None:
         """Resume or load weights as configured; runs once per runner."""
@@ -485,21 +760,17 @@ class Runner:
         elif start.load_from is not None:
             self.load_checkpoint(start.load_from)
 
-    def _set_randomness(self) -> int:
-        """Seed everything; a resumed run reuses its checkpoint's seed so data order matches."""
-        seed = self._randomness.get("seed")
-        resumed_seed = self._start.seed
-        if resumed_seed is not None:
-            if seed is not None and seed != resumed_seed:
-                self.logger.warning(
-                    "resuming with the checkpoint's seed %s instead of %s", resumed_seed, seed
-                )
-            seed = resumed_seed
-        return set_random_seed(
-            seed,
-            deterministic=self._randomness.get("deterministic", False),
-            diff_rank_seed=self._randomness.get("diff_rank_seed", False),
-        )
+    def dump_config(self) -> None:
+        """Write the config into `work_dir` (rank 0) under its file's name, else ``<timestamp>.py``.
+
+        The config file itself is never overwritten.
+        """
+        if self.rank != 0:
+            return
+        source = self.cfg.filename
+        path = osp.join(self.work_dir, osp.basename(source) if source else f"{self.timestamp}.py")
+        if source is None or osp.abspath(source) != path:
+            self.cfg.dump(path)
 
     def __repr__(self) -> str:
         return f"Runner({self.experiment_name!r}, work_dir={self.work_dir!r})"
@@ -521,6 +792,37 @@ def _check_complete(stage: str, dataloader: Any, cfg: Any, third: Any, third_nam
         )
 
 
+def _check_scheduler_cfg(param_scheduler: Any) -> None:
+    """Scheduler configs must name their type; MMEngine checks this when the runner is made."""
+    items = param_scheduler if isinstance(param_scheduler, (list, tuple)) else [param_scheduler]
+    if isinstance(param_scheduler, dict) and "type" not in param_scheduler:
+        items = [item for value in param_scheduler.values()
+                 for item in (value if isinstance(value, (list, tuple)) else [value])]  # fmt: skip
+    for item in items:
+        if isinstance(item, dict) and "type" not in item:
+            raise ValueError(
+                f"each param_scheduler config needs a 'type' (e.g. 'MultiStepLR'), got {item!r}"
+            )
+
+
+# Config keys MMEngine's runner reads that this one does not apply yet, and what they do there.
+_UNSUPPORTED_OPTIONS = {
+    "compile": "torch.compile the model's train_step",
+    "activation_checkpointing": "recompute the activations of these modules",
+    "efficient_conv_bn_eval": "fuse conv and frozen batch norm of these modules",
+}
+
+
+def _refuse_unsupported_options(cfg: Mapping[str, Any]) -> None:
+    """Fail at once on options that would otherwise be ignored silently."""
+    for key, meaning in _UNSUPPORTED_OPTIONS.items():
+        if cfg.get(key):
+            raise ValueError(
+                f"the config sets {key}={cfg[key]!r} ({meaning}), which this runner does not "
+                f"support yet; remove it (or set it to None)"
+            )
+
+
 def _require_torch() -> None:
     """A runner trains torch models; without torch, say what to install instead of failing later."""
     try:
@@ -537,64 +839,6 @@ def _require_method(model: Any, name: str) -> None:
             f"{type(target).__name__} has no {name}(); subclass hooks_core.BaseModel or "
             f"define {name} on your model"
         )
-
-
-def _from_mmcv_log_config(
-    log_config: Mapping[str, Any], kwargs: Mapping[str, Any]
-) -> dict[str, Any]:
-    """MMCV's ``log_config=dict(interval=N, hooks=[...])`` as the logger default hook + its hooks.
-
-    The logger gets the interval; each listed hook (``TextLoggerHook``,
-    ``TensorboardLoggerHook``...) joins the custom hooks with that interval
-    unless it sets its own, at MMCV's VERY_LOW priority, and merges into the
-    logger (hooks-logging), so a migrated config logs once, to every backend.
-    """
-    interval = log_config.get("interval", 10)
-    unknown = set(log_config) - {"interval", "hooks"}
-    if unknown:
-        raise ValueError(
-            f"log_config has keys {sorted(unknown)}, which MMCV's log_config does not have; "
-            "it takes interval and hooks"
-        )
-    default_hooks = dict(kwargs.get("default_hooks") or {})
-    default_hooks.setdefault("logger", {"type": "LoggerHook", "interval": interval})
-    listed = [
-        {"interval": interval, "priority": "VERY_LOW", **hook}
-        for hook in log_config.get("hooks", ())
-    ]
-    return {
-        "default_hooks": default_hooks,
-        "custom_hooks": [*(kwargs.get("custom_hooks") or ()), *listed],
-    }
-
-
-# MMCV 1.x config keys that this runner does not read, and what replaces each.
-_MMCV_KEYS = {
-    "optimizer": "optim_wrapper=dict(type='OptimWrapper', optimizer=...)",
-    "optimizer_config": "optim_wrapper options (clip_grad=..., accumulative_counts=...)",
-    "lr_config": "param_scheduler=[...] (see docs/migration.md for each policy)",
-    "momentum_config": "param_scheduler=[...] with momentum schedulers",
-    "checkpoint_config": "default_hooks=dict(checkpoint=dict(type='CheckpointHook', ...))",
-    "evaluation": "val_cfg, val_evaluator and train_cfg's val_interval",
-    "workflow": "train_cfg=dict(by_epoch=True, max_epochs=..., val_interval=...)",
-    "resume_from": "load_from=... with resume=True",
-    "runner": "train_cfg=dict(by_epoch=..., max_epochs=... or max_iters=...)",
-    "total_epochs": "train_cfg=dict(by_epoch=True, max_epochs=...)",
-}
-
-
-def _warn_untranslated_mmcv_keys(cfg: Mapping[str, Any]) -> None:
-    """A config written for MMCV would otherwise train without these parts, silently."""
-    import warnings
-
-    for key, replacement in _MMCV_KEYS.items():
-        if key in cfg:
-            warnings.warn(
-                f"config key {key!r} is MMCV 1.x's and is not read by this runner; "
-                f"use {replacement}",
-                UserWarning,
-                stacklevel=3,
-            )
 
 
 def _new_log_dir_name(work_dir: str) -> str:
@@ -624,6 +868,11 @@ def _unique_name(name: str) -> str:
     return candidate
 
 
-def _cfg_name(cfg: Mapping[str, Any] | None) -> str | None:
-    filename = (cfg or {}).get("filename")
-    return osp.splitext(osp.basename(filename))[0] if filename else None
+def _experiment_name(name: str | None, cfg: Any, timestamp: str) -> str:
+    """MMEngine's: ``<name>_<timestamp>``, ``<config file name>_<timestamp>`` or the timestamp.
+
+    Made unique among the runners of this process (see `_unique_name`).
+    """
+    if name is None and cfg.filename:
+        name = osp.splitext(osp.basename(cfg.filename))[0]
+    return _unique_name(timestamp if name is None else f"{name}_{timestamp}")

@@ -184,7 +184,7 @@ class MessageHub(ManagerMixin):
     so a resumed run continues their history.
 
     Hubs are shared by name: `get_instance` returns the hub of a name, creating
-    it on first use, and `get_current_instance` the one most recently fetched.
+    it on first use, and `get_current_instance` the one most recently created.
     Constructing a hub directly does not register it.
 
     Args:
@@ -226,13 +226,14 @@ class MessageHub(ManagerMixin):
     # ------------------------------------------------------------ named instances
     @classmethod
     def get_current_instance(cls) -> MessageHub:
-        """Return the hub most recently created or fetched by `get_instance`.
+        """Return the hub most recently created by `get_instance`.
 
         When there is none yet, a hub named ``'hooks_core'`` is created, so code
         outside a runner can always log.
         """
-        current = cls._current
-        return current if current is not None else cls.get_instance("hooks_core")
+        if cls._current is None:
+            return cls.get_instance("hooks_core")
+        return super().get_current_instance()
 
     # ------------------------------------------------------------ scalars
     def update_scalar(self, key: str, value: Any, count: int = 1, resumed: bool = True) -> None:
