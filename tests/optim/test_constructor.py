@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -12,7 +13,7 @@ from torch import nn
 
 import hooks_optim._optimizers
 from hooks_core import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS, Runner
-from hooks_optim._constructor import DefaultOptimWrapperConstructor
+from hooks_optim._constructor import DefaultOptimWrapperConstructor, build_optim_wrapper
 from hooks_optim._optim_wrapper import OptimWrapper
 
 if TYPE_CHECKING:
@@ -157,6 +158,102 @@ def test_the_default_wrapper_is_optim_wrapper() -> None:
     wrapper = build(dict(bias_lr_mult=2.0), Net())
     assert type(wrapper) is OptimWrapper
     assert type(wrapper.optimizer) is torch.optim.SGD
+    # One group per parameter: MMEngine's extra group reports the scheduled base lr.
+    assert wrapper.get_lr()["base_lr"] == [LR]
+
+
+def test_mmengines_attributes_split_the_optimizer_from_the_wrapper_config() -> None:
+    cfg = dict(type="OptimWrapper", optimizer=dict(type="SGD", lr=LR, weight_decay=WD))
+    constructor = DefaultOptimWrapperConstructor(cfg, dict(norm_decay_mult=0.0))
+    assert constructor.optimizer_cfg == dict(type="SGD", lr=LR, weight_decay=WD)
+    assert constructor.optim_wrapper_cfg == dict(type="OptimWrapper")
+    assert constructor.paramwise_cfg == dict(norm_decay_mult=0.0)
+    assert (constructor.base_lr, constructor.base_wd) == (LR, WD)
+    assert DefaultOptimWrapperConstructor(dict(optimizer=dict(type="SGD"))).paramwise_cfg == {}
+
+
+def test_a_data_parallel_model_is_unwrapped() -> None:
+    model = Net()
+    groups = build(dict(bias_lr_mult=2.0), nn.DataParallel(model)).optimizer.param_groups
+    assert [g["params"][0] for g in groups] == list(model.parameters())
+
+
+@OPTIMIZERS.register_module(name="ConstructorTestModelParams")
+class ModelParamsSGD(torch.optim.SGD):
+    """An optimizer whose first argument is not called ``params`` (as colossalai's HybridAdam)."""
+
+    def __init__(self, model_params: Any, lr: float = 0.1) -> None:
+        super().__init__(model_params, lr=lr)
+
+
+def test_the_parameters_go_to_the_optimizers_first_argument_whatever_its_name() -> None:
+    model = Net()
+    for paramwise_cfg in (None, dict(bias_lr_mult=2.0)):
+        constructor = DefaultOptimWrapperConstructor(
+            dict(optimizer=dict(type="ConstructorTestModelParams", lr=LR)), paramwise_cfg
+        )
+        optimizer = constructor(model).optimizer
+        assert type(optimizer) is ModelParamsSGD
+        assert sum(len(g["params"]) for g in optimizer.param_groups) == len(
+            list(model.parameters())
+        )
+
+
+class LayerDecay(DefaultOptimWrapperConstructor):
+    """A subclass in the style of MMDetection's layer-wise lr decay: its own options and groups."""
+
+    def add_params(
+        self, params: list[dict[str, Any]], module: nn.Module, prefix: str = "", **kwargs: Any
+    ) -> None:
+        rate = self.paramwise_cfg["decay_rate"]
+        layers = list(module.children())
+        for depth, layer in enumerate(layers):
+            scale = rate ** (len(layers) - 1 - depth)
+            params.append({"params": list(layer.parameters()), "lr": self.base_lr * scale})
+
+
+def test_a_subclass_overrides_add_params_and_takes_options_of_its_own() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 1))
+    constructor = LayerDecay(dict(optimizer=dict(type="SGD", lr=1.0)), dict(decay_rate=0.5))
+    groups = constructor(model).optimizer.param_groups
+    assert [g["lr"] for g in groups] == [0.25, 0.5, 1.0]
+    with pytest.raises(ValueError, match="unknown paramwise_cfg option 'decay_rate'"):
+        DefaultOptimWrapperConstructor(
+            dict(optimizer=dict(type="SGD", lr=1.0)), dict(decay_rate=0.5)
+        )
+
+
+def test_add_params_appends_groups_for_a_module_and_its_children() -> None:
+    model = Net()
+    constructor = DefaultOptimWrapperConstructor(
+        dict(optimizer=dict(type="SGD", lr=LR, weight_decay=WD)), dict(norm_decay_mult=0.0)
+    )
+    params: list[dict[str, Any]] = []
+    constructor.add_params(params, model.bn, prefix="bn")
+    assert [g["params"][0] for g in params] == [model.bn.weight, model.bn.bias]
+    assert [g["weight_decay"] for g in params] == [0.0, 0.0]
+    assert all("lr" not in g for g in params)  # MMEngine sets only what a rule changes
+
+
+def test_dcn_offset_lr_mult_is_accepted_and_needs_mmcv_to_act() -> None:
+    assert settings(dict(dcn_offset_lr_mult=0.1)) == expected()
+
+
+def test_build_optim_wrapper_builds_the_constructor_named_in_the_config() -> None:
+    cfg = dict(
+        optimizer=dict(type="SGD", lr=LR),
+        constructor="DefaultOptimWrapperConstructor",
+        paramwise_cfg=dict(custom_keys={"head": dict(lr_mult=0.5)}),
+    )
+    original = copy.deepcopy(cfg)
+    model = Net()
+    wrapper = build_optim_wrapper(model, cfg)
+    assert cfg == original
+    lrs = {id(g["params"][0]): g["lr"] for g in wrapper.optimizer.param_groups}
+    assert lrs[id(model.head.weight)] == pytest.approx(LR * 0.5)
+    assert lrs[id(model.conv.weight)] == LR
+    plain = build_optim_wrapper(Net(), dict(optimizer=dict(type="SGD", lr=LR)))
+    assert len(plain.optimizer.param_groups) == 1
 
 
 # ---------------------------------------------------------------- the multipliers
@@ -172,8 +269,14 @@ def test_the_default_wrapper_is_optim_wrapper() -> None:
         pytest.param(
             "bias_decay_mult",
             0.5,
-            dict(conv__bias=(LR, 0.005), head__bias=(LR, 0.005)),
-            id="bias_decay_mult: not norm or depthwise biases",
+            dict(
+                conv__bias=(LR, 0.005),
+                dwconv__bias=(LR, 0.005),
+                bn__bias=(LR, 0.005),
+                ln__bias=(LR, 0.005),
+                head__bias=(LR, 0.005),
+            ),
+            id="bias_decay_mult alone: every bias, norms' too (no norm_decay_mult given)",
         ),
         pytest.param(
             "norm_decay_mult",
@@ -190,8 +293,17 @@ def test_the_default_wrapper_is_optim_wrapper() -> None:
         pytest.param(
             "flat_decay_mult",
             0.2,
-            dict(scale=(LR, 0.002)),
-            id="flat_decay_mult: 1-D params that are not biases or norms",
+            dict(
+                scale=(LR, 0.002),
+                conv__bias=(LR, 0.002),
+                dwconv__bias=(LR, 0.002),
+                bn__weight=(LR, 0.002),
+                bn__bias=(LR, 0.002),
+                ln__weight=(LR, 0.002),
+                ln__bias=(LR, 0.002),
+                head__bias=(LR, 0.002),
+            ),
+            id="flat_decay_mult alone: every 1-D parameter",
         ),
     ],
 )
@@ -201,7 +313,7 @@ def test_each_multiplier_scales_its_parameters_only(
     assert settings({option: value}) == expected(**changed)
 
 
-def test_weight_decay_multipliers_apply_in_order_norm_dwconv_bias_flat() -> None:
+def test_weight_decay_multipliers_apply_in_mmengines_order_norm_bias_dwconv_flat() -> None:
     paramwise_cfg = dict(
         norm_decay_mult=0.0, dwconv_decay_mult=0.1, bias_decay_mult=0.2, flat_decay_mult=0.3
     )
@@ -209,7 +321,7 @@ def test_weight_decay_multipliers_apply_in_order_norm_dwconv_bias_flat() -> None
         scale=(LR, 0.003),
         conv__bias=(LR, 0.002),
         dwconv__weight=(LR, 0.001),
-        dwconv__bias=(LR, 0.001),
+        dwconv__bias=(LR, 0.002),
         bn__weight=(LR, 0),
         bn__bias=(LR, 0),
         ln__weight=(LR, 0),
@@ -233,10 +345,27 @@ def test_other_norm_layers_count_as_norms(norm: nn.Module) -> None:
 
 
 def test_a_grouped_conv_that_is_not_depthwise_is_left_alone() -> None:
-    model = nn.Sequential(nn.Conv2d(8, 8, 3, groups=2), nn.Conv1d(1, 1, 3, groups=1))
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, groups=2), nn.Conv1d(2, 2, 3, groups=2))
     result = settings(dict(dwconv_decay_mult=0.0), model)
     assert result == {name: pytest.approx((LR, WD)) for name in result}
     assert len(result) == 4
+
+
+def test_depthwise_means_mmengines_test_a_conv2d_with_groups_equal_to_in_channels() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3, groups=4, bias=False))
+    assert settings(dict(dwconv_decay_mult=0.0), model) == {
+        "0.weight": pytest.approx((LR, 0)),  # one input channel, one group: MMEngine's rule
+        "0.bias": pytest.approx((LR, 0)),
+        "1.weight": pytest.approx((LR, 0)),
+    }
+
+
+def test_rms_norm_is_not_a_norm_as_in_mmengine() -> None:
+    rms_norm = getattr(nn, "RMSNorm", None)
+    if rms_norm is None:
+        pytest.skip("torch has no RMSNorm")
+    model = nn.Sequential(nn.Linear(2, 8), rms_norm(8))
+    assert settings(dict(norm_decay_mult=0.0), model)["1.weight"] == pytest.approx((LR, WD))
 
 
 def test_groups_follow_parameter_order() -> None:
@@ -282,12 +411,15 @@ def test_custom_keys_copy_other_settings_into_the_group() -> None:
     momentum = {id(g["params"][0]): g["momentum"] for g in optimizer.param_groups}
     assert momentum[id(model.head.weight)] == momentum[id(model.head.bias)] == 0.5
     assert momentum[id(model.conv.weight)] == 0.9
-    assert all("lr_mult" not in group for group in optimizer.param_groups)
+    # As in MMEngine, every key of the entry is copied, the multipliers too.
+    lr_mults = {id(g["params"][0]): g.get("lr_mult") for g in optimizer.param_groups}
+    assert lr_mults.pop(id(model.head.weight)) == lr_mults.pop(id(model.head.bias)) == 1.0
+    assert set(lr_mults.values()) == {None}
 
 
 # ---------------------------------------------------------------- shared and frozen parameters
-def test_a_shared_parameter_is_an_error_naming_both_names() -> None:
-    with pytest.raises(ValueError, match=r"'b\.weight' is the same tensor as 'a\.weight'.*bypass"):
+def test_a_shared_parameter_is_an_error_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"'b\.weight' is the same tensor as one added.*bypass"):
         build(dict(bias_lr_mult=2.0), Tied())
 
 
@@ -300,31 +432,32 @@ def test_bypass_duplicate_keeps_a_shared_parameter_once() -> None:
     ]
 
 
-def test_bypass_duplicate_covers_a_module_used_twice() -> None:
+def test_a_module_used_twice_is_visited_once() -> None:
     shared = nn.Linear(2, 2)
     model = nn.Sequential(shared, nn.ReLU(), shared)
-    with pytest.raises(ValueError, match=r"'2\.weight' is the same tensor as '0\.weight'"):
-        build(dict(bias_lr_mult=2.0), model)
-    groups = build(dict(bypass_duplicate=True), model).optimizer.param_groups
-    assert [g["params"][0] for g in groups] == [shared.weight, shared.bias]
+    for paramwise_cfg in (dict(bias_lr_mult=2.0), dict(bypass_duplicate=True)):
+        groups = build(paramwise_cfg, model).optimizer.param_groups
+        assert [g["params"][0] for g in groups] == [shared.weight, shared.bias]
 
 
-def test_frozen_parameters_are_left_out_with_one_warning() -> None:
+def test_frozen_parameters_are_left_out_each_with_a_logged_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     model = Net()
     model.frozen = nn.Linear(2, 2).requires_grad_(False)
-    with pytest.warns(UserWarning, match=r"2 parameter.*: frozen\.weight, frozen\.bias$") as seen:
+    with caplog.at_level(logging.WARNING, logger="hooks_optim"):
         groups = build(dict(bias_lr_mult=2.0), model).optimizer.param_groups
-    assert len(seen) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "frozen.weight is left out of the optimizer: requires_grad=False",
+        "frozen.bias is left out of the optimizer: requires_grad=False",
+    ]
     assert len(groups) == len(list(Net().parameters()))
     assert not any(g["params"][0] is model.frozen.weight for g in groups)
 
 
 def test_a_model_with_nothing_to_train_is_an_error() -> None:
     model = nn.Linear(2, 2).requires_grad_(False)
-    with (
-        pytest.warns(UserWarning, match="left out"),
-        pytest.raises(ValueError, match="no trainable parameter"),
-    ):
+    with pytest.raises(ValueError, match="no trainable parameter"):
         build(dict(bias_lr_mult=2.0), model)
 
 

@@ -96,9 +96,11 @@ def test_a_runner_config_names_optim_types_without_importing_hooks_optim(tmp_pat
                 self.linear = torch.nn.Linear(3, 1)
 
             def forward(self, inputs, targets=None, mode="tensor"):
-                out = self.linear(inputs)
+                # MMEngine's default collate_fn (pseudo_collate) gives lists of tensors.
+                out = self.linear(torch.stack(inputs))
                 if mode == "loss":
-                    return {{"loss": torch.nn.functional.mse_loss(out, targets)}}
+                    loss = torch.nn.functional.mse_loss(out, torch.stack(targets))
+                    return {{"loss": loss}}
                 return out
 
         data = [{{"inputs": torch.randn(3), "targets": torch.randn(1)}} for _ in range(16)]

@@ -18,7 +18,13 @@ from torch.nn.functional import mse_loss
 from toy import ToyDataset
 
 from hooks_core import OPTIM_WRAPPERS, MessageHub, Runner
-from hooks_optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
+from hooks_optim import (
+    AmpOptimWrapper,
+    BaseOptimWrapper,
+    MultiStepLR,
+    OptimWrapper,
+    OptimWrapperDict,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -343,13 +349,35 @@ def two_group_sgd(model: nn.Module, **kwargs: Any) -> torch.optim.SGD:
     )
 
 
-def test_get_lr_per_group_with_base_lr_once_a_scheduler_set_it() -> None:
-    wrapper = OptimWrapper(two_group_sgd(Regressor(), momentum=0.9))
-    assert wrapper.get_lr() == {"lr": [0.1, 0.01]}
-    for group in wrapper.param_groups:
-        group.setdefault("initial_lr", group["lr"])  # what a scheduler does
-        group["lr"] /= 2
-    assert wrapper.get_lr() == {"lr": [0.05, 0.005], "base_lr": [0.1, 0.01]}
+def test_several_groups_add_mmengines_base_group_for_the_schedulers(tmp_path: Path) -> None:
+    optimizer = two_group_sgd(Regressor(), momentum=0.9)
+    wrapper = OptimWrapper(optimizer)
+    assert wrapper.get_lr() == {"base_lr": [0.1], "lr": [0.1, 0.01]}
+    assert len(wrapper.param_groups) == 3 and len(optimizer.param_groups) == 2
+    base = wrapper.param_groups[-1]
+    assert base is wrapper.base_param_settings and base["momentum"] == 0.9
+    assert isinstance(base["params"], torch.Tensor) and base["params"].tolist() == [0.0]
+    scheduler = MultiStepLR(wrapper, milestones=[1], gamma=0.5)
+    scheduler.step()
+    assert wrapper.get_lr() == {"base_lr": [0.05], "lr": [0.05, 0.005]}
+    assert scheduler.get_last_value() == [0.05, 0.005, 0.05]
+
+    torch.save(wrapper.state_dict(), tmp_path / "optim.pth")
+    state = torch.load(tmp_path / "optim.pth", weights_only=True)
+    assert state["base_param_settings"]["lr"] == 0.05
+    resumed = OptimWrapper(two_group_sgd(Regressor(), momentum=0.9))
+    resumed.load_state_dict(state)
+    assert "base_param_settings" in state  # the caller's dict is left alone
+    assert resumed.get_lr() == {"base_lr": [0.05], "lr": [0.05, 0.005]}
+
+
+def test_one_group_has_no_base_group() -> None:
+    optimizer = torch.optim.SGD(Regressor().parameters(), lr=0.1)
+    wrapper = OptimWrapper(optimizer)
+    assert wrapper.base_param_settings is None
+    assert wrapper.param_groups is optimizer.param_groups
+    MultiStepLR(wrapper, milestones=[1])
+    assert wrapper.get_lr() == {"lr": [0.1]}
 
 
 @pytest.mark.parametrize(
@@ -394,11 +422,41 @@ def test_param_groups_defaults_and_repr() -> None:
     assert repr(wrapper) == "OptimWrapper(optimizer=SGD, accumulative_counts=4, inner_count=0)"
 
 
+class StepOnly(BaseOptimWrapper):
+    """The least a subclass of the base must write: the four update methods."""
+
+    def update_params(self, loss: torch.Tensor) -> None:
+        self.backward(loss)
+        self.step()
+        self.zero_grad()
+
+    def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
+        loss.backward(**kwargs)
+
+    def zero_grad(self, **kwargs: Any) -> None:
+        self.optimizer.zero_grad(**kwargs)
+
+    def step(self, **kwargs: Any) -> None:
+        self.optimizer.step(**kwargs)
+
+
+def test_base_optim_wrapper_is_abstract_and_gives_subclasses_the_state_api() -> None:
+    assert issubclass(OptimWrapper, BaseOptimWrapper)
+    optimizer = two_group_sgd(Regressor(), momentum=0.9)
+    with pytest.raises(TypeError, match="abstract"):
+        BaseOptimWrapper(optimizer)  # type: ignore[abstract]
+    wrapper = StepOnly(optimizer)
+    assert wrapper.get_lr() == {"base_lr": [0.1], "lr": [0.1, 0.01]}
+    assert wrapper.get_momentum() == {"momentum": [0.9, 0.9]}
+    assert set(wrapper.state_dict()) == {"state", "param_groups", "base_param_settings"}
+    assert wrapper.defaults is optimizer.defaults
+
+
 # ------------------------------------------------------------ AmpOptimWrapper
 def test_amp_on_cpu_defaults_to_bfloat16_without_a_scaler() -> None:
     model = Regressor()
     wrapper = AmpOptimWrapper(optimizer=sgd(model))
-    assert wrapper.dtype is torch.bfloat16
+    assert wrapper.dtype is wrapper.cast_dtype is torch.bfloat16
     assert wrapper.loss_scaler is None
     inputs, targets = batches(1, size=8)[0]
     with wrapper.optim_context(model):
@@ -489,6 +547,24 @@ def test_amp_state_dict_saves_the_scaler_through_a_weights_only_file(tmp_path: P
     assert resumed.loss_scaler.get_scale() == 128.0
 
 
+def test_amp_state_dict_keeps_the_base_group_and_the_scaler() -> None:
+    wrapper = AmpOptimWrapper(optimizer=two_group_sgd(Regressor()), dtype="float16")
+    state = wrapper.state_dict()
+    assert {"base_param_settings", "loss_scaler"} <= set(state)
+    resumed = AmpOptimWrapper(optimizer=two_group_sgd(Regressor()), dtype="float16")
+    state["base_param_settings"]["lr"] = 0.5
+    resumed.load_state_dict(state)
+    assert resumed.get_lr()["base_lr"] == [0.5]
+
+
+def test_use_fsdp_scales_with_the_sharded_scaler() -> None:
+    from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+    wrapper = AmpOptimWrapper(optimizer=sgd(Regressor()), dtype="float16", use_fsdp=True)
+    assert isinstance(wrapper.loss_scaler, ShardedGradScaler)
+    assert wrapper.loss_scaler.get_scale() == 2.0**16
+
+
 def test_loss_scale_is_ignored_with_bfloat16() -> None:
     wrapper = AmpOptimWrapper(optimizer=sgd(Regressor()), dtype="bfloat16", loss_scale=512.0)
     assert wrapper.loss_scaler is None
@@ -552,13 +628,21 @@ def test_optim_wrapper_dict_reads_like_a_dict() -> None:
 
 def test_optim_wrapper_dict_prefixes_lr_and_momentum_with_the_names() -> None:
     _, _, wrappers = gan_wrappers()
-    wrappers["discriminator"].param_groups[0]["initial_lr"] = 0.2
-    assert wrappers.get_lr() == {
-        "generator.lr": [1e-3],
-        "discriminator.lr": [0.1],
-        "discriminator.base_lr": [0.2],
-    }
+    assert wrappers.get_lr() == {"generator.lr": [1e-3], "discriminator.lr": [0.1]}
     assert wrappers.get_momentum() == {"generator.momentum": [0.9], "discriminator.momentum": [0.5]}
+    model = Regressor()
+    several = OptimWrapperDict(main=OptimWrapper(two_group_sgd(model)))
+    assert several.get_lr() == {"main.base_lr": [0.1], "main.lr": [0.1, 0.01]}
+
+
+def test_optim_wrapper_dict_is_an_optim_wrapper_with_param_groups_per_name() -> None:
+    _, _, wrappers = gan_wrappers()
+    assert isinstance(wrappers, OptimWrapper)
+    groups = wrappers.param_groups
+    assert list(groups) == ["generator", "discriminator"]
+    assert groups["generator"] is wrappers["generator"].optimizer.param_groups
+    with pytest.raises(TypeError, match="one list of schedulers per optimizer"):
+        MultiStepLR(wrappers, milestones=[1])
 
 
 def test_optim_wrapper_dict_steps_zeroes_and_counts_all(tmp_path: Path) -> None:
@@ -579,8 +663,12 @@ def test_optim_wrapper_dict_steps_zeroes_and_counts_all(tmp_path: Path) -> None:
     _, _, resumed = gan_wrappers()
     resumed.load_state_dict(state)
     assert resumed["generator"].optimizer.state_dict()["state"].keys() == {0, 1}
-    with pytest.raises(KeyError, match=r"has optimizer wrappers \['generator'\] but"):
-        resumed.load_state_dict({"generator": state["generator"]})
+    _, _, partial = gan_wrappers()
+    partial.load_state_dict({"generator": state["generator"]})  # MMEngine loads a subset
+    assert partial["generator"].optimizer.state_dict()["state"].keys() == {0, 1}
+    assert partial["discriminator"].optimizer.state_dict()["state"] == {}
+    with pytest.raises(KeyError, match=r"optimizer wrappers \['critic'\] that this"):
+        resumed.load_state_dict({"critic": state["generator"]})
 
 
 @pytest.mark.parametrize(
@@ -589,7 +677,6 @@ def test_optim_wrapper_dict_steps_zeroes_and_counts_all(tmp_path: Path) -> None:
         (lambda w: w.update_params(torch.tensor(1.0)), "update_params"),
         (lambda w: w.backward(torch.tensor(1.0)), "backward"),
         (lambda w: w.optim_context(nn.Linear(1, 1)), "optim_context"),
-        (lambda w: w.param_groups, "param_groups"),
     ],
 )
 def test_optim_wrapper_dict_refuses_single_loss_calls(call: Any, name: str) -> None:

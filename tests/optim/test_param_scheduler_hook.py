@@ -1,4 +1,9 @@
-"""`ParamSchedulerHook`: which schedulers step when, alone and in a real `Runner` run."""
+"""`ParamSchedulerHook` called directly on a runner stand-in, as MMEngine's tests do, and in runs.
+
+The stand-in is a plain object holding real torch optimizers and real
+schedulers; the hook reads ``runner.param_schedulers`` at each call, so no
+``before_train`` is needed.
+"""
 
 from __future__ import annotations
 
@@ -11,84 +16,156 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-import hooks_optim
-from hooks_core import HOOKS, BaseModel, Hook, Runner, clear_plugin_cache, get_priority
-from hooks_optim._param_scheduler_hook import ParamSchedulerHook
-from hooks_optim._schedulers import (
+from hooks_core import HOOKS, BaseModel, Hook, Runner, get_priority
+from hooks_optim import (
+    ConstantLR,
     CosineAnnealingLR,
     LinearLR,
     MultiStepLR,
+    OptimWrapper,
+    OptimWrapperDict,
+    ParamSchedulerHook,
     ReduceOnPlateauLR,
     StepLR,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 
-@pytest.fixture(autouse=True)
-def _hook_exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The runner loads the default hook from ``hooks_optim:ParamSchedulerHook``."""
-    monkeypatch.setattr(hooks_optim, "ParamSchedulerHook", ParamSchedulerHook, raising=False)
-    yield
-    clear_plugin_cache()
+# ---------------------------------------------------------------- direct calls
+def sgd(lr: float = 1.0) -> torch.optim.SGD:
+    return torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
 
 
-# ---------------------------------------------------------------- the hook alone
-class Counting:
-    """A stand-in scheduler that records its steps."""
-
-    def __init__(self, by_epoch: bool, need_val_args: bool = False) -> None:
-        self.by_epoch = by_epoch
-        self.need_val_args = need_val_args
-        self.steps: list[Any] = []
-
-    def step(self, metrics: Any = None) -> None:
-        self.steps.append(metrics)
+def lr_of(optimizer: Any) -> float:
+    return float(optimizer.param_groups[0]["lr"])
 
 
-def drive(hook: ParamSchedulerHook, schedulers: Any) -> None:
-    runner = SimpleNamespace(param_schedulers=schedulers)
-    hook.before_train(runner)
-    for i in range(3):
-        hook.after_train_iter(runner, i)
+def stand_in(schedulers: Any) -> Any:
+    """What the hook reads from a runner: only its schedulers."""
+    return SimpleNamespace(param_schedulers=schedulers)
+
+
+def test_after_train_iter_steps_only_the_iteration_based_schedulers() -> None:
+    optimizer = sgd()
+    by_iter = StepLR(optimizer, step_size=1, gamma=0.5, by_epoch=False)
+    by_epoch = StepLR(optimizer, step_size=1, gamma=0.1)
+    runner = stand_in([by_iter, by_epoch])
+    ParamSchedulerHook().after_train_iter(runner, 0)  # no before_train needed
+    assert (by_iter.last_step, by_epoch.last_step) == (1, 0)
+    assert lr_of(optimizer) == 0.5
+
+
+def test_after_train_epoch_steps_only_the_epoch_based_schedulers() -> None:
+    optimizer = sgd()
+    by_iter = StepLR(optimizer, step_size=1, gamma=0.5, by_epoch=False)
+    by_epoch = StepLR(optimizer, step_size=1, gamma=0.1)
+    ParamSchedulerHook().after_train_epoch(stand_in([by_iter, by_epoch]))
+    assert (by_iter.last_step, by_epoch.last_step) == (0, 1)
+    assert lr_of(optimizer) == pytest.approx(0.1)
+
+
+def test_a_dict_of_lists_steps_every_optimizers_schedulers() -> None:
+    generator, discriminator = sgd(), sgd()
+    wrappers = OptimWrapperDict(
+        generator=OptimWrapper(generator), discriminator=OptimWrapper(discriminator)
+    )
+    runner = stand_in(
+        {
+            "generator": [StepLR(wrappers["generator"], step_size=1, gamma=0.5, by_epoch=False)],
+            "discriminator": [StepLR(wrappers["discriminator"], step_size=1, gamma=0.1)],
+        }
+    )
+    hook = ParamSchedulerHook()
+    hook.after_train_iter(runner, 0)
+    hook.after_train_epoch(runner)
+    assert (lr_of(generator), lr_of(discriminator)) == pytest.approx((0.5, 0.1))
+
+
+def test_the_schedulers_are_read_at_each_call() -> None:
+    first_opt, second_opt = sgd(), sgd()
+    runner = stand_in([StepLR(first_opt, step_size=1, gamma=0.5, by_epoch=False)])
+    hook = ParamSchedulerHook()
+    hook.after_train_iter(runner, 0)
+    runner.param_schedulers = [StepLR(second_opt, step_size=1, gamma=0.5, by_epoch=False)]
+    hook.after_train_iter(runner, 1)
+    assert (lr_of(first_opt), lr_of(second_opt)) == (0.5, 0.5)
+
+
+def test_none_steps_nothing_at_any_point() -> None:
+    hook, runner = ParamSchedulerHook(), stand_in(None)
+    hook.after_train_iter(runner, 0)
     hook.after_train_epoch(runner)
     hook.after_val_epoch(runner, {"loss": 1.0})
-    hook.after_val_epoch(runner, None)
 
 
-def test_each_kind_steps_at_its_point() -> None:
-    by_iter, by_epoch, by_val = Counting(False), Counting(True), Counting(True, True)
-    drive(ParamSchedulerHook(), [by_iter, by_epoch, by_val])
-    assert by_iter.steps == [None] * 3
-    assert by_epoch.steps == [None]
-    assert by_val.steps == [{"loss": 1.0}]
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        (StepLR(sgd(), step_size=1), r"got StepLR"),
+        ("StepLR", r"got str"),
+        (
+            {"generator": StepLR(sgd(), step_size=1)},
+            r"\['generator'\] should be a list.*got StepLR",
+        ),
+    ],
+    ids=["a scheduler", "a string", "a dict of schedulers"],
+)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda hook, runner: hook.after_train_iter(runner, 0),
+        lambda hook, runner: hook.after_train_epoch(runner),
+        lambda hook, runner: hook.after_val_epoch(runner, {"loss": 1.0}),
+    ],
+    ids=["after_train_iter", "after_train_epoch", "after_val_epoch"],
+)
+def test_anything_else_is_a_type_error_naming_its_type_at_the_call(
+    bad: Any, named: str, call: Any
+) -> None:
+    with pytest.raises(TypeError, match=rf"runner\.param_schedulers.*{named}"):
+        call(ParamSchedulerHook(), stand_in(bad))
 
 
-def test_a_dict_of_lists_is_stepped_whole() -> None:
-    first, second = Counting(False), Counting(True)
-    drive(ParamSchedulerHook(), {"generator": [first], "discriminator": [second]})
-    assert (len(first.steps), len(second.steps)) == (3, 1)
+def test_mmengines_message_for_a_value_of_the_wrong_type() -> None:
+    with pytest.raises(TypeError, match="should be list of ParamScheduler or a dict containing"):
+        ParamSchedulerHook().after_train_iter(stand_in(object()), 0)
 
 
-def test_none_steps_nothing() -> None:
-    drive(ParamSchedulerHook(), None)
+def test_validation_without_metrics_steps_nothing_and_checks_nothing() -> None:
+    optimizer = sgd()
+    plateau = ReduceOnPlateauLR(optimizer, patience=0, factor=0.5)
+    hook = ParamSchedulerHook()
+    hook.after_val_epoch(stand_in([plateau]), None)
+    hook.after_val_epoch(stand_in("not checked without metrics"))
+    assert (plateau._global_step, plateau.last_step) == (0, -1)
 
 
-@pytest.mark.parametrize("bad", [Counting(True), {"a": Counting(True)}, "StepLR"])
-def test_anything_else_is_a_type_error(bad: Any) -> None:
-    with pytest.raises(TypeError, match="must be None, a list of schedulers or a dict"):
-        ParamSchedulerHook().before_train(SimpleNamespace(param_schedulers=bad))
+def test_reduce_on_plateau_counts_epochs_and_reacts_to_validation_metrics() -> None:
+    optimizer = sgd()
+    plateau = ReduceOnPlateauLR(optimizer, patience=0, factor=0.5)
+    by_epoch = StepLR(optimizer, step_size=100)  # a plain epoch-based one: never stepped by val
+    runner, hook = stand_in([plateau, by_epoch]), ParamSchedulerHook()
+    for epoch in range(3):
+        hook.after_train_epoch(runner)
+        hook.after_val_epoch(runner, {"loss": 1.0})
+        assert plateau._global_step == epoch + 1  # counted by the training epoch only
+    assert plateau.last_step == 2 and by_epoch.last_step == 3
+    assert lr_of(optimizer) == 0.25  # the 2nd and 3rd validations did not improve
 
 
-def test_validation_after_training_steps_nothing() -> None:
-    by_val = Counting(True, True)
-    hook, runner = ParamSchedulerHook(), SimpleNamespace(param_schedulers=[by_val])
-    hook.before_train(runner)
-    hook.after_train(runner)
-    hook.after_val_epoch(runner, {"loss": 1.0})
-    assert by_val.steps == []
+def test_the_monitored_metric_must_be_among_the_metrics() -> None:
+    runner = stand_in([ReduceOnPlateauLR(sgd(), monitor="accuracy")])
+    with pytest.raises(KeyError, match=r"'accuracy'.*among the validation metrics \['loss'\]"):
+        ParamSchedulerHook().after_val_epoch(runner, {"loss": 1.0})
+
+
+def test_an_iteration_based_schedule_ignores_validation() -> None:
+    optimizer = sgd()
+    by_iter = StepLR(optimizer, step_size=1, gamma=0.5, by_epoch=False)
+    ParamSchedulerHook().after_val_epoch(stand_in([by_iter]), {"loss": 1.0})
+    assert by_iter.last_step == 0 and lr_of(optimizer) == 1.0
 
 
 def test_registered_at_low_priority() -> None:
@@ -111,37 +188,17 @@ class Points(Dataset[dict[str, torch.Tensor]]):
 
 
 class TinyModel(BaseModel):
+    """A linear model that takes a stacked batch or MMEngine's ``pseudo_collate`` list."""
+
     def __init__(self) -> None:
         super().__init__()
         self.linear = nn.Linear(3, 1)
 
-    def forward(self, inputs: torch.Tensor, mode: str = "tensor") -> Any:
-        out = self.linear(inputs)
+    def forward(self, inputs: Any, mode: str = "tensor") -> Any:
+        out = self.linear(torch.stack(inputs) if isinstance(inputs, list) else inputs)
         if mode == "loss":
             return {"loss": out.pow(2).mean()}
         return [{"out": out}]
-
-
-class MinimalOptimWrapper:
-    """What the runner and the schedulers need from an optimizer wrapper."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
-    def update_params(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state)
 
 
 class RecordLR(Hook):
@@ -180,7 +237,7 @@ def make_runner(work_dir: Path, hooks: list[Hook], **overrides: Any) -> Runner:
         work_dir=str(work_dir),
         train_dataloader=dict(dataset=Points(20), batch_size=4),  # 5 iterations per epoch
         train_cfg=dict(by_epoch=True, max_epochs=4),
-        optim_wrapper=MinimalOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.2)),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.2)),
         param_scheduler=SCHEDULE,
         custom_hooks=hooks,
         randomness=dict(seed=0),
@@ -191,13 +248,13 @@ def make_runner(work_dir: Path, hooks: list[Hook], **overrides: Any) -> Runner:
 
 
 def expected_lrs(epochs: int, epoch_length: int) -> list[float]:
-    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.2)
+    optimizer = sgd(0.2)
     warmup = LinearLR(optimizer, start_factor=0.1, by_epoch=False, end=4)
     decay = MultiStepLR(optimizer, milestones=[1, 3], gamma=0.5)
     lrs = []
     for _ in range(epochs):
         for _ in range(epoch_length):
-            lrs.append(optimizer.param_groups[0]["lr"])
+            lrs.append(lr_of(optimizer))
             warmup.step()
         decay.step()
     return lrs
@@ -210,6 +267,45 @@ def test_the_learning_rate_follows_the_schedule_in_a_run(tmp_path: Path) -> None
     runner.train()
     assert record.lrs == pytest.approx(expected_lrs(4, 5))
     assert record.lrs[:4] == pytest.approx([0.02, 0.08, 0.14, 0.2])
+
+
+@pytest.mark.parametrize(
+    ("train_cfg", "schedule", "expected"),
+    [
+        (
+            dict(by_epoch=True, max_epochs=3),
+            [
+                dict(type="ConstantLR", factor=0.5, begin=0),
+                dict(type="ConstantLR", factor=0.5, begin=1),
+            ],
+            [0.5] * 5 + [0.25] * 5 + [1.0] * 5,
+        ),
+        (
+            dict(by_epoch=False, max_iters=12),
+            [
+                dict(type="ConstantLR", factor=0.5, begin=0, by_epoch=False),
+                dict(type="ConstantLR", factor=0.5, begin=4, by_epoch=False),
+            ],
+            [0.5] * 4 + [0.25] * 7 + [1.0],
+        ),
+    ],
+    ids=["by epoch", "by iteration"],
+)
+def test_chained_constant_schedules_end_with_the_run(
+    tmp_path: Path, train_cfg: dict[str, Any], schedule: list[Any], expected: list[float]
+) -> None:
+    """MMEngine's own run test: without ``end``, a schedule ends with training."""
+    record = RecordLR()
+    runner = make_runner(
+        tmp_path,
+        [record],
+        train_cfg=train_cfg,
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=1.0)),
+        param_scheduler=schedule,
+    )
+    runner.train()
+    assert all(isinstance(s, ConstantLR) for s in runner.param_schedulers)
+    assert record.lrs == pytest.approx(expected)
 
 
 def test_resume_restores_the_schedule(tmp_path: Path) -> None:
@@ -236,11 +332,11 @@ def test_iteration_based_run_with_a_converted_cosine(tmp_path: Path) -> None:
     runner.train()
     assert isinstance(runner.param_schedulers[0], CosineAnnealingLR)
     assert runner.param_schedulers[0].T_max == 10  # two epochs of 5 iterations
-    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.2)
+    optimizer = sgd(0.2)
     reference = CosineAnnealingLR(optimizer, T_max=10, by_epoch=False)
     expected = []
     for _ in range(12):
-        expected.append(optimizer.param_groups[0]["lr"])
+        expected.append(lr_of(optimizer))
         reference.step()
     assert record.lrs == pytest.approx(expected)
 
@@ -269,10 +365,13 @@ def test_reduce_on_plateau_steps_with_validation_metrics(tmp_path: Path) -> None
         param_scheduler=[dict(type="ReduceOnPlateauLR", patience=1, factor=0.5)],
     )
     runner.train()
-    assert isinstance(runner.param_schedulers[0], ReduceOnPlateauLR)
+    (plateau,) = runner.param_schedulers
+    assert isinstance(plateau, ReduceOnPlateauLR)
     per_epoch = record.lrs[::5]
     # rounds 2 and 3 are bad: after the third validation (> patience) the lr halves
     assert per_epoch == pytest.approx([0.2, 0.2, 0.2, 0.1])
+    # Four epochs counted; the last validation falls at end=max_epochs, outside the window.
+    assert (plateau._global_step, plateau.last_step) == (4, 2)
 
 
 def test_step_scheduler_objects_are_accepted(tmp_path: Path) -> None:
@@ -284,7 +383,7 @@ def test_step_scheduler_objects_are_accepted(tmp_path: Path) -> None:
         tmp_path,
         [record],
         model=model,
-        optim_wrapper=MinimalOptimWrapper(optimizer),
+        optim_wrapper=OptimWrapper(optimizer),
         param_scheduler=[StepLR(optimizer, step_size=2, gamma=0.1)],
         train_cfg=dict(by_epoch=True, max_epochs=3),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ import torch
 from torch.optim import lr_scheduler as torch_sched
 
 from hooks_core import PARAM_SCHEDULERS
+from hooks_optim import OptimWrapper
 from hooks_optim import _schedulers as sched
 from hooks_optim._schedulers import (
     ConstantLR,
@@ -410,6 +412,34 @@ def test_reduce_on_plateau_errors() -> None:
         ReduceOnPlateauLR(optimizer, by_epoch=False)
     with pytest.raises(ValueError, match="rule"):
         ReduceOnPlateauLR(optimizer, rule="more")
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        ReduceOnPlateauLR(optimizer, threshold=-0.1)
+
+
+def test_reduce_on_plateau_counts_training_epochs_with_step_and_reacts_inside_the_window() -> None:
+    optimizer = make_optimizer()
+    scheduler = ReduceOnPlateauLR(optimizer, patience=0, factor=0.5, begin=1, end=3)
+    assert (scheduler._global_step, scheduler.last_step) == (0, -1)  # MMEngine's start
+    history = []
+    for _ in range(4):  # what ParamSchedulerHook does: an epoch, then its validation
+        scheduler.step()
+        scheduler.step({"loss": 1.0})
+        history.append(lrs(optimizer)[0])
+    # Epochs 1 and 2 are in [begin, end): the first sets the best, the second reduces.
+    assert history == pytest.approx([0.1, 0.05, 0.05, 0.05])
+    assert (scheduler._global_step, scheduler.last_step) == (4, 1)
+    assert scheduler.get_last_value() == pytest.approx([0.05, 0.025])
+
+
+def test_reduce_on_plateau_min_value_per_optimizer_group_extends_to_the_base_group() -> None:
+    optimizer = make_optimizer()
+    wrapper = OptimWrapper(optimizer)
+    scheduler = ReduceOnPlateauLR(wrapper, patience=0, factor=0.1, min_value=[0.05, 0.0])
+    assert scheduler.min_values == [0.05, 0.0, 0.0]
+    for _ in range(2):
+        scheduler.step({"loss": 1.0})
+    assert lrs(optimizer) == pytest.approx([0.05, 0.005])
+    assert wrapper.get_lr()["base_lr"] == pytest.approx([1e-4])  # SGD's default lr, reduced
 
 
 # ---------------------------------------------------------------- state and resume
@@ -463,7 +493,27 @@ def test_reduce_on_plateau_state_round_trips() -> None:
     buffer.seek(0)
     other = ReduceOnPlateauLR(make_optimizer(), patience=1)
     other.load_state_dict(torch.load(buffer, weights_only=True))
-    assert (other.best, other.num_bad_steps) == (1.0, 1)
+    assert (other.best, other.num_bad_epochs) == (1.0, 1)
+
+
+def test_counters_follow_mmengines_convention_and_verbose_logs_each_group(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    optimizer = make_optimizer()
+    with caplog.at_level(logging.INFO, logger="hooks_optim"):
+        scheduler = StepLR(optimizer, step_size=1, gamma=0.5, verbose=True)
+        # The constructor's own step is global step 0, the first inside the window.
+        assert (scheduler._global_step, scheduler.last_step) == (0, 0)
+        scheduler.step()
+    assert (scheduler._global_step, scheduler.last_step) == (1, 1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Adjusting parameter value of group 0 to 1.0000e-01.",
+        "Adjusting parameter value of group 1 to 5.0000e-02.",
+        "Adjusting parameter value of group 0 to 5.0000e-02.",
+        "Adjusting parameter value of group 1 to 2.5000e-02.",
+    ]
+    with pytest.raises(ValueError, match="last_step must be an int >= -1"):
+        StepLR(optimizer, step_size=1, last_step=-2)
 
 
 def test_state_dict_has_no_optimizer() -> None:

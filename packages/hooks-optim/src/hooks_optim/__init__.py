@@ -6,6 +6,8 @@ that itself, through entry points, the first time a config names one of them.
 
 from __future__ import annotations
 
+from hooks_core import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS, PARAM_SCHEDULERS
+
 from .__about__ import __version__
 from ._amp_optim_wrapper import AmpOptimWrapper
 from ._averaged_model import (
@@ -14,7 +16,8 @@ from ._averaged_model import (
     MomentumAnnealingEMA,
     StochasticWeightAverage,
 )
-from ._constructor import DefaultOptimWrapperConstructor
+from ._base_optim_wrapper import BaseOptimWrapper
+from ._constructor import DefaultOptimWrapperConstructor, build_optim_wrapper
 from ._ema_hook import EMAHook
 from ._optim_wrapper import OptimWrapper
 from ._optim_wrapper_dict import OptimWrapperDict
@@ -63,15 +66,23 @@ from ._schedulers import (
     StepLR,
     StepMomentum,
     StepParamScheduler,
+    _ParamScheduler,
 )
 
 __all__ = [
     "__version__",
+    # the registries (hooks-core's), where MMEngine's mmengine.optim exports them
+    "OPTIMIZERS",
+    "OPTIM_WRAPPERS",
+    "OPTIM_WRAPPER_CONSTRUCTORS",
+    "PARAM_SCHEDULERS",
     # optimizer wrappers and construction
+    "BaseOptimWrapper",
     "OptimWrapper",
     "AmpOptimWrapper",
     "OptimWrapperDict",
     "DefaultOptimWrapperConstructor",
+    "build_optim_wrapper",
     "register_torch_optimizers",
     # hooks
     "ParamSchedulerHook",
@@ -83,6 +94,7 @@ __all__ = [
     "StochasticWeightAverage",
     # parameter schedulers
     "INF",
+    "_ParamScheduler",
     "LRSchedulerMixin",
     "MomentumSchedulerMixin",
     "ConstantParamScheduler",

@@ -50,6 +50,8 @@ class AmpOptimWrapper(OptimWrapper):
             no scaling.
         dtype: ``'float16'``, ``'bfloat16'`` (or the torch dtypes), or None for
             float16 on CUDA and bfloat16 elsewhere (CPU autocast's type).
+        use_fsdp: Scale the loss with FSDP's ``ShardedGradScaler``, for a model
+            wrapped in ``FullyShardedDataParallel``.
         **kwargs: `OptimWrapper`'s arguments: ``optimizer``,
             ``accumulative_counts``, ``clip_grad``.
 
@@ -66,9 +68,11 @@ class AmpOptimWrapper(OptimWrapper):
         self,
         loss_scale: str | float | dict[str, Any] = "dynamic",
         dtype: str | torch.dtype | None = None,
+        use_fsdp: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.use_fsdp = use_fsdp
         _check_loss_scale(loss_scale)
         self._device_type = _device_type(self.optimizer)
         if dtype is None:
@@ -86,16 +90,26 @@ class AmpOptimWrapper(OptimWrapper):
 
     def _make_scaler(self, loss_scale: str | float | dict[str, Any]) -> torch.amp.GradScaler:
         """A GradScaler on the optimizer's device: dynamic, fixed at `loss_scale`, or configured."""
+        scaler: Any = torch.amp.GradScaler
+        if self.use_fsdp:
+            from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+            scaler = ShardedGradScaler
         if isinstance(loss_scale, dict):
-            return torch.amp.GradScaler(self._device_type, **loss_scale)
+            return scaler(self._device_type, **loss_scale)  # type: ignore[no-any-return]
         if isinstance(loss_scale, str):  # 'dynamic', checked already
-            return torch.amp.GradScaler(self._device_type)
+            return scaler(self._device_type)  # type: ignore[no-any-return]
         self._static_scale = float(loss_scale)
-        return torch.amp.GradScaler(self._device_type, init_scale=self._static_scale)
+        return scaler(self._device_type, init_scale=self._static_scale)  # type: ignore[no-any-return]
 
     @property
     def dtype(self) -> torch.dtype:
         """The type autocast computes in: float16 or bfloat16."""
+        return self._dtype
+
+    @property
+    def cast_dtype(self) -> torch.dtype:
+        """MMEngine's name for `dtype`."""
         return self._dtype
 
     # ------------------------------------------------------------ the update
@@ -124,8 +138,8 @@ class AmpOptimWrapper(OptimWrapper):
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state dict, plus the scaler's under ``'loss_scaler'`` when float16."""
-        state = self.optimizer.state_dict()
+        """`OptimWrapper`'s state dict, plus the scaler's under ``'loss_scaler'`` when float16."""
+        state = super().state_dict()
         if self.loss_scaler is not None:
             state["loss_scaler"] = self.loss_scaler.state_dict()
         return state
@@ -139,7 +153,7 @@ class AmpOptimWrapper(OptimWrapper):
         """
         state = dict(state_dict)
         scaler_state = state.pop("loss_scaler", None)
-        self.optimizer.load_state_dict(state)
+        super().load_state_dict(state)
         if self.loss_scaler is not None and scaler_state:
             self.loss_scaler.load_state_dict(scaler_state)
 

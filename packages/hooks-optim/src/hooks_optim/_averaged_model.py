@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import logging
 
 import torch
 from torch import nn
@@ -30,6 +31,8 @@ __all__ = [
     "MomentumAnnealingEMA",
     "StochasticWeightAverage",
 ]
+
+_logger = logging.getLogger(__name__)
 
 
 class BaseAveragedModel(nn.Module, abc.ABC):
@@ -121,14 +124,15 @@ class BaseAveragedModel(nn.Module, abc.ABC):
         """Make the copy equal to `model` (every parameter and buffer), leaving `steps` alone."""
         _copy_into(_tensors(self.module), _tensors(model))
 
-    def averaged_tensors(self, model: nn.Module | None = None) -> list[torch.Tensor]:
-        """The tensors an update averages, of `model` (the same structure) or of the copy.
+    @property
+    def avg_parameters(self) -> dict[str, torch.Tensor]:
+        """The copy's tensors an update averages, by name (MMEngine's attribute).
 
-        That is every parameter, and with `update_buffers` every floating-point
-        buffer, in ``parameters()``-then-``buffers()`` order; `EMAHook` swaps
-        these to validate on the average.
+        Its named parameters, and with `update_buffers` its whole state dict.
         """
-        return self._split(self.module if model is None else model)[0]
+        if self.update_buffers:
+            return dict(self.module.state_dict())
+        return dict(self.module.named_parameters())
 
     def _split(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """`model`'s tensors split into those an update averages and those it copies."""
@@ -162,7 +166,8 @@ class ExponentialMovingAverage(BaseAveragedModel):
 
     Args:
         model: The model to average.
-        momentum: The weight of the model's current weights, in (0, 1).
+        momentum: The weight of the model's current weights, in (0, 1); above
+            0.5 (likely an optimizer-style momentum) a warning is logged.
         interval: Average every this many updates.
         device: Where to keep the averaged copy; None: the model's device.
         update_buffers: Average floating-point buffers as well.
@@ -182,6 +187,13 @@ class ExponentialMovingAverage(BaseAveragedModel):
     ) -> None:
         super().__init__(model, interval, device, update_buffers)
         self.momentum = _check_momentum(momentum)
+        if self.momentum > 0.5:
+            _logger.warning(
+                "The momentum of an EMA is the weight of the new value, usually a small "
+                "number unlike an optimizer's momentum, but got %s. Please make sure the "
+                "value is correct.",
+                momentum,
+            )
 
     def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
         _ema_step(averaged, source, self.momentum)
@@ -269,7 +281,7 @@ def _copy_into(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None
 
 
 def _ema_step(averaged: torch.Tensor, source: torch.Tensor, momentum: float) -> None:
-    averaged.mul_(1.0 - momentum).add_(source, alpha=momentum)
+    averaged.lerp_(source, momentum)  # MMEngine's operation, so the numbers match bit for bit
 
 
 def _check_momentum(momentum: float) -> float:

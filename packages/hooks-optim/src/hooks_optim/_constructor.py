@@ -7,35 +7,37 @@ constructor builds the optimizer through `OPTIMIZERS` and the wrapper through
 
 With a ``paramwise_cfg``, each trainable parameter gets a param group of its own
 whose ``lr`` and ``weight_decay`` are the optimizer's, scaled by the multipliers
-that apply to it, with MMEngine's semantics: it is how detection and
-segmentation recipes exclude norms and biases from weight decay or train a
-pretrained backbone more slowly than a new head. Every option is checked when
-the constructor is built, so a typo fails before any parameter is touched.
+that apply to it, with MMEngine's rules: it is how detection and segmentation
+recipes exclude norms and biases from weight decay or train a pretrained
+backbone more slowly than a new head. Subclasses customise the groups by
+overriding `add_params`, as with MMEngine's constructor. Every option of this
+class is checked when it is built, so a typo fails before any parameter is touched.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
+import inspect
+import logging
 import math
-import warnings
 from collections.abc import Mapping
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 from hooks_core import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
+from hooks_core.model import unwrap_model
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Any
 
-    from torch import Tensor
+__all__ = ["DefaultOptimWrapperConstructor", "build_optim_wrapper"]
 
-__all__ = ["DefaultOptimWrapperConstructor"]
+_logger = logging.getLogger(__name__)
 
 # Each multiplier option of paramwise_cfg, and the param-group value it scales.
 _MULTIPLIERS = {
@@ -44,17 +46,14 @@ _MULTIPLIERS = {
     "norm_decay_mult": "weight_decay",
     "dwconv_decay_mult": "weight_decay",
     "flat_decay_mult": "weight_decay",
+    "dcn_offset_lr_mult": "lr",
 }
 _OPTIONS = ("custom_keys", *_MULTIPLIERS, "bypass_duplicate")
 # The multipliers of a custom_keys entry; its other keys are copied into the param group.
 _CUSTOM_MULTIPLIERS = {"lr_mult": "lr", "decay_mult": "weight_decay"}
 
-# Layers whose weights and biases `norm_decay_mult` scales (RMSNorm exists in torch >= 2.4).
-_NORM_TYPES: tuple[type[nn.Module], ...] = tuple(
-    cls
-    for cls in (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm, getattr(nn, "RMSNorm", None))
-    if cls is not None
-)
+# The layers `norm_decay_mult` applies to (MMEngine's list).
+_NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -68,36 +67,49 @@ class DefaultOptimWrapperConstructor:
             other options (``accumulative_counts``, ``clip_grad``, ...).
         paramwise_cfg: Per-parameter settings. Without it (None or empty), the
             optimizer gets ``model.parameters()`` as one group, exactly as
-            ``torch.optim.SGD(model.parameters(), ...)`` would. Its options:
+            ``torch.optim.SGD(model.parameters(), ...)`` would. Its options, as
+            in MMEngine:
 
             - ``custom_keys``: ``{substring: dict(lr_mult=1., decay_mult=1., **group_keys)}``.
               A parameter whose qualified name (``'backbone.conv1.weight'``)
               contains a key takes that entry, overriding every multiplier
               below; the longest matching key wins, ties going to the
-              alphabetically first. Keys other than the two multipliers (say
-              ``momentum``) are copied into the parameter's group.
-            - ``bias_lr_mult``: scales the lr of every ``bias`` except those of norm layers.
+              alphabetically first. Its group's ``lr`` and ``weight_decay``
+              are the optimizer's times the multipliers, and every key of the
+              entry (the multipliers too, say ``momentum``) is copied into it.
+            - ``bias_lr_mult``: scales the lr of every ``bias`` except those of
+              norm layers and deformable convolutions.
             - ``norm_decay_mult``: scales the weight decay of norm layers' weights
-              and biases (BatchNorm, SyncBatchNorm, GroupNorm, LayerNorm,
-              InstanceNorm, RMSNorm).
-            - ``dwconv_decay_mult``: scales the weight decay of depthwise
-              convolutions (``groups == in_channels > 1``), weight and bias.
+              and biases (BatchNorm, SyncBatchNorm, GroupNorm, LayerNorm, InstanceNorm).
             - ``bias_decay_mult``: scales the weight decay of the other biases.
-            - ``flat_decay_mult``: scales the weight decay of the remaining 1-D
+            - ``dwconv_decay_mult``: scales the weight decay of the other
+              parameters of depthwise 2-D convolutions (``groups == in_channels``).
+            - ``flat_decay_mult``: scales the weight decay of the other 1-D
               parameters (a learned scale, a position embedding row, ...).
+            - ``dcn_offset_lr_mult``: scales the lr of the offset convolutions
+              of mmcv's deformable convolutions (needs ``mmcv``).
             - ``bypass_duplicate``: keep a parameter shared by several modules
               once, under its first name; without it a shared parameter is an error.
 
-            The weight-decay multipliers are exclusive and tried in the order
-            above (norm, depthwise, bias, flat). A multiplier needs the base
-            value it scales (``lr``, ``weight_decay``) in the optimizer config.
-            Parameters with ``requires_grad=False`` are left out, with one
-            warning that lists them.
+            The weight-decay multipliers are tried in the order above (norm,
+            bias, depthwise, flat) and the first one *given* applies. A
+            multiplier needs the base value it scales (``lr``,
+            ``weight_decay``) in the optimizer config. Parameters with
+            ``requires_grad=False`` are left out, each with a logged warning.
+
+    Attributes:
+        optimizer_cfg: The optimizer config.
+        optim_wrapper_cfg: The wrapper config without ``optimizer``.
+        paramwise_cfg: The per-parameter settings (``{}`` without).
+        base_lr: The optimizer config's ``lr`` (None if unset).
+        base_wd: The optimizer config's ``weight_decay`` (None if unset).
 
     Raises:
         TypeError: a config or option of the wrong type.
         ValueError: an unknown or misplaced option (with close matches), a
             negative multiplier, or a multiplier whose base value is missing.
+            A subclass may take options of its own: only this class refuses
+            unknown ones.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
@@ -112,124 +124,186 @@ class DefaultOptimWrapperConstructor:
     def __init__(
         self, optim_wrapper_cfg: dict[str, Any], paramwise_cfg: dict[str, Any] | None = None
     ) -> None:
-        self.optim_wrapper_cfg = _checked_wrapper_cfg(optim_wrapper_cfg)
-        optimizer_cfg = self.optim_wrapper_cfg["optimizer"]
-        self.paramwise_cfg = _checked_paramwise_cfg(paramwise_cfg, optimizer_cfg)
-        self.base_lr: Any = optimizer_cfg.get("lr")
-        self.base_wd: Any = optimizer_cfg.get("weight_decay")
-        custom_keys = self.paramwise_cfg.get("custom_keys", {})
-        # Longest first, then alphabetical: the first key that matches wins.
-        self._custom_order = sorted(custom_keys, key=lambda key: (-len(key), key))
+        wrapper_cfg = _checked_wrapper_cfg(optim_wrapper_cfg)
+        self.optimizer_cfg: dict[str, Any] = wrapper_cfg.pop("optimizer")
+        self.optim_wrapper_cfg: dict[str, Any] = wrapper_cfg
+        if paramwise_cfg is not None and not isinstance(paramwise_cfg, Mapping):
+            raise TypeError(
+                f"paramwise_cfg must be a dict or None, got {type(paramwise_cfg).__name__}"
+            )
+        self.paramwise_cfg: dict[str, Any] = copy.deepcopy(dict(paramwise_cfg or {}))
+        self.base_lr: Any = self.optimizer_cfg.get("lr")
+        self.base_wd: Any = self.optimizer_cfg.get("weight_decay")
+        self._validate_cfg()
+
+    def _validate_cfg(self) -> None:
+        """Check `paramwise_cfg` against the options and the optimizer's base values."""
+        strict = type(self) is DefaultOptimWrapperConstructor
+        _check_paramwise_cfg(self.paramwise_cfg, self.optimizer_cfg, strict)
 
     def __call__(self, model: nn.Module) -> Any:
         """Build the optimizer over `model`'s parameters and the wrapper around it.
 
-        Each call builds new objects from a fresh copy of the config, so the
-        wrapper cannot alter the configuration by consuming its options.
-        """
-        cfg = copy.deepcopy(self.optim_wrapper_cfg)
-        optimizer_cfg = cfg.pop("optimizer")
-        wrapper_type = cfg.pop("type", "OptimWrapper")
-        params = self.build_param_groups(model) if self.paramwise_cfg else model.parameters()
-        optimizer = OPTIMIZERS.build({**optimizer_cfg, "params": params})
-        return OPTIM_WRAPPERS.build({**cfg, "type": wrapper_type, "optimizer": optimizer})
-
-    def build_param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
-        """One param group per trainable parameter of `model`, in `model.parameters()` order.
+        A DDP-wrapped model is unwrapped first. Each call builds new objects
+        from a fresh copy of the config, so the wrapper cannot alter the
+        configuration by consuming its options.
 
         Raises:
-            ValueError: a parameter is shared and ``bypass_duplicate`` is off,
-                or `model` has no trainable parameter.
+            ValueError: with `paramwise_cfg`, `model` has no trainable parameter.
         """
-        bypass_duplicate = self.paramwise_cfg.get("bypass_duplicate", False)
-        groups: list[dict[str, Any]] = []
-        first_names: dict[int, str] = {}
-        frozen: dict[int, str] = {}
-        for name, param_name, param, module in _named_parameters(model):
-            if not param.requires_grad:
-                frozen.setdefault(id(param), name)
-                continue
-            if id(param) in first_names:
-                if bypass_duplicate:
+        model = unwrap_model(model)
+        wrapper_cfg = copy.deepcopy(self.optim_wrapper_cfg)
+        wrapper_cfg.setdefault("type", "OptimWrapper")
+        optimizer_cfg = copy.deepcopy(self.optimizer_cfg)
+        params: Any = model.parameters()
+        if self.paramwise_cfg:
+            params = []
+            self.add_params(params, model)
+            if not params:
+                raise ValueError(f"{type(model).__name__} has no trainable parameter to optimize")
+        optimizer_cfg[_params_argument(optimizer_cfg["type"])] = params
+        optimizer = OPTIMIZERS.build(optimizer_cfg)
+        return OPTIM_WRAPPERS.build(wrapper_cfg, default_args={"optimizer": optimizer})
+
+    def add_params(
+        self,
+        params: list[dict[str, Any]],
+        module: nn.Module,
+        prefix: str = "",
+        is_dcn_module: bool | None = None,
+    ) -> None:
+        """Append a param group for each trainable parameter of `module` and its children.
+
+        Override it to group parameters otherwise (e.g. a layer-wise lr decay).
+
+        Args:
+            params: The param groups so far, appended to in place.
+            module: The module whose parameters to add.
+            prefix: `module`'s qualified name in the model (``''`` for the model).
+            is_dcn_module: Whether `module` belongs to a deformable convolution.
+
+        Raises:
+            ValueError: a parameter is already in `params` (shared) and
+                ``bypass_duplicate`` is off.
+        """
+        for name, param in module.named_parameters(recurse=False):
+            full_name = f"{prefix}.{name}" if prefix else name
+            if _holds(params, param):
+                if self.paramwise_cfg.get("bypass_duplicate", False):
+                    _logger.warning("%s is a duplicate: bypass_duplicate skips it", full_name)
                     continue
                 raise ValueError(
-                    f"parameter {name!r} is the same tensor as {first_names[id(param)]!r} "
-                    "(a shared parameter or module); set paramwise_cfg bypass_duplicate=True "
-                    "to give it to the optimizer once, under its first name"
+                    f"parameter {full_name!r} is the same tensor as one added before (a shared "
+                    "parameter or module); set paramwise_cfg bypass_duplicate=True to give it "
+                    "to the optimizer once, under its first name"
                 )
-            first_names[id(param)] = name
-            groups.append(self._param_group(name, param_name, param, module))
-        if frozen:
-            warnings.warn(
-                f"{len(frozen)} parameter(s) with requires_grad=False are left out of the "
-                f"optimizer: {', '.join(frozen.values())}",
-                UserWarning,
-                stacklevel=2,
-            )
-        if not groups:
-            raise ValueError(f"{type(model).__name__} has no trainable parameter to optimize")
-        return groups
-
-    def _param_group(
-        self, name: str, param_name: str, param: nn.Parameter, module: nn.Module
-    ) -> dict[str, Any]:
-        """The group of one parameter: its lr and weight decay, and a custom key's extras."""
-        extras = self._custom_settings(name)
-        if extras is None:
-            lr_mult, decay_mult = self._multipliers(param_name, param, module)
-            extras = {}
-        else:
-            lr_mult = extras.pop("lr_mult", 1.0)
-            decay_mult = extras.pop("decay_mult", 1.0)
-        group: dict[str, Any] = {"params": [param]}
-        if self.base_lr is not None:
-            group["lr"] = self.base_lr * lr_mult
-        if self.base_wd is not None:
-            group["weight_decay"] = self.base_wd * decay_mult
-        group.update(extras)
-        return group
+            if not param.requires_grad:
+                _logger.warning("%s is left out of the optimizer: requires_grad=False", full_name)
+                continue
+            group: dict[str, Any] = {"params": [param]}
+            custom = self._custom_settings(f"{prefix}.{name}")
+            if custom is None:
+                group.update(self._rule_settings(name, param, module, prefix, is_dcn_module))
+            else:
+                group.update(self._custom_group(custom))
+            params.append(group)
+        is_dcn = isinstance(module, _dcn_types())
+        for child_name, child in module.named_children():
+            child_prefix = f"{prefix}.{child_name}" if prefix else child_name
+            self.add_params(params, child, prefix=child_prefix, is_dcn_module=is_dcn)
 
     def _custom_settings(self, name: str) -> dict[str, Any] | None:
-        """A copy of the custom_keys entry for parameter `name`, or None if no key matches."""
-        for key in self._custom_order:
+        """The custom_keys entry for parameter `name`, or None if no key matches."""
+        custom_keys = self.paramwise_cfg.get("custom_keys", {})
+        # Longest first, then alphabetical: the first key that matches wins.
+        for key in sorted(custom_keys, key=lambda key: (-len(key), key)):
             if key in name:
-                return dict(self.paramwise_cfg["custom_keys"][key])
+                return dict(custom_keys[key])
         return None
 
-    def _multipliers(
-        self, param_name: str, param: Tensor, module: nn.Module
-    ) -> tuple[float, float]:
-        """The (lr, weight decay) multipliers of a parameter that no custom key matches."""
+    def _custom_group(self, custom: dict[str, Any]) -> dict[str, Any]:
+        """A custom key's settings: scaled ``lr``/``weight_decay`` and the entry's own keys."""
+        group: dict[str, Any] = {}
+        if self.base_lr is not None:
+            group["lr"] = self.base_lr * custom.get("lr_mult", 1.0)
+        if self.base_wd is not None:
+            group["weight_decay"] = self.base_wd * custom.get("decay_mult", 1.0)
+        group.update(custom)
+        return group
+
+    def _rule_settings(
+        self,
+        name: str,
+        param: nn.Parameter,
+        module: nn.Module,
+        prefix: str,
+        is_dcn_module: bool | None,
+    ) -> dict[str, Any]:
+        """The ``lr``/``weight_decay`` the multiplier options give a parameter no key matches."""
         options = self.paramwise_cfg
         is_norm = isinstance(module, _NORM_TYPES)
-        is_bias = param_name == "bias"
-        lr_mult = options.get("bias_lr_mult", 1.0) if is_bias and not is_norm else 1.0
-        if is_norm:
-            decay_option = "norm_decay_mult"
-        elif _is_depthwise(module):
-            decay_option = "dwconv_decay_mult"
-        elif is_bias:
-            decay_option = "bias_decay_mult"
-        elif param.ndim == 1:
-            decay_option = "flat_decay_mult"
-        else:
-            return lr_mult, 1.0
-        return lr_mult, options.get(decay_option, 1.0)
+        is_bias = name == "bias"
+        group: dict[str, Any] = {}
+        bias_lr_mult = options.get("bias_lr_mult")
+        if is_bias and not (is_norm or is_dcn_module) and bias_lr_mult is not None:
+            group["lr"] = self.base_lr * bias_lr_mult
+        offset_lr_mult = options.get("dcn_offset_lr_mult")
+        if (
+            "conv_offset" in prefix
+            and is_dcn_module
+            and offset_lr_mult is not None
+            and isinstance(module, nn.Conv2d)
+        ):
+            group["lr"] = self.base_lr * offset_lr_mult
+        if self.base_wd is None:
+            return group
+        candidates = (
+            ("norm_decay_mult", is_norm),
+            ("bias_decay_mult", is_bias and not is_dcn_module),
+            ("dwconv_decay_mult", _is_depthwise(module)),
+            ("flat_decay_mult", param.ndim == 1 and not is_dcn_module),
+        )
+        for option, applies in candidates:
+            if applies and options.get(option) is not None:
+                group["weight_decay"] = self.base_wd * options[option]
+                break
+        return group
 
 
-def _named_parameters(
-    model: nn.Module,
-) -> Iterator[tuple[str, str, nn.Parameter, nn.Module]]:
-    """Yield ``(qualified name, name in its module, parameter, module)``, shared ones repeated."""
-    for module_name, module in model.named_modules(remove_duplicate=False):
-        for param_name, param in module.named_parameters(recurse=False, remove_duplicate=False):
-            name = f"{module_name}.{param_name}" if module_name else param_name
-            yield name, param_name, param, module
+def _holds(params: list[dict[str, Any]], param: nn.Parameter) -> bool:
+    """Whether a group of `params` holds the very tensor `param`."""
+    return any(p is param for group in params for p in group["params"])
 
 
 def _is_depthwise(module: nn.Module) -> bool:
-    """A convolution with one filter group per input channel (more than one channel)."""
-    return isinstance(module, _ConvNd) and module.groups == module.in_channels > 1
+    """MMEngine's test: a 2-D convolution with as many filter groups as input channels."""
+    return isinstance(module, nn.Conv2d) and module.in_channels == module.groups
+
+
+@functools.cache
+def _dcn_types() -> tuple[type[nn.Module], ...]:
+    """mmcv's deformable convolutions, if mmcv (with its ops) is installed."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("mmcv") is None:
+        return ()
+    try:
+        ops = importlib.import_module("mmcv.ops")
+    except ImportError:  # mmcv without its compiled ops
+        return ()
+    return (ops.DeformConv2d, ops.ModulatedDeformConv2d)
+
+
+def _params_argument(optimizer_type: Any) -> str:
+    """The name of the optimizer's first argument (``params``, or e.g. ``model_params``)."""
+    cls = OPTIMIZERS.get(optimizer_type) if isinstance(optimizer_type, str) else optimizer_type
+    if cls is None:
+        return "params"  # let the build report the unknown name
+    try:
+        return next(iter(inspect.signature(cls).parameters), "params")
+    except (TypeError, ValueError):  # no introspectable signature
+        return "params"
 
 
 # ---------------------------------------------------------------- validation
@@ -263,15 +337,15 @@ def _checked_wrapper_cfg(cfg: Any) -> dict[str, Any]:
     return copy.deepcopy({**cfg, "optimizer": dict(optimizer)})
 
 
-def _checked_paramwise_cfg(cfg: Any, optimizer_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of `cfg` (None gives ``{}``) after checking every option."""
-    if cfg is None:
-        return {}
-    if not isinstance(cfg, Mapping):
-        raise TypeError(f"paramwise_cfg must be a dict or None, got {type(cfg).__name__}")
+def _check_paramwise_cfg(
+    cfg: dict[str, Any], optimizer_cfg: Mapping[str, Any], strict: bool
+) -> None:
+    """Check every option of `cfg` this class knows; with `strict`, refuse any other."""
     for key, value in cfg.items():
         if key not in _OPTIONS:
-            raise ValueError(_unknown_option(f"paramwise_cfg option {key!r}", key, _OPTIONS))
+            if strict:
+                raise ValueError(_unknown_option(f"paramwise_cfg option {key!r}", key, _OPTIONS))
+            continue
         if key in _MULTIPLIERS:
             _check_multiplier(f"paramwise_cfg['{key}']", value)
     if not isinstance(cfg.get("bypass_duplicate", False), bool):
@@ -282,7 +356,6 @@ def _checked_paramwise_cfg(cfg: Any, optimizer_cfg: Mapping[str, Any]) -> dict[s
     if "custom_keys" in cfg:
         scaled.update(_checked_custom_keys(cfg["custom_keys"]))
     _check_bases(scaled, optimizer_cfg)
-    return copy.deepcopy(dict(cfg))
 
 
 def _checked_custom_keys(custom_keys: Any) -> dict[str, str]:
@@ -354,3 +427,24 @@ def _unknown_option(what: str, key: Any, valid: Any) -> str:
     close = difflib.get_close_matches(str(key), list(valid), 1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown {what}{hint}; valid options: {', '.join(valid)}"
+
+
+def build_optim_wrapper(model: nn.Module, cfg: Mapping[str, Any]) -> Any:
+    """Build the optimizer wrapper for `model` from an ``optim_wrapper`` config, as MMEngine.
+
+    The config's ``constructor`` (default ``'DefaultOptimWrapperConstructor'``)
+    is built from `OPTIM_WRAPPER_CONSTRUCTORS` with the config's
+    ``paramwise_cfg`` and the rest of the config, then called with `model`.
+    `cfg` itself is not modified.
+    """
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"build_optim_wrapper needs a config dict, got {type(cfg).__name__}")
+    wrapper_cfg = copy.deepcopy(dict(cfg))
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        {
+            "type": wrapper_cfg.pop("constructor", "DefaultOptimWrapperConstructor"),
+            "paramwise_cfg": wrapper_cfg.pop("paramwise_cfg", None),
+            "optim_wrapper_cfg": wrapper_cfg,
+        }
+    )
+    return constructor(model)

@@ -12,6 +12,9 @@ them, so training continues bit-identically.
 
 from __future__ import annotations
 
+import itertools
+import logging
+
 from hooks_core import HOOKS, MODELS, Hook
 from hooks_core.checkpoint import load_state_dict, save_checkpoint, weights_to_cpu
 from hooks_core.model import unwrap_model
@@ -33,20 +36,35 @@ assert _averaged_model  # registers the averaged models in MODELS
 # The prefix of the averaged model's keys for the copy it holds (`BaseAveragedModel.module`).
 _PREFIX = "module."
 
+_logger = logging.getLogger(__name__)
+
+# MMEngine's text, so logs read the same after migrating.
+NO_EMA_STATE_WARNING = (
+    "There is no `ema_state_dict` in checkpoint. `EMAHook` will make a copy of "
+    "`state_dict` as the initial `ema_state_dict`"
+)
+
 
 @HOOKS.register_module()
 class EMAHook(Hook):
     """Average the model's weights during training and validate, test and save the average.
 
-    After every training iteration the averaged model folds in the model's
-    weights, or, until training reaches `begin_iter`/`begin_epoch`, simply
-    copies them (so the average starts from the weights of that point).
-    Validation and test epochs run on the averaged weights: they are swapped
-    into the model before the epoch and the training weights are swapped back
-    after it. Checkpoints are laid out as MMEngine's (see the module
-    docstring); resuming restores the training weights into the model and the
-    average into the averaged model. Loading weights without resuming
-    (``load_from``) starts the average from the loaded weights.
+    `before_run` builds the averaged model (`ema_model`) around the user's
+    model outside any DDP wrapper (`src_model`). After every training
+    iteration the averaged model folds in the model's weights or, until
+    training reaches `begin_iter`/`begin_epoch`, simply copies them (so the
+    average starts from the weights of that point). ``before_val_epoch`` and
+    ``before_test_epoch`` exchange the weights of the two models, so the epoch
+    runs on the average, and ``after_val_epoch``/``after_test_epoch`` exchange
+    them back: each call is one exchange, as in MMEngine. Checkpoints are laid
+    out as MMEngine's (see the module docstring); resuming restores the
+    training weights into the model and the average into the averaged model.
+    Loading weights without resuming (``load_from``) starts the average from
+    the loaded weights.
+
+    Beyond MMEngine: a hook called before `before_run` builds the averaged
+    model then; a checkpoint saved while the weights are exchanged (during an
+    evaluation) has the same layout as any other; and `save_separately`.
 
     Args:
         ema_type: The averaged model's type in `MODELS`:
@@ -66,8 +84,14 @@ class EMAHook(Hook):
         **kwargs: Arguments of the averaged model, e.g. ``momentum``,
             ``interval``, ``device``, ``update_buffers``.
 
+    Attributes:
+        src_model: The model being averaged (None before `before_run`).
+        ema_model: The averaged model (None before `before_run`).
+        enabled_by_epoch: Whether `begin_epoch` (rather than `begin_iter`) decides the start.
+
     Raises:
-        ValueError: a negative `begin_iter` or `begin_epoch`, or both given.
+        ValueError: a negative `begin_iter` or `begin_epoch`, or both given;
+            in `before_train`, a begin that training never reaches.
         NotRegisteredError: `ema_type` is not in `MODELS`.
 
     Example:
@@ -101,26 +125,29 @@ class EMAHook(Hook):
         self.strict_load = strict_load
         self.begin_iter = begin_iter
         self.begin_epoch = begin_epoch
+        self.enabled_by_epoch = begin_epoch > 0
         self.save_separately = save_separately
+        self.src_model: nn.Module | None = None
         self.ema_model: BaseAveragedModel | None = None
-        self._swapped = False
+        self._swapped = False  # whether the model holds the average (between the two swaps)
 
     # ------------------------------------------------------------ building
     def before_run(self, runner: Any) -> None:
-        """Build the averaged model from the (unwrapped) model."""
+        """Build the averaged model around the (unwrapped) model."""
         self._build(runner)
 
     def before_train(self, runner: Any) -> None:
         """Check that training ever reaches the point where averaging begins."""
-        if self.begin_iter > runner.max_iters:
+        if self.enabled_by_epoch:
+            if self.begin_epoch > runner.max_epochs:
+                raise ValueError(
+                    f"EMAHook begin_epoch={self.begin_epoch} is after the last training "
+                    f"epoch ({runner.max_epochs}): the model would never be averaged"
+                )
+        elif self.begin_iter > runner.max_iters:
             raise ValueError(
                 f"EMAHook begin_iter={self.begin_iter} is after the last training "
                 f"iteration ({runner.max_iters}): the model would never be averaged"
-            )
-        if self.begin_epoch > runner.max_epochs:
-            raise ValueError(
-                f"EMAHook begin_epoch={self.begin_epoch} is after the last training "
-                f"epoch ({runner.max_epochs}): the model would never be averaged"
             )
 
     # ------------------------------------------------------------ training
@@ -128,54 +155,63 @@ class EMAHook(Hook):
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
         """Fold the new weights into the average, or copy them until averaging begins."""
-        ema = self._ema(runner)
-        if self._started(runner):
-            ema.update_parameters(_source(runner))
+        ema, source = self._models(runner)
+        if self._ema_started(runner):
+            ema.update_parameters(source)
         else:
-            ema.copy_from(_source(runner))
+            ema.copy_from(source)
 
-    def _started(self, runner: Any) -> bool:
-        return bool(runner.epoch + 1 >= self.begin_epoch and runner.iter + 1 >= self.begin_iter)
+    def _ema_started(self, runner: Any) -> bool:
+        """Whether the current iteration (or epoch) is at or after the begin."""
+        if self.enabled_by_epoch:
+            return bool(runner.epoch + 1 >= self.begin_epoch)
+        return bool(runner.iter + 1 >= self.begin_iter)
 
     # ------------------------------------------------------------ evaluation
     def before_val_epoch(self, runner: Any) -> None:
         """Put the averaged weights into the model for validation."""
-        self._swap_in(runner)
+        self._models(runner)
+        self._swap_ema_parameters()
 
     def after_val_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
         """Give the model its training weights back."""
-        self._swap_out(runner)
+        self._models(runner)
+        self._swap_ema_parameters()
 
     def before_test_epoch(self, runner: Any) -> None:
         """Put the averaged weights into the model for testing."""
-        self._swap_in(runner)
+        self._models(runner)
+        self._swap_ema_parameters()
 
     def after_test_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
         """Give the model its training weights back."""
-        self._swap_out(runner)
+        self._models(runner)
+        self._swap_ema_parameters()
 
-    def _swap_in(self, runner: Any) -> None:
-        if not self._swapped:
-            self._swap(runner)
-            self._swapped = True
+    def _swap_ema_parameters(self) -> None:
+        """Exchange the model's parameters (and buffers, with `update_buffers`) with the average's.
 
-    def _swap_out(self, runner: Any) -> None:
-        if self._swapped:
-            self._swap(runner)
-            self._swapped = False
-
-    def _swap(self, runner: Any) -> None:
-        """Exchange the values of the averaged tensors between the model and the average."""
+        Each call exchanges once: the second call of a pair restores both models.
+        """
         import torch
 
-        ema = self._ema(runner)
+        ema, source = self.ema_model, self.src_model
+        if ema is None or source is None:
+            raise RuntimeError("EMAHook has no averaged model yet: call before_run(runner) first")
+        if ema.update_buffers:
+            pairs = zip(
+                itertools.chain(ema.module.parameters(), ema.module.buffers()),
+                itertools.chain(source.parameters(), source.buffers()),
+                strict=True,
+            )
+        else:
+            pairs = zip(ema.module.parameters(), source.parameters(), strict=True)
         with torch.no_grad():
-            for own, other in zip(
-                ema.averaged_tensors(), ema.averaged_tensors(_source(runner)), strict=True
-            ):
-                kept = other.detach().clone()
-                other.copy_(own)
+            for averaged, own in pairs:
+                kept = averaged.detach().clone()
+                averaged.copy_(own)
                 own.copy_(kept)
+        self._swapped = not self._swapped
 
     # ------------------------------------------------------------ checkpoints
     def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
@@ -185,7 +221,7 @@ class EMAHook(Hook):
         model. A checkpoint saved during an evaluation, while the model holds
         the average, already has that layout and is left as it is.
         """
-        ema = self._ema(runner)
+        ema, _ = self._models(runner)
         checkpoint["ema_state_dict"] = weights_to_cpu(ema.state_dict())
         if not self._swapped:  # during an evaluation the model already holds the average
             _exchange(checkpoint)
@@ -195,42 +231,50 @@ class EMAHook(Hook):
     def after_load_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
         """On resume, restore the average and hand the runner the training weights.
 
-        Otherwise (loading weights only) the average starts from the loaded weights.
+        Otherwise (loading weights only) the average starts from the loaded
+        weights; resuming from a checkpoint without ``ema_state_dict`` does the
+        same, with a warning.
         """
-        ema = self._ema(runner)
+        ema, _ = self._models(runner)
         resuming = bool(getattr(runner, "_resume", False))
+        logger = getattr(runner, "logger", None) or _logger
         if resuming and "ema_state_dict" in checkpoint:
             _exchange(checkpoint)
-            load_state_dict(ema, checkpoint["ema_state_dict"], self.strict_load, revise_keys=())
+            load_state_dict(
+                ema, checkpoint["ema_state_dict"], self.strict_load, logger, revise_keys=()
+            )
             return
         if resuming:
-            runner.logger.warning(
-                "the checkpoint has no 'ema_state_dict' (it was not saved with EMAHook): "
-                "the averaged model starts from its weights"
-            )
-        load_state_dict(ema.module, checkpoint["state_dict"], self.strict_load)
+            logger.warning(NO_EMA_STATE_WARNING)
+        load_state_dict(
+            ema.module, checkpoint["state_dict"], self.strict_load, logger, revise_keys=()
+        )
 
     def _save_separately(self, runner: Any, checkpoint: dict[str, Any]) -> None:
         """Write the averaged model's weights as a checkpoint of their own (atomically)."""
         import os.path as osp
 
+        ema, _ = self._models(runner)
         meta = dict(checkpoint.get("meta", {}))
         name = self.separate_filename.format(epoch=meta.get("epoch"), iter=meta.get("iter"))
-        weights = weights_to_cpu(self._ema(runner).module.state_dict())
+        weights = weights_to_cpu(ema.module.state_dict())
         save_checkpoint({"meta": meta, "state_dict": weights}, osp.join(runner.work_dir, name))
 
     # ------------------------------------------------------------ helpers
     def _build(self, runner: Any) -> BaseAveragedModel:
-        model: BaseAveragedModel = MODELS.build(
-            self.ema_cfg, default_args={"model": _source(runner)}
-        )
+        source: nn.Module = unwrap_model(runner.model)
+        model: BaseAveragedModel = MODELS.build(self.ema_cfg, default_args={"model": source})
+        self.src_model = source
         self.ema_model = model
         self._swapped = False
         return model
 
-    def _ema(self, runner: Any) -> BaseAveragedModel:
-        """The averaged model, built now if the hook missed ``before_run``."""
-        return self.ema_model if self.ema_model is not None else self._build(runner)
+    def _models(self, runner: Any) -> tuple[BaseAveragedModel, nn.Module]:
+        """The averaged model and its source, built now if the hook missed `before_run`."""
+        if self.ema_model is None or self.src_model is None:
+            self._build(runner)
+        assert self.ema_model is not None and self.src_model is not None
+        return self.ema_model, self.src_model
 
     def __repr__(self) -> str:
         options = ", ".join(f"{key}={value!r}" for key, value in self.ema_cfg.items())
@@ -239,12 +283,6 @@ class EMAHook(Hook):
             f"begin_iter={self.begin_iter}, begin_epoch={self.begin_epoch}, "
             f"save_separately={self.save_separately})"
         )
-
-
-def _source(runner: Any) -> nn.Module:
-    """The user's model, outside any DDP wrapper."""
-    model: nn.Module = unwrap_model(runner.model)
-    return model
 
 
 def _exchange(checkpoint: dict[str, Any]) -> None:

@@ -22,6 +22,8 @@ from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from hooks_core import OPTIM_WRAPPERS, MessageHub
 
+from ._base_optim_wrapper import BaseOptimWrapper
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +46,7 @@ _NEVER = sys.maxsize  # an iteration count training never reaches
 
 
 @OPTIM_WRAPPERS.register_module()
-class OptimWrapper:
+class OptimWrapper(BaseOptimWrapper):
     """Drive one optimizer: scale, backward, and every `accumulative_counts` calls, clip and step.
 
     Args:
@@ -58,6 +60,10 @@ class OptimWrapper:
             each step (``type`` defaults to ``'norm'``), or ``dict(type='value',
             clip_value=...)`` to clamp each gradient element. The norm before
             clipping is logged as ``train/grad_norm`` in the current message hub.
+
+    The state dict is the optimizer's (see `BaseOptimWrapper`); the
+    accumulation counter is not in it, since the runner restores it from the
+    resumed iteration through `initialize_count_status`.
 
     Example:
         >>> model = torch.nn.Linear(4, 1)
@@ -86,7 +92,7 @@ class OptimWrapper:
             raise TypeError(f"accumulative_counts must be an int, got {accumulative_counts!r}")
         if accumulative_counts < 1:
             raise ValueError(f"accumulative_counts must be at least 1, got {accumulative_counts}")
-        self.optimizer = optimizer
+        super().__init__(optimizer)
         self._accumulative_counts = accumulative_counts
         self._inner_count = 0
         self._max_counts = _NEVER
@@ -229,54 +235,11 @@ class OptimWrapper:
         """The last iteration given to `initialize_count_status`, or None before it."""
         return None if self._max_counts == _NEVER else self._max_counts
 
-    # ------------------------------------------------------------ optimizer state
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        """The optimizer's parameter groups (what schedulers read and write)."""
-        return self.optimizer.param_groups
-
-    @property
-    def defaults(self) -> dict[str, Any]:
-        """The optimizer's default hyper-parameters."""
-        return self.optimizer.defaults
-
-    def get_lr(self) -> dict[str, list[float]]:
-        """``{'lr': [...]}`` per parameter group, with ``'base_lr'`` once a scheduler set it."""
-        groups = self.optimizer.param_groups
-        lrs = {"lr": [group["lr"] for group in groups]}
-        if all("initial_lr" in group for group in groups):
-            lrs["base_lr"] = [group["initial_lr"] for group in groups]
-        return lrs
-
-    def get_momentum(self) -> dict[str, list[float]]:
-        """``{'momentum': [...]}`` per group: SGD's ``momentum`` or Adam's ``betas[0]`` (else 0)."""
-        return {"momentum": [_momentum(group) for group in self.optimizer.param_groups]}
-
-    def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state dict.
-
-        The accumulation counter is not saved: the runner restores it from the
-        resumed iteration through `initialize_count_status`.
-        """
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load the optimizer's state dict."""
-        self.optimizer.load_state_dict(state_dict)
-
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(optimizer={type(self.optimizer).__name__}, "
             f"accumulative_counts={self._accumulative_counts}, inner_count={self._inner_count})"
         )
-
-
-def _momentum(group: dict[str, Any]) -> float:
-    if "momentum" in group:
-        return group["momentum"]  # type: ignore[no-any-return]
-    if "betas" in group:
-        return group["betas"][0]  # type: ignore[no-any-return]
-    return 0.0
 
 
 def _clip_type(clip_grad: dict[str, Any] | None) -> str:

@@ -4,6 +4,8 @@ A model with several optimizers drives each wrapper itself in its `train_step`
 (``optim_wrapper['generator'].update_params(g_loss)``), so the dict refuses the
 single-loss calls, whose meaning would be ambiguous, and offers what the runner
 and its hooks need across all of them: learning rates, state, zeroing, stepping.
+As in MMEngine it is an `OptimWrapper` itself (``isinstance`` holds), without
+the accumulation state of one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ __all__ = ["OptimWrapperDict"]
 
 
 @OPTIM_WRAPPERS.register_module()
-class OptimWrapperDict:
+class OptimWrapperDict(OptimWrapper):
     """Named `OptimWrapper` objects, read like a dict and saved together.
 
     Args:
@@ -41,6 +43,7 @@ class OptimWrapperDict:
     """
 
     def __init__(self, **optim_wrappers: OptimWrapper) -> None:
+        # No `OptimWrapper.__init__`: the dict has no optimizer of its own.
         for name, wrapper in optim_wrappers.items():
             if not isinstance(wrapper, OptimWrapper):
                 raise TypeError(
@@ -94,14 +97,19 @@ class OptimWrapperDict:
         return {name: wrapper.state_dict() for name, wrapper in self.items()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load each wrapper's state from ``state_dict[name]``; the names must match exactly."""
-        if set(state_dict) != set(self.optim_wrappers):
+        """Load ``state_dict[name]`` into each wrapper it names (all, or some of them).
+
+        Raises:
+            KeyError: `state_dict` names a wrapper this dict does not have.
+        """
+        unknown = sorted(set(state_dict) - set(self.optim_wrappers))
+        if unknown:
             raise KeyError(
-                f"the state dict has optimizer wrappers {sorted(state_dict)} but this "
-                f"OptimWrapperDict has {sorted(self.optim_wrappers)}"
+                f"the state dict has optimizer wrappers {unknown} that this "
+                f"OptimWrapperDict does not have (it has {sorted(self.optim_wrappers)})"
             )
-        for name, wrapper in self.items():
-            wrapper.load_state_dict(state_dict[name])
+        for name, state in state_dict.items():
+            self.optim_wrappers[name].load_state_dict(state)
 
     def zero_grad(self, **kwargs: Any) -> None:
         """Zero the gradients of every wrapper's parameters."""
@@ -132,9 +140,9 @@ class OptimWrapperDict:
         _refuse("optim_context(model)")
 
     @property
-    def param_groups(self) -> NoReturn:
-        """Refused: read ``optim_wrapper[name].param_groups``."""
-        _refuse("param_groups")
+    def param_groups(self) -> dict[str, list[dict[str, Any]]]:  # type: ignore[override]
+        """``{name: wrapper.param_groups}``."""
+        return {name: wrapper.param_groups for name, wrapper in self.items()}
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={wrapper!r}" for name, wrapper in self.items())

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from hooks_core import HOOKS, Hook
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 __all__ = ["ParamSchedulerHook"]
 
@@ -17,70 +17,67 @@ class ParamSchedulerHook(Hook):
     """Step each scheduler in ``runner.param_schedulers`` after its unit of training.
 
     * after every training iteration: the iteration-based ones (``by_epoch=False``);
-    * after every training epoch: the epoch-based ones, except those driven by
-      validation metrics (``need_val_args``, e.g. ``ReduceOnPlateauLR``);
-    * after every validation epoch: the epoch-based metric-driven ones, with the metrics.
+    * after every training epoch: the epoch-based ones. A metric-driven one
+      (``need_val_args``, e.g. ``ReduceOnPlateauLR``) only counts the epoch there;
+    * after every validation epoch with metrics: the epoch-based metric-driven
+      ones, given the metrics. Without metrics (None) nothing steps.
+
+    ``runner.param_schedulers`` is read at each call, so the hook also works
+    when called directly on a runner stand-in. It may be None, a list of
+    schedulers, or a dict of such lists (one per optimizer of an
+    ``OptimWrapperDict``); anything else is a `TypeError` naming its type.
 
     It runs at LOW priority, as in MMEngine: after the NORMAL hooks have seen
     the values the iteration used, and before the checkpoint hook (VERY_LOW),
-    so a checkpoint holds the state for the next step. The schedulers are
-    sorted into these three lists once, in ``before_train``, so the
-    per-iteration cost is one loop over the iteration-based ones.
-
-    ``runner.param_schedulers`` may be None, a list of schedulers, or a dict of
-    such lists (one per optimizer of an ``OptimWrapperDict``).
+    so a checkpoint holds the state for the next step.
     """
 
     priority = "LOW"
 
-    def __init__(self) -> None:
-        self._by_iter: list[Any] = []
-        self._by_epoch: list[Any] = []
-        self._by_val: list[Any] = []
-
-    def before_train(self, runner: Any) -> None:
-        schedulers = _flatten(runner.param_schedulers)
-        self._by_iter = [s for s in schedulers if not s.by_epoch and not _needs_metrics(s)]
-        self._by_epoch = [s for s in schedulers if s.by_epoch and not _needs_metrics(s)]
-        self._by_val = [s for s in schedulers if s.by_epoch and _needs_metrics(s)]
-
     def after_train_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
-        for scheduler in self._by_iter:
-            scheduler.step()
+        """Step the iteration-based schedulers."""
+        for scheduler in _schedulers(runner):
+            if not scheduler.by_epoch:
+                scheduler.step()
 
     def after_train_epoch(self, runner: Any) -> None:
-        for scheduler in self._by_epoch:
-            scheduler.step()
+        """Step the epoch-based schedulers."""
+        for scheduler in _schedulers(runner):
+            if scheduler.by_epoch:
+                scheduler.step()
 
     def after_val_epoch(self, runner: Any, metrics: Mapping[str, Any] | None = None) -> None:
-        """Step the metric-driven schedulers; a validation outside training steps nothing."""
+        """Step the epoch-based metric-driven schedulers with `metrics`; None steps nothing.
+
+        The training epoch was counted by `after_train_epoch` already, so a
+        validation without metrics must not count it again.
+        """
         if metrics is None:
             return
-        for scheduler in self._by_val:
-            scheduler.step(metrics)
-
-    def after_train(self, runner: Any) -> None:
-        # A later `runner.val()` must not step the schedulers of a finished run.
-        self._by_iter, self._by_epoch, self._by_val = [], [], []
+        for scheduler in _schedulers(runner):
+            if scheduler.by_epoch and getattr(scheduler, "need_val_args", False):
+                scheduler.step(metrics)
 
 
-def _needs_metrics(scheduler: Any) -> bool:
-    return bool(getattr(scheduler, "need_val_args", False))
-
-
-def _flatten(schedulers: Any) -> list[Any]:
-    """The schedulers of None, a list, or a dict of lists, in order."""
+def _schedulers(runner: Any) -> Iterator[Any]:
+    """The schedulers of ``runner.param_schedulers``: None, a list, or a dict of lists."""
+    schedulers = runner.param_schedulers
     if schedulers is None:
-        return []
+        return iter(())
     if isinstance(schedulers, (list, tuple)):
-        return list(schedulers)
-    if isinstance(schedulers, dict) and all(
-        isinstance(group, (list, tuple)) for group in schedulers.values()
-    ):
-        return [scheduler for group in schedulers.values() for scheduler in group]
+        return iter(schedulers)
+    if isinstance(schedulers, dict):
+        for name, group in schedulers.items():
+            if not isinstance(group, (list, tuple)):
+                raise TypeError(
+                    f"runner.param_schedulers[{name!r}] should be a list of ParamScheduler, "
+                    f"got {type(group).__name__}: {group!r}; give each optimizer a list, "
+                    f"e.g. param_scheduler=dict({name}=[...])"
+                )
+        return (scheduler for group in schedulers.values() for scheduler in group)
     raise TypeError(
-        "runner.param_schedulers must be None, a list of schedulers or a dict of such "
-        f"lists (one per optimizer), got {type(schedulers).__name__}: {schedulers!r}"
+        "runner.param_schedulers should be list of ParamScheduler or a dict containing "
+        f"list of ParamScheduler (or None), got {type(schedulers).__name__}: {schedulers!r}"
     )

@@ -58,9 +58,10 @@ class _ParamScheduler:
             The runner passes ``len(train_dataloader)``.
 
     Raises:
-        ValueError: if ``end <= begin``, if a conversion lacks `epoch_length`
-            or is asked of an iteration-based scheduler.
-        TypeError: if `optimizer` has no ``param_groups``.
+        ValueError: if ``end <= begin`` or ``last_step < -1``, if a conversion
+            lacks `epoch_length` or is asked of an iteration-based scheduler.
+        TypeError: if `optimizer` has no list of ``param_groups`` (an
+            ``OptimWrapperDict`` needs one scheduler list per optimizer).
         KeyError: if ``last_step != -1`` but the groups hold no ``initial_<param_name>``.
     """
 
@@ -82,11 +83,9 @@ class _ParamScheduler:
         convert_to_iter_based: bool = False,
         epoch_length: int | None = None,
     ) -> None:
-        if not hasattr(optimizer, "param_groups"):
-            raise TypeError(
-                f"{type(self).__name__} needs a torch optimizer or a wrapper with "
-                f"'param_groups', got {type(optimizer).__name__}"
-            )
+        _check_optimizer(type(self).__name__, optimizer)
+        if isinstance(last_step, bool) or not isinstance(last_step, int) or last_step < -1:
+            raise ValueError(f"last_step must be an int >= -1, got {last_step!r}")
         if end <= begin:
             raise ValueError(f"end ({end}) must be greater than begin ({begin})")
         self.optimizer = optimizer
@@ -117,8 +116,9 @@ class _ParamScheduler:
                 )
         self.base_values: list[float] = [float(group[key]) for group in groups]
         self.last_step = last_step
-        # The global step of the next `step()` call: 0 when starting afresh.
-        self._global_step = 0 if last_step == -1 else self.begin + last_step + 1
+        # The global step of the last `step()` call (MMEngine's convention): the
+        # constructor's own call makes it 0 when starting afresh.
+        self._global_step = -1 if last_step == -1 else self.begin + last_step
         self._last_value: list[float] = []
         self._prepare()
         self.step()
@@ -165,29 +165,23 @@ class _ParamScheduler:
     # ------------------------------------------------------------ public API
     def step(self) -> None:
         """Advance one epoch or iteration; the values change only inside ``[begin, end)``."""
+        self._global_step += 1
         if self.begin <= self._global_step < self.end:
             self.last_step += 1
             groups = self.optimizer.param_groups
-            for group, value in zip(groups, self._get_value(), strict=True):
+            for i, (group, value) in enumerate(zip(groups, self._get_value(), strict=True)):
                 self._write(group, value)
-            if self.verbose:
-                self.print_value()
-        self._global_step += 1
+                self.print_value(self.verbose, i, value)
         self._last_value = self._current()
 
     def get_last_value(self) -> list[float]:
         """The values the last `step` left in the optimizer, one per param group."""
         return list(self._last_value)
 
-    def print_value(self) -> None:
-        """Log the current values (what ``verbose=True`` does after each change)."""
-        _logger.info(
-            "%s: %s of the param groups set to %s at step %d",
-            type(self).__name__,
-            self.param_name,
-            self._current(),
-            self._global_step,
-        )
+    def print_value(self, is_verbose: bool, group: int, value: float) -> None:
+        """Log the new value of param group `group` when `is_verbose` (``verbose=True``)."""
+        if is_verbose:
+            _logger.info("Adjusting parameter value of group %d to %.4e.", group, value)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the optimizer, as plain Python values (lists, numbers, strings)."""
@@ -258,10 +252,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _per_group(name: str, value: float | Sequence[float] | None, count: int) -> list[Any]:
-    """Broadcast a scalar to every param group, or check a per-group list's length."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != count:
-            raise ValueError(f"{name} has {len(value)} values for {count} param groups")
-        return list(value)
-    return [value] * count
+def _check_optimizer(name: str, optimizer: Any) -> None:
+    """Refuse what has no ``param_groups``, or a dict of them (an ``OptimWrapperDict``)."""
+    groups = getattr(optimizer, "param_groups", None)
+    if groups is None:
+        raise TypeError(
+            f"{name} needs a torch optimizer or a wrapper with 'param_groups', "
+            f"got {type(optimizer).__name__}"
+        )
+    if isinstance(groups, dict):
+        raise TypeError(
+            f"{name} schedules one optimizer, got {type(optimizer).__name__} holding "
+            f"{sorted(groups)}: give one list of schedulers per optimizer, e.g. "
+            "param_scheduler=dict(generator=[...], discriminator=[...])"
+        )
+
+
+def _per_group(name: str, value: float | Sequence[float] | None, optimizer: Any) -> list[Any]:
+    """Broadcast a scalar to every param group, or check a per-group list's length.
+
+    An optimizer wrapper over several groups adds MMEngine's base group
+    (``base_param_settings``) last; a list with one value per group of the
+    optimizer itself gives that group the last value.
+    """
+    count = len(optimizer.param_groups)
+    if not isinstance(value, (list, tuple)):
+        return [value] * count
+    values = list(value)
+    if getattr(optimizer, "base_param_settings", None) is not None and len(values) == count - 1:
+        values.append(values[-1])
+    if len(values) != count:
+        raise ValueError(f"{name} has {len(value)} values for {count} param groups")
+    return values

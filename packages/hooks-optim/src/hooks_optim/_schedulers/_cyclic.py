@@ -98,7 +98,7 @@ class OneCycleParamScheduler(_ParamScheduler):
             self.total_steps = self.end - self.begin
         if self.total_steps < 1:
             raise ValueError(f"total_steps must be positive, got {self.total_steps}")
-        peaks = _per_group("eta_max", self.eta_max, len(self.optimizer.param_groups))
+        peaks = _per_group("eta_max", self.eta_max, self.optimizer)
         # One [start, peak, final] triple per group.
         self.cycle_values = [
             [peak / self.div_factor, peak, peak / self.div_factor / self.final_div_factor]

@@ -23,10 +23,12 @@ __all__ = [
 class ReduceOnPlateauParamScheduler(_ParamScheduler):
     """Scale the value by `factor` once `monitor` has not improved for over `patience` evaluations.
 
-    `ParamSchedulerHook` calls ``step(metrics)`` after each validation (this
-    scheduler has ``need_val_args = True``) and never after a training epoch,
-    so `begin`, `end` and `patience` count validation rounds: epochs when
-    validating every epoch. It is epoch-based only.
+    As in MMEngine, `ParamSchedulerHook` calls ``step()`` after each training
+    epoch, which only counts the epoch, and ``step(metrics)`` after each
+    validation (this scheduler has ``need_val_args = True``), which reacts to
+    the metrics when the epochs counted so far are inside ``[begin, end)``.
+    So `begin` and `end` count training epochs and `patience` and `cooldown`
+    validations. It is epoch-based only.
 
     Args:
         optimizer: The optimizer or its wrapper.
@@ -44,8 +46,8 @@ class ReduceOnPlateauParamScheduler(_ParamScheduler):
         **kwargs: The base arguments (see `_ParamScheduler`).
 
     Raises:
-        ValueError: on a bad `rule`, `threshold_rule` or `factor`, or with
-            ``by_epoch=False`` (or `convert_to_iter_based`): validation
+        ValueError: on a bad `rule`, `threshold_rule`, `threshold` or `factor`,
+            or with ``by_epoch=False`` (or `convert_to_iter_based`): validation
             metrics arrive per validation round, not per iteration.
     """
 
@@ -72,6 +74,8 @@ class ReduceOnPlateauParamScheduler(_ParamScheduler):
             raise ValueError(f"threshold_rule must be 'rel' or 'abs', got {threshold_rule!r}")
         if not 0 < factor < 1:
             raise ValueError(f"factor must be in (0, 1), got {factor}")
+        if threshold < 0:
+            raise ValueError(f"threshold must be >= 0, got {threshold}")
         if not kwargs.get("by_epoch", True) or kwargs.get("convert_to_iter_based", False):
             raise ValueError(
                 f"{type(self).__name__} steps after each validation with its metrics, "
@@ -86,60 +90,62 @@ class ReduceOnPlateauParamScheduler(_ParamScheduler):
         self.cooldown = cooldown
         self.eps = eps
         self.best = math.inf if rule == "less" else -math.inf
-        self.num_bad_steps = 0
+        self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self._min_value = min_value
         super().__init__(optimizer, param_name, **kwargs)
 
     def _prepare(self) -> None:
-        groups = self.optimizer.param_groups
-        self.min_values = [float(v) for v in _per_group("min_value", self._min_value, len(groups))]
+        self.min_values = [
+            float(v) for v in _per_group("min_value", self._min_value, self.optimizer)
+        ]
         del self._min_value
 
     def step(self, metrics: Mapping[str, Any] | None = None) -> None:
-        """Count one validation round; reduce the value if `monitor` has plateaued.
+        """Count a training epoch (no `metrics`), or react to a validation's `metrics`.
 
         Args:
-            metrics: The validation metrics. None (as in the constructor's
-                first step) only counts the step.
+            metrics: The validation metrics; None only counts one training
+                epoch (what the constructor and `ParamSchedulerHook` after each
+                training epoch do).
 
         Raises:
-            TypeError: if `metrics` is not a mapping.
+            TypeError: if `metrics` is not a dict.
             KeyError: if `monitor` is not among the metrics.
         """
         if metrics is None:
             self._global_step += 1
             self._last_value = self._current()
             return
-        if not hasattr(metrics, "keys"):
+        if not isinstance(metrics, dict):
             raise TypeError(f"metrics must be a dict, got {type(metrics).__name__}")
         if self.begin <= self._global_step < self.end:
             self.last_step += 1
             if self.monitor not in metrics:
                 raise KeyError(
                     f"{type(self).__name__} monitors {self.monitor!r}, which is not among "
-                    f"the validation metrics {sorted(metrics)}"
+                    f"the validation metrics {sorted(metrics)}; set monitor= to one of them"
                 )
             self._update(float(metrics[self.monitor]))
-        self._global_step += 1
         self._last_value = self._current()
 
     def _update(self, metric: float) -> None:
         if self._is_better(metric):
             self.best = metric
-            self.num_bad_steps = 0
+            self.num_bad_epochs = 0
         else:
-            self.num_bad_steps += 1
+            self.num_bad_epochs += 1
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
-            self.num_bad_steps = 0
-        if self.num_bad_steps > self.patience:
-            for group, value in zip(self.optimizer.param_groups, self._get_value(), strict=True):
-                self._write(group, value)
-            if self.verbose:
-                self.print_value()
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            groups = self.optimizer.param_groups
+            for i, (group, value) in enumerate(zip(groups, self._get_value(), strict=True)):
+                if self._read(group) - value > self.eps:
+                    self._write(group, value)
+                    self.print_value(self.verbose, i, value)
             self.cooldown_counter = self.cooldown
-            self.num_bad_steps = 0
+            self.num_bad_epochs = 0
 
     def _is_better(self, metric: float) -> bool:
         # PyTorch's rules; the first metric always improves on the infinite initial best.
@@ -151,11 +157,8 @@ class ReduceOnPlateauParamScheduler(_ParamScheduler):
         return metric < bar if self.rule == "less" else metric > bar
 
     def _get_value(self) -> list[float]:
-        values = []
-        for old, low in zip(self._current(), self.min_values, strict=True):
-            new = max(old * self.factor, low)
-            values.append(new if old - new > self.eps else old)
-        return values
+        current = self._current()
+        return [max(v * self.factor, low) for v, low in zip(current, self.min_values, strict=True)]
 
 
 @PARAM_SCHEDULERS.register_module()
