@@ -156,23 +156,27 @@ def test_json_config_and_images(tmp_path: Path) -> None:
     }
     from PIL import Image
 
-    with Image.open(tmp_path / "images" / "val_sample_2.png") as image:
+    with Image.open(tmp_path / "vis_image" / "val_sample_2.png") as image:  # MMEngine's folder
         assert image.size == (6, 4) and image.mode == "RGB"
         assert image.getpixel((0, 0)) == (200, 200, 200)
-    with Image.open(tmp_path / "images" / "mask_0.png") as image:
+    with Image.open(tmp_path / "vis_image" / "mask_0.png") as image:
         assert image.size == (6, 5) and image.mode == "L" and image.getpixel((0, 0)) == 255
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "images", "scalars.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json", "config.py", "scalars.json", "vis_image",
+    ]  # fmt: skip
 
 
-def test_json_skips_images_with_one_warning_without_pillow(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "PIL", None)  # Pillow absent
-    with JsonBackend(tmp_path) as backend:
-        with pytest.warns(UserWarning, match=r"needs Pillow \(pip install pillow\)"):
-            backend.log_image("a", np.zeros((2, 2)), 0)
-        backend.log_image("a", np.zeros((2, 2)), 1)  # no second warning (it would fail here)
-    assert not (tmp_path / "images").exists()
+def test_json_saves_images_without_pillow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PIL", None)  # Pillow absent: the PNG is written without it
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[1, 2] = (10, 20, 30, 40)
+    with JsonBackend(tmp_path, image_dir="pictures") as backend:
+        backend.log_image("a", rgba, 0)
+    monkeypatch.undo()
+    from PIL import Image
+
+    with Image.open(tmp_path / "pictures" / "a_0.png") as image:
+        assert image.mode == "RGBA" and image.getpixel((2, 1)) == (10, 20, 30, 40)
 
 
 # ------------------------------------------------------------ text

@@ -1,7 +1,8 @@
-"""LoggerHook in real runs: MMEngine's JSON layout and text lines, steps, TensorBoard, options."""
+"""LoggerHook as MMEngine's tests use it: options, direct calls on a stand-in runner, real runs."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -9,16 +10,248 @@ from typing import Any
 import pytest
 import torch
 from logging_parts import log_lines, logged_run, read_events
-from run_logs import json_records
+from logging_stand_in import lines, logging_runner
+from run_logs import json_records, read_json_lines
 from toy import MseEvaluator, SaveEveryIter, ToyModel, runner_kwargs
 
-from hooks_core import HOOKS, Hook, Runner
-from hooks_logging import LoggerHook, LogProcessor
+from hooks_core import HOOKS, Hook, Runner, load_config
+from hooks_logging import LoggerHook
 
 EPOCHS = dict(by_epoch=True, max_epochs=2, val_interval=1)  # 5 iterations per epoch
 ITERS = dict(by_epoch=False, max_iters=12, val_interval=6)
 
 
+# ------------------------------------------------------------ options
+def test_defaults_and_attributes_are_mmengines() -> None:
+    hook = LoggerHook(out_dir="tmp_out")
+    assert (hook.interval, hook.ignore_last, hook.interval_exp_name) == (10, True, 1000)
+    assert hook.out_suffix == (".json", ".log", ".py", "yaml")
+    assert hook.keep_local and hook.log_metric_by_epoch and hook.file_client_args is None
+    assert hook.out_dir == "tmp_out" and hook.json_log_path is None
+    LoggerHook(interval=100, ignore_last=False, interval_exp_name=100, out_dir=Path("tmp_out"))
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (dict(interval="100"), TypeError, "LoggerHook interval must be a positive int, got str"),
+        (dict(interval=-1), ValueError, "LoggerHook interval must be a positive int, got -1"),
+        (dict(interval=2.5), TypeError, "interval must be a positive int, got float 2.5"),
+        (dict(ignore_last="False"), TypeError, "LoggerHook ignore_last must be a bool"),
+        (dict(interval_exp_name="100"), TypeError, "interval_exp_name must be a positive int"),
+        (dict(interval_exp_name=-1), ValueError, "interval_exp_name must be a positive int"),
+        (dict(keep_local=1), TypeError, "LoggerHook keep_local must be a bool"),
+        (dict(out_suffix=[100]), TypeError, "out_suffix must be a str or a sequence of str"),
+        (dict(out_dir=1), TypeError, "LoggerHook out_dir must be a str or Path object, got int"),
+        (dict(file_client_args=dict(enable_mc=True)), ValueError, "but out_dir is not given"),
+        (
+            dict(out_dir="o", file_client_args=dict(backend="disk"), backend_args={}),
+            ValueError,
+            "takes file_client_args or backend_args, not both",
+        ),
+        (dict(out_dir="s3://bucket/logs"), ValueError, "remote storage is not supported yet"),
+        (
+            dict(out_dir="o", backend_args=dict(backend="petrel")),
+            ValueError,
+            "asks for the 'petrel' storage backend; remote storage is not supported yet",
+        ),
+        (
+            dict(out_dir="o", backend_args=dict(path_mapping={})),
+            ValueError,
+            "options ['path_mapping'] that only remote storage takes",
+        ),
+    ],
+)
+def test_bad_options_name_the_option(options: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        LoggerHook(**options)
+
+
+def test_local_storage_options_are_accepted_and_file_client_args_is_deprecated() -> None:
+    LoggerHook(out_dir="o", backend_args=dict(backend="local"))
+    with pytest.warns(FutureWarning, match="file_client_args is MMEngine's deprecated name"):
+        LoggerHook(out_dir="o", file_client_args=dict(backend="disk"))
+
+
+def test_keep_local_false_without_out_dir_keeps_the_logs_with_a_warning() -> None:
+    with pytest.warns(UserWarning, match="keep_local=False does nothing without an out_dir"):
+        LoggerHook(keep_local=False)
+
+
+# ------------------------------------------------------------ direct calls on a stand-in runner
+def closed(hook: LoggerHook, runner: Any) -> Any:
+    """`runner` after `hook.after_run`, which delivers everything queued."""
+    hook.after_run(runner)
+    return runner
+
+
+def vis_data(runner: Any) -> Path:
+    return Path(runner.log_dir) / "vis_data"
+
+
+def test_before_run_names_the_json_log_and_the_copy_folder(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path / "work_dir")
+    hook = LoggerHook(out_dir=str(tmp_path / "out"))
+    hook.before_run(runner)
+    assert hook.json_log_path == f"{runner.timestamp}.json"
+    assert hook.out_dir == str(tmp_path / "out" / "work_dir")
+    hook.after_run(runner)
+    hook.before_run(runner)  # a second run (say runner.test() after train()) adds it once
+    assert hook.out_dir == str(tmp_path / "out" / "work_dir")
+    hook.after_run(runner)
+
+
+def test_after_run_copies_the_logs_and_keep_local_false_removes_them(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path / "work_dir")
+    LoggerHook().after_run(runner)  # without out_dir: nothing to copy
+    log_dir = Path(runner.log_dir)
+    (log_dir / "tmp.log.json").write_text("{}\n")
+    (log_dir / "notes.txt").write_text("not a log\n")
+    hook = LoggerHook(out_dir=str(tmp_path / "out"), keep_local=False)
+    hook.before_run(runner)
+    hook.after_run(runner)
+    copied = tmp_path / "out" / "work_dir"
+    assert (copied / "tmp.log.json").read_text() == "{}\n"
+    assert (copied / "vis_data" / "scalars.json").is_file()  # the layout is kept
+    assert not (copied / "notes.txt").exists() and (log_dir / "notes.txt").exists()
+    assert not (log_dir / "tmp.log.json").exists()
+    assert not (log_dir / "vis_data" / "scalars.json").exists()
+
+
+def test_after_train_iter_logs_every_interval_batches_without_before_run(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path, iter=10)
+    runner.message_hub.update_scalar("train/loss", 0.5)
+    hook = LoggerHook()
+    hook.after_train_iter(runner, batch_idx=5)
+    assert lines(runner, "Epoch(train)") == []
+    hook.after_train_iter(runner, batch_idx=9)
+    assert lines(runner, "Epoch(train)") == ["Epoch(train)  [2][10/20]    loss: 0.5000"]
+    closed(hook, runner)
+    record = {"loss": 0.5, "epoch": 2, "iter": 11, "step": 11}
+    assert read_json_lines(vis_data(runner) / "scalars.json") == [record]
+    assert read_json_lines(vis_data(runner) / f"{runner.timestamp}.json") == [record]
+
+
+def test_only_the_batch_index_counts_for_the_interval(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path)
+    runner.message_hub.update_scalar("train/loss", 0.5)
+    hook = LoggerHook()
+    hook.after_train_iter(runner, batch_idx=10)
+    hook.after_train_iter(runner, batch_idx=9)  # calls need not come in order
+    assert len(lines(closed(hook, runner), "Epoch(train)")) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "length", "batch_idx"),
+    [
+        (dict(ignore_last=False), 5, 4),  # the end of the epoch, although 5 % 10 != 0
+        (dict(), 9, 8),  # an epoch shorter than the interval logs at its end
+    ],
+)
+def test_the_end_of_an_epoch_logs_when_mmengine_does(
+    tmp_path: Path, options: dict[str, Any], length: int, batch_idx: int
+) -> None:
+    runner = logging_runner(tmp_path, lengths=(length, 10, 5))
+    runner.message_hub.update_scalar("train/loss", 0.5)
+    hook = LoggerHook(**options)
+    hook.after_train_iter(runner, batch_idx=batch_idx)
+    assert len(lines(closed(hook, runner), "Epoch(train)")) == 1
+
+
+def test_the_experiment_name_is_printed_every_interval_exp_name_iterations(
+    tmp_path: Path,
+) -> None:
+    runner = logging_runner(tmp_path, iter=999, lengths=(2000, 10, 5))
+    runner.message_hub.update_scalar("train/loss", 0.5)
+    hook = LoggerHook()
+    hook.after_train_iter(runner, batch_idx=3)
+    runner.iter = 1000
+    hook.after_train_iter(runner, batch_idx=4)
+    assert lines(closed(hook, runner), "Exp name: ") == [f"Exp name: {runner.experiment_name}"]
+
+
+def test_iteration_based_runs_log_at_the_iteration(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path, by_epoch=False, iter=19, max_iters=50)
+    runner.message_hub.update_scalar("train/loss", 0.5)
+    hook = LoggerHook()
+    hook.before_run(runner)
+    hook.after_train_iter(runner, batch_idx=19)  # iteration-based loops pass the iteration
+    assert lines(runner, "Iter(train)") == ["Iter(train) [20/50]    loss: 0.5000"]
+    closed(hook, runner)
+    assert read_json_lines(vis_data(runner) / "scalars.json") == [
+        {"loss": 0.5, "iter": 20, "step": 20}
+    ]
+
+
+@pytest.mark.parametrize("mode", ["val", "test"])
+def test_evaluation_iterations_log_a_line_every_interval(tmp_path: Path, mode: str) -> None:
+    runner = logging_runner(tmp_path, iter=0, lengths=(20, 10, 10))
+    runner.message_hub.update_scalar(f"{mode}/time", 0.5)
+    hook = LoggerHook()
+    call = getattr(hook, f"after_{mode}_iter")
+    call(runner, 1)
+    assert runner.messages == []
+    call(runner, 9)
+    expected = {"val": "Epoch(val)  [1][10/10]    ", "test": "Epoch(test) [10/10]    "}
+    assert [m[: len(expected[mode])] for m in closed(hook, runner).messages] == [expected[mode]]
+
+
+@pytest.mark.parametrize(
+    ("log_metric_by_epoch", "step", "axis"), [(True, 1, "epoch"), (False, 10, "iter")]
+)
+def test_after_val_epoch_records_the_metrics_at_the_epoch_or_the_iteration(
+    tmp_path: Path, log_metric_by_epoch: bool, step: int, axis: str
+) -> None:
+    runner = logging_runner(tmp_path, epoch=1, iter=10)
+    hub = runner.message_hub
+    hub.update_scalar("val/acc", 0.8)
+    hub.update_scalar("val/time", 1.0)
+    hook = LoggerHook(log_metric_by_epoch=log_metric_by_epoch)
+    hook.after_val_epoch(runner)
+    assert lines(runner, "Epoch(val)") == ["Epoch(val) [1][10/10]    acc: 0.8000  time: 1.0000"]
+    closed(hook, runner)
+    record = {"acc": 0.8, "time": 1.0, axis: step, "step": step}
+    assert read_json_lines(vis_data(runner) / "scalars.json") == [record]
+    assert read_json_lines(vis_data(runner) / f"{runner.timestamp}.json") == [record]
+
+
+def test_after_test_epoch_dumps_the_metrics_as_mmengine(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path, by_epoch=None, epoch=0, timestamp="test_after_test_epoch")
+    hub = runner.message_hub
+    hub.update_scalar("test/a", 1)
+    hub.update_scalar("test/b", 2)
+    hub.update_info("test/c", {"list": [1, 2]})
+    hub.update_info("test/d", torch.tensor([1, 2, 3]))
+    hook = LoggerHook()
+    hook.after_test_epoch(runner)
+    assert lines(runner, "Epoch(test) [5/5]    a: 1")
+    dumped = Path(runner.log_dir) / "test_after_test_epoch.json"
+    assert json.loads(dumped.read_text()) == dict(a=1, b=2, c={"list": [1, 2]}, d=[1, 2, 3])
+    closed(hook, runner)  # the scalars also reach the JSON log and every backend, as test/...
+    (record,) = read_json_lines(vis_data(runner) / "scalars.json")
+    assert record == {"test/a": 1, "test/b": 2, "epoch": 0, "step": 0}
+
+
+def test_only_rank_0_and_the_first_logger_hook_log(tmp_path: Path) -> None:
+    runner = logging_runner(tmp_path)
+    runner.message_hub.update_scalar("train/loss", 0.5)
+    first, second = LoggerHook(), LoggerHook()
+    runner.register_hook(first)
+    runner.register_hook(second)
+    for hook in (first, second):
+        hook.after_train_iter(runner, batch_idx=9)
+    assert len(lines(runner, "Epoch(train)")) == 1
+    closed(first, runner)
+    closed(second, runner)
+    other_rank = logging_runner(tmp_path / "rank1")
+    other_rank.rank = 1
+    other_rank.message_hub.update_scalar("train/loss", 0.5)
+    hook = LoggerHook()
+    hook.after_train_iter(other_rank, batch_idx=9)
+    assert closed(hook, other_rank).messages == [] and not vis_data(other_rank).exists()
+
+
+# ------------------------------------------------------------ real runs
 def test_the_default_logger_is_the_logger_hook(tmp_path: Path) -> None:
     runner = Runner(**runner_kwargs(tmp_path))
     loggers = [hook for hook in runner.hooks if isinstance(hook, LoggerHook)]
@@ -76,8 +309,13 @@ def test_epoch_based_text_lines_in_mmengine_format(tmp_path: Path) -> None:
         rf"data_time: {number}  loss: {number}",
         train[0],
     ), train[0]
-    summaries = [line for line in lines if re.match(r"Epoch\(val\) \[\d\]\[2/2\]    ", line)]
+    summaries = [line for line in lines if re.match(r"Epoch\(val\) \[\d\]\[2/2\]    mse", line)]
     assert len(summaries) == 2
+    # Validation iterations (every 2) show their timings only, as MMEngine's lines do.
+    assert re.fullmatch(
+        rf"Epoch\(val\) \[1\]\[2/2\]    eta: \d:\d\d:\d\d  time: {number}  data_time: {number}  ",
+        lines[lines.index(summaries[0]) - 1],
+    )
     assert re.fullmatch(
         rf"Epoch\(val\) \[1\]\[2/2\]    mse: {number}  data_time: {number}  time: {number}",
         summaries[0],
@@ -152,7 +390,7 @@ def test_validation_loss_is_logged(tmp_path: Path) -> None:
     runner.train()
     val = [r for r in json_records(runner) if "mse" in r]
     assert all("val_loss" in r for r in val)
-    summary = [line for line in log_lines(runner) if line.startswith("Epoch(val) [1][2/2]    ")]
+    summary = [line for line in log_lines(runner) if line.startswith("Epoch(val) [1][2/2]    mse")]
     assert "val_loss: " in summary[0]
 
 
@@ -243,25 +481,6 @@ def test_out_dir_copies_the_logs_and_keep_local_false_removes_them(tmp_path: Pat
     assert not (Path(runner.log_dir) / "vis_data" / "scalars.json").exists()
 
 
-@pytest.mark.parametrize(
-    ("options", "error", "message"),
-    [
-        (dict(interval=0), ValueError, "LoggerHook interval must be a positive int, got 0"),
-        (
-            dict(interval=2.5),
-            TypeError,
-            "LoggerHook interval must be a positive int, got float 2.5",
-        ),
-        (dict(ignore_last="no"), TypeError, "LoggerHook ignore_last must be a bool"),
-        (dict(backend_args={}), ValueError, "backend_args is MMEngine's remote-storage"),
-        (dict(keep_local=False), ValueError, "keep_local=False needs an out_dir"),
-    ],
-)
-def test_bad_options_name_the_option(options: dict[str, Any], error: type, message: str) -> None:
-    with pytest.raises(error, match=re.escape(message)):
-        LoggerHook(**options)
-
-
 def test_a_misspelt_option_is_named_with_its_fix() -> None:
     with pytest.raises(TypeError, match="intervall") as info:
         HOOKS.build(dict(type="LoggerHook", intervall=5))
@@ -303,21 +522,6 @@ def test_custom_cfg_adds_and_replaces_statistics(tmp_path: Path) -> None:
     assert first["loss_all"] == pytest.approx(sum(losses[:5]) / 5, rel=1e-6)
     assert second["loss_all"] == pytest.approx(sum(losses) / 10, rel=1e-6)
     assert second["loss_max"] == pytest.approx(max(losses[5:]), rel=1e-6)
-
-
-@pytest.mark.parametrize(
-    ("custom", "message"),
-    [
-        ([dict(data_src="loss", method_name="median")], "method_name must be one of mean"),
-        ([dict(data_src="loss", window_size=0)], "window_size must be a positive int"),
-        ([dict(method_name="mean")], "data_src must name a scalar"),
-        ([dict(data_src="loss", windows=3)], "unknown keys ['windows']"),
-        ([dict(data_src="loss"), dict(data_src="loss")], "logs 'loss' more than once"),
-    ],
-)
-def test_bad_custom_cfg_names_the_entry(custom: list[dict[str, Any]], message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        LogProcessor(custom_cfg=custom)
 
 
 def test_an_epoch_window_in_an_iteration_based_run_is_refused(tmp_path: Path) -> None:
@@ -417,3 +621,48 @@ def test_no_tensorboard_tag_goes_back_and_test_metrics_reach_every_backend(
     assert test["step"] == 2 and test["epoch"] == 2  # at the end of training, as validation
     val = [r for r in json_records(runner) if "mse" in r]
     assert all("time" in r and "val/time" not in r for r in val)  # scalars.json as MMEngine's
+
+
+# ------------------------------------------------------------ MMEngine's file names in real runs
+@pytest.mark.parametrize("backends", [[], ["json"]])  # the default JSON log, or one configured
+def test_the_json_log_is_also_at_mmengines_timestamp_name(
+    tmp_path: Path, backends: list[str]
+) -> None:
+    runner = logged_run(tmp_path, dict(interval=2, backends=backends), train_cfg=EPOCHS)
+    runner.train()
+    copy = Path(runner.log_dir) / "vis_data" / f"{runner.timestamp}.json"
+    assert read_json_lines(copy) == json_records(runner) and len(json_records(runner)) == 6
+
+
+def test_the_config_is_also_written_as_mmengines_config_py(tmp_path: Path) -> None:
+    cfg = dict(model=dict(type="ToyModel", depth=2), train_cfg=dict(max_epochs=2),
+               lr=0.05, scales=(1, 2), names=["a", "b"], extra={"not a name": None})  # fmt: skip
+    runner = logged_run(tmp_path, train_cfg=EPOCHS, cfg=cfg)
+    runner.train()
+    loaded = load_config(Path(runner.log_dir) / "vis_data" / "config.py")
+    assert {key: value for key, value in loaded.items() if key != "filename"} == cfg
+
+
+def test_test_metrics_are_dumped_to_the_timestamp_json_of_the_log_dir(tmp_path: Path) -> None:
+    kwargs = runner_kwargs(tmp_path)
+    runner = logged_run(
+        tmp_path, train_cfg=EPOCHS, test_dataloader=kwargs["val_dataloader"], test_cfg=dict(),
+        test_evaluator=MseEvaluator(),
+    )  # fmt: skip
+    metrics = runner.test()
+    dumped = json.loads((Path(runner.log_dir) / f"{runner.timestamp}.json").read_text())
+    assert list(dumped) == ["mse", "data_time", "time"]
+    assert dumped["mse"] == pytest.approx(metrics["mse"], rel=1e-6)
+
+
+def test_out_suffix_and_keep_local_in_a_run_as_mmengines_test(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = logged_run(tmp_path / "a", dict(out_dir=str(out), out_suffix=".log"), train_cfg=EPOCHS)
+    runner.train()
+    copied = [p for p in (out / "a").rglob("*") if p.is_file()]
+    assert copied and all(p.suffix == ".log" for p in copied)
+    runner = logged_run(tmp_path / "b", dict(out_dir=str(out), keep_local=False), train_cfg=EPOCHS)
+    runner.train()
+    kept = [p.name for p in Path(runner.log_dir).rglob("*") if p.is_file()]
+    assert not [name for name in kept if name.endswith((".log", ".json", ".py", "yaml"))], kept
+    assert (out / "b" / f"{runner.timestamp}.log").is_file()

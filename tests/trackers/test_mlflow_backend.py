@@ -146,9 +146,17 @@ class Server:
              "--artifacts-destination", str(root / "artifacts")],
             cwd=root, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
-        for _ in range(600):  # up to 60 s; it is ready in about 5
+        try:
+            self._wait_until_ready(root / "server.log")
+        except BaseException:
+            self.stop()  # a server that failed to start must not outlive the test
+            raise
+
+    def _wait_until_ready(self, log: Path) -> None:
+        deadline = time.monotonic() + 120  # it is ready in about 5 s; much later on a loaded VM
+        while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError((root / "server.log").read_text())
+                raise RuntimeError(log.read_text())
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=1) as answer:
                     if answer.read() == b"OK":
@@ -156,7 +164,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("mlflow server did not start")
+        raise RuntimeError(f"mlflow server did not start in 120 s:\n{log.read_text()}")
 
     def kill(self) -> None:
         """SIGTERM to its PID (its uvicorn worker goes with it; SIGKILL would orphan that)."""

@@ -5,7 +5,10 @@ the MMCV logger hook names (``TextLoggerHook``, ``TensorboardLoggerHook``,
 ``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook``,
 ``DvcliveLoggerHook``), the `LogProcessor`, and the backends by name
 (``'json'``, ``'text'``, ``'tensorboard'``, ``'wandb'``, ``'mlflow'``,
-``'neptune'``, ``'dvclive'``). It imports none of torch, tensorboard or the
+``'neptune'``, ``'dvclive'``), and MMEngine's visualization names: the
+`Visualizer`, its vis backends (``LocalVisBackend``, ``TensorboardVisBackend``,
+``WandbVisBackend``, ``MLflowVisBackend``, ``NeptuneVisBackend``,
+``DVCLiveVisBackend``) and `NaiveVisualizationHook`. It imports none of torch, tensorboard or the
 trackers' libraries until something that needs them is built, and Lightning
 or transformers only when `LightningLogger` or `HFTrainerCallback` is used.
 """
@@ -29,10 +32,21 @@ from ._mmcv_loggers import (
     TextLoggerHook,
     WandbLoggerHook,
 )
+from ._naive_visualization_hook import NaiveVisualizationHook
 from ._neptune_backend import NeptuneBackend
 from ._secrets import mask_secrets
 from ._tensorboard_backend import TensorboardBackend
 from ._text_backend import TextBackend
+from ._vis_backend_base import BaseVisBackend, force_init_env
+from ._vis_backends import (
+    DVCLiveVisBackend,
+    LocalVisBackend,
+    MLflowVisBackend,
+    NeptuneVisBackend,
+    TensorboardVisBackend,
+    WandbVisBackend,
+)
+from ._visualizer import Visualizer
 from ._wandb_backend import WandbBackend
 
 TYPE_CHECKING = False
@@ -61,6 +75,16 @@ __all__ = [
     "NeptuneLoggerHook",
     "DvcliveLoggerHook",
     "mask_secrets",
+    "Visualizer",
+    "BaseVisBackend",
+    "LocalVisBackend",
+    "TensorboardVisBackend",
+    "WandbVisBackend",
+    "MLflowVisBackend",
+    "NeptuneVisBackend",
+    "DVCLiveVisBackend",
+    "NaiveVisualizationHook",
+    "force_init_env",
 ]
 
 # The framework adapters, imported (with their framework) on first use.

@@ -6,21 +6,26 @@ scripts written for MMEngine's ``vis_data/scalars.json`` read it unchanged::
     {"lr": 0.02, "loss": 0.7312, "epoch": 1, "iter": 50, "step": 50}
     {"accuracy/top1": 35.7, "step": 1}
 
+The logger hook also passes ``copy_filename=<timestamp>.json``, so every
+record lands in MMEngine's ``vis_data/<timestamp>.json`` as well.
+
 NaN and infinities are written as ``NaN``, ``Infinity`` and ``-Infinity``,
 as Python's `json` (and so MMEngine) writes them: `json.loads` reads them back
 as floats; a strict JSON parser (jq, JavaScript) rejects those lines.
-Nothing but the standard library is needed; images are saved only when Pillow
-is installed.
+Nothing but the standard library is needed, for images too (see `_png`).
 """
 
 from __future__ import annotations
 
 import json
+import keyword
+import math
 import os
 
 from hooks_core import LOG_BACKENDS
 
-from ._backend import LoggerBackend, config_to_text, image_to_hwc_uint8
+from ._backend import LoggerBackend, config_to_text
+from ._png import write_png
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,27 +46,54 @@ class JsonBackend(LoggerBackend):
             hook passes ``<log_dir>/vis_data``, MMEngine's place.
         filename: The JSON-lines file for scalars. An existing file is appended
             to, so a resumed run continues its log.
+        copy_filename: A second JSON-lines file in `save_dir` that gets every
+            record too, as MMEngine's ``LocalVisBackend`` writes the records the
+            logger hook sends with a ``file_path``; None writes none.
+        image_dir: The folder under `save_dir` for images; MMEngine's
+            ``LocalVisBackend`` uses ``vis_image``.
 
     Files:
         - ``save_dir/filename``: one object per `log_scalars` call. The file is
           line-buffered, so every complete record reaches the operating system
           as soon as it is logged and survives a crash of the process.
+        - ``save_dir/copy_filename``: the same lines, when given.
         - ``save_dir/config.json``: the last config given to `log_config`,
           indented; values that are not JSON types are written as their ``repr``.
-        - ``save_dir/images/<name>_<step>.png``: images, with characters other
-          than letters, digits, ``.``, ``_`` and ``-`` in `name` replaced by
-          ``_``. Without Pillow, images are skipped with one warning
-          (a JSON log that is always on must not fail a run over a picture).
+        - ``save_dir/config.py``: the same config as Python (MMEngine's
+          ``vis_data/config.py``), ``name = value`` per top-level key, which
+          `hooks_core.load_config` reads back; values that are not literals
+          are written as the string of their ``repr``.
+        - ``save_dir/image_dir/<name>_<step>.png``: images (8-bit grey, RGB or
+          RGBA PNGs, written atomically), with characters other than letters,
+          digits, ``.``, ``_`` and ``-`` in `name` replaced by ``_``.
 
     `log_text` does nothing: the text backend is the place for text.
     """
 
-    def __init__(self, save_dir: str | os.PathLike[str], filename: str = "scalars.json") -> None:
+    def __init__(
+        self,
+        save_dir: str | os.PathLike[str],
+        filename: str = "scalars.json",
+        copy_filename: str | None = None,
+        image_dir: str = "vis_image",
+    ) -> None:
+        if copy_filename is not None and copy_filename == filename:
+            raise ValueError(
+                f"JsonBackend copy_filename and filename are both {filename!r}; "
+                "give the copy another name"
+            )
         self.save_dir = os.fspath(save_dir)
         os.makedirs(self.save_dir, exist_ok=True)
         self.path = os.path.join(self.save_dir, filename)
-        self._file = open(self.path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
-        self._warned_no_pillow = False
+        self.copy_path = (
+            None if copy_filename is None else os.path.join(self.save_dir, copy_filename)
+        )
+        self._files = [
+            open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            for path in (self.path, self.copy_path)
+            if path is not None
+        ]
+        self.image_dir = image_dir
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Append ``{**scalars, "step": step}`` as one line.
@@ -77,45 +109,35 @@ class JsonBackend(LoggerBackend):
                 "'step' is the JsonBackend's own key for the step of each record; "
                 "rename the scalar called 'step'"
             )
-        record = {**scalars, "step": step}
-        self._file.write(json.dumps(record, default=_number) + "\n")
+        line = json.dumps({**scalars, "step": step}, default=_number) + "\n"
+        for file in self._files:
+            file.write(line)
 
     def log_config(self, config: Mapping[str, Any]) -> None:
-        """Write `config` to ``save_dir/config.json``, replacing an earlier one."""
+        """Write `config` to ``save_dir/config.json`` and ``config.py``, replacing earlier ones."""
         self._check_open()
-        path = os.path.join(self.save_dir, "config.json")
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(config_to_text(config) + "\n")
+        for name, text in (
+            ("config.json", config_to_text(config) + "\n"),
+            ("config.py", config_to_python(config)),
+        ):
+            with open(os.path.join(self.save_dir, name), "w", encoding="utf-8") as file:
+                file.write(text)
 
     def log_image(self, name: str, image: Any, step: int = 0) -> None:
-        """Save `image` as ``save_dir/images/<name>_<step>.png`` (needs Pillow)."""
+        """Save `image` as ``save_dir/image_dir/<name>_<step>.png`` (MMEngine's LocalVisBackend)."""
         self._check_open()
-        pixels = image_to_hwc_uint8(image)
         safe_name = "".join(c if c in _SAFE_NAME_CHARS else "_" for c in name)
-        folder = os.path.join(self.save_dir, "images")
-        path = os.path.join(folder, f"{safe_name}_{step}.png")
-        try:
-            from PIL import Image
-        except ImportError:
-            if not self._warned_no_pillow:
-                self._warned_no_pillow = True
-                import warnings
-
-                warnings.warn(
-                    "JsonBackend skips images: saving them needs Pillow (pip install pillow)",
-                    stacklevel=2,
-                )
-            return
-        os.makedirs(folder, exist_ok=True)
-        Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path)
+        write_png(os.path.join(self.save_dir, self.image_dir, f"{safe_name}_{step}.png"), image)
 
     def flush(self) -> None:
-        """Flush the scalars file (each line is already flushed as it is written)."""
+        """Flush the scalars files (each line is already flushed as it is written)."""
         if not self._closed:
-            self._file.flush()
+            for file in self._files:
+                file.flush()
 
     def _close(self) -> None:
-        self._file.close()
+        for file in self._files:
+            file.close()
 
     def __repr__(self) -> str:
         return f"JsonBackend({self.path!r})"
@@ -133,3 +155,43 @@ def _number(value: Any) -> Any:
             if isinstance(result, (int, float, bool)):
                 return result
     raise TypeError(f"JsonBackend.log_scalars takes numbers, got {type(value).__name__}: {value!r}")
+
+
+def config_to_python(config: Mapping[str, Any]) -> str:
+    """`config` as a Python config file: ``name = value`` per top-level key.
+
+    Dicts whose keys are all Python names are written ``dict(a=1)``, others
+    ``{'a b': 1}``; values that are not literals become the string of their
+    ``repr``, so the file always parses. A top-level key that is not a Python
+    name is kept as a comment.
+    """
+    lines = []
+    for key, value in config.items():
+        if _is_name(key):
+            lines.append(f"{key} = {_python(value)}")
+        else:
+            lines.append(f"# {key!r} = {_python(value)}  (not a Python name)")
+    return "".join(line + "\n" for line in lines)
+
+
+def _is_name(key: Any) -> bool:
+    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+
+
+def _python(value: Any) -> str:
+    """A Python expression for `value` (see `config_to_python`)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float('{value}')"
+    if isinstance(value, dict) or hasattr(value, "keys"):
+        items = dict(value).items()
+        if all(_is_name(key) for key, _ in items):
+            return "dict(" + ", ".join(f"{key}={_python(item)}" for key, item in items) + ")"
+        return "{" + ", ".join(f"{_python(key)}: {_python(item)}" for key, item in items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_python(item) for item in value) + "]"
+    if isinstance(value, tuple):
+        inner = ", ".join(_python(item) for item in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(repr(value))

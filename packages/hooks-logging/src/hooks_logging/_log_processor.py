@@ -3,11 +3,15 @@
 It runs on the training thread, and only when a record is due: it reads the
 windowed statistics (tensors stay tensors while they are read), moves every
 value of the record to the host in one transfer, and formats the line. The
-names, arguments and line format are MMEngine's, so configs and log-parsing
-scripts carry over. One difference on purpose: ``by_epoch`` follows the train
-loop even when set (a contradicting value is reported), because a processor
-left at ``by_epoch=True`` for an iteration-based run prints a wrong
-``Epoch(train) [1][...]`` line in MMEngine.
+names, arguments, record keys and line format are MMEngine 0.10's, so configs,
+subclasses and log-parsing scripts carry over. Differences on purpose:
+
+- ``by_epoch`` follows the train loop (a value that contradicts it is
+  reported), because a processor left at ``by_epoch=True`` for an
+  iteration-based run prints a wrong ``Epoch(train) [1][...]`` line in MMEngine;
+- a validation or test summary shows each metric's value of that evaluation,
+  and ``time``/``data_time`` averaged over exactly its iterations;
+- ``window_size='global'`` is the mean (or max, min) over the whole run.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LogProcessor"]
 
+_MODES = ("train", "val", "test")
 _METHODS = ("mean", "max", "min", "current")
-_EPOCH_TIME_KEYS = ("time", "data_time")
+_TIME_KEYS = ("time", "data_time")
+_CUSTOM_KEYS = frozenset({"data_src", "method_name", "window_size", "log_name"})
 
 
 @LOG_PROCESSORS.register_module()
@@ -35,26 +41,36 @@ class LogProcessor:
     Args:
         window_size: How many of the latest values the smoothed keys average.
         by_epoch: Whether lines count in epochs (``Epoch(train) [e][i/len]``) or
-            iterations (``Iter(train) [i/max]``). None (the default) follows the
-            train loop; a value that contradicts the loop is reported and the
-            loop's choice is used. Runs without a train loop use True when None.
+            iterations (``Iter(train) [i/max]``). The train loop decides: a
+            value that contradicts it is reported once and the loop's choice is
+            used (and stored in this attribute). None, the default, follows the
+            loop without a remark; runs without a train loop count in epochs.
         custom_cfg: Extra statistics, a list of ``dict(data_src='loss',
             method_name='mean'|'max'|'min'|'current', window_size=10|'epoch'|
             'global', log_name='loss_global')``. Without `log_name` the statistic
-            replaces the source key's default one.
+            replaces the source key's default one; without `window_size` it
+            reads the whole history window.
         num_digits: Decimals of floats in the line (learning rates in ``e``
             notation with as many digits).
-        log_with_hierarchy: Keep the ``train/``, ``val/`` prefixes in the record
-            keys sent to backends (lines never show them).
-        mean_pattern: Keys (with their ``train/`` prefix) matching this regular
-            expression are averaged over `window_size`; others show their
-            latest value.
+        log_with_hierarchy: Keep the ``train/``, ``val/``, ``test/`` prefixes in
+            the record keys (``epoch``, ``iter`` and ``memory`` have none), and
+            in the names of validation and test summary lines, as MMEngine does.
+        mean_pattern: Keys whose name (without the mode prefix) this regular
+            expression finds (`re.search`) are averaged over `window_size`;
+            others show their latest value.
 
     Raises:
-        ValueError: for a non-positive window, a negative `num_digits`, an
-            unknown method, a bad window, a duplicate `log_name`, or
-            ``window_size='epoch'`` with ``by_epoch=False``; the message names
-            the entry.
+        TypeError: `custom_cfg` is not a list of dicts, or a ``window_size`` in
+            it is neither an int, ``'epoch'`` nor ``'global'``.
+        ValueError: a non-positive window, a negative `num_digits`, an entry
+            without ``data_src``, an unknown key or method, a duplicate
+            `log_name`, or ``window_size='epoch'`` in a run that counts
+            iterations; the message names the entry.
+
+    Example:
+        >>> log_processor = dict(window_size=20, custom_cfg=[dict(
+        ...     data_src='loss', method_name='mean', window_size='global',
+        ...     log_name='loss_global')])
     """
 
     def __init__(
@@ -68,185 +84,195 @@ class LogProcessor:
     ) -> None:
         _check_int("window_size", window_size, minimum=1)
         _check_int("num_digits", num_digits, minimum=0)
+        if by_epoch is not None and not isinstance(by_epoch, bool):
+            raise TypeError(f"LogProcessor by_epoch must be a bool or None, got {by_epoch!r}")
         self.window_size = window_size
-        self.by_epoch = by_epoch
+        self.by_epoch = True if by_epoch is None else by_epoch
+        self._by_epoch_given = by_epoch
         self.num_digits = num_digits
         self.log_with_hierarchy = log_with_hierarchy
         self.mean_pattern = re.compile(mean_pattern)
-        self.custom_cfg = [_checked_custom(dict(cfg), i) for i, cfg in enumerate(custom_cfg or ())]
-        _check_unique_log_names(self.custom_cfg)
-        # Sources whose custom statistic takes the place of the default one.
-        self._replaced = {cfg["data_src"] for cfg in self.custom_cfg if "log_name" not in cfg}
+        self.custom_cfg = _checked_custom_cfg(custom_cfg)
         if by_epoch is False:
             _check_no_epoch_window(self.custom_cfg)
         self._reported_mismatch = False
 
     # ------------------------------------------------------------ the loop's unit
     def resolve_by_epoch(self, runner: Any) -> bool:
-        """Whether this run counts in epochs: the train loop decides, else `by_epoch` (or True)."""
-        loop = runner.built_train_loop
+        """Whether this run counts in epochs: the built train loop decides, else `by_epoch`.
+
+        The answer is also stored in `by_epoch`, for subclasses that read it.
+        """
+        loop = getattr(runner, "built_train_loop", None)
         if loop is None:
-            return True if self.by_epoch is None else self.by_epoch
+            return self.by_epoch
         loop_by_epoch = bool(getattr(loop, "by_epoch", True))
-        if (
-            self.by_epoch is not None
-            and self.by_epoch != loop_by_epoch
-            and not self._reported_mismatch
-        ):
+        given = self._by_epoch_given
+        if given is not None and given != loop_by_epoch and not self._reported_mismatch:
             self._reported_mismatch = True
             runner.logger.warning(
                 "log_processor has by_epoch=%s but the train loop (%s) counts in %s; the log "
                 "follows the loop. Remove by_epoch from log_processor to silence this.",
-                self.by_epoch,
+                given,
                 type(loop).__name__,
                 "epochs" if loop_by_epoch else "iterations",
             )
         if not loop_by_epoch:
             _check_no_epoch_window(self.custom_cfg)
+        self.by_epoch = loop_by_epoch
         return loop_by_epoch
 
     # ------------------------------------------------------------ records
     def get_log_after_iter(
         self, runner: Any, batch_idx: int, mode: str
     ) -> tuple[dict[str, Any], str]:
-        """The record and line of a logging iteration of `mode` (``'train'``, ``'val'``...).
+        """The record and line of a logging iteration of `mode`: ``'train'``, ``'val'``, ``'test'``.
 
-        The training record has the smoothed scalars, ``epoch`` (when counting
-        epochs), ``iter`` (the number of iterations done) and ``memory`` (MB,
-        with CUDA).
+        The record (`tag`) has every ``{mode}/`` scalar (smoothed or latest, see
+        `mean_pattern`, and the `custom_cfg` statistics), then ``epoch`` (train
+        and val, when counting epochs), ``iter`` (iterations done, 0 without a
+        train loop) and ``memory`` (peak MB, with CUDA in use). The line is
+        ``<head>  <lrs>  eta: ..  time: ..  data_time: ..  memory: ..  <others>``;
+        validation and test lines stop after the timings, as MMEngine's do.
         """
+        _check_mode(mode, _MODES, "get_log_after_iter")
         by_epoch = self.resolve_by_epoch(runner)
-        raw = self._statistics(runner, batch_idx, mode)
-        tag: dict[str, Any] = _to_numbers(raw)
-        head = self._iter_head(runner, batch_idx, mode, by_epoch)
+        log_tag = _to_numbers(self._statistics(runner, mode, epoch_window=batch_idx + 1))
+        tag = self._keyed(log_tag, mode)
+        digits = self.num_digits
+        lrs = [
+            f"{name}: {log_tag.pop(name):.{digits}e}"
+            for name in list(log_tag)
+            if name.endswith("lr")
+        ]
+        head, epoch = self._iter_head(runner, batch_idx, mode, by_epoch)
+        if epoch is not None:
+            tag["epoch"] = epoch
+        tag["iter"] = runner.iter + 1 if _has_train_loop(runner) else 0
+        line = f"{head}  {' '.join(lrs)}  "
+        hub = runner.message_hub
+        if "time" in log_tag and "data_time" in log_tag and "eta" in hub.runtime_info:
+            import datetime
+
+            eta = datetime.timedelta(seconds=int(hub.get_info("eta")))
+            line += (
+                f"eta: {eta}  time: {log_tag.pop('time'):.{digits}f}  "
+                f"data_time: {log_tag.pop('data_time'):.{digits}f}  "
+            )
+        memory = _peak_memory_mb(runner)
+        if memory is not None:
+            line += f"memory: {memory}  "
+            tag["memory"] = memory
         if mode == "train":
-            if by_epoch:
-                tag["epoch"] = runner.epoch + 1
-            tag["iter"] = runner.iter + 1
-            memory = _peak_memory_mb()
-            if memory is not None:
-                tag["memory"] = memory
-        line = self._line(head, runner, tag, mode)
-        return self._keyed(tag, mode), line
+            line += "  ".join(
+                f"{name}: {_format(value, digits)}" for name, value in log_tag.items()
+            )
+        return tag, line
 
     def get_log_after_epoch(
         self, runner: Any, batch_idx: int, mode: str, with_non_scalar: bool = False
     ) -> tuple[dict[str, Any], str]:
-        """The record and line that end a validation or test run (`batch_idx`: its last batch).
+        """The record and line that end a validation or test run.
 
-        Metrics show their value for this evaluation; ``time`` and ``data_time``
-        are the means over its iterations and come last. With
-        `with_non_scalar`, metrics that are not numbers are added to the line.
+        `batch_idx` is accepted as MMEngine's hook passes it (the length of the
+        dataloader); the averages cover this evaluation's iterations whatever
+        it is. The record has the metrics (their value of this evaluation, or
+        their `custom_cfg` statistic), then ``time`` and ``data_time`` averaged
+        over the evaluation; with `with_non_scalar`, the metrics that are not
+        numbers (from ``runtime_info``) come before the timings. The line shows
+        all of them, non-scalars always (tensors and arrays on lines of their
+        own), timings last.
         """
+        _check_mode(mode, ("val", "test"), "get_log_after_epoch")
         by_epoch = self.resolve_by_epoch(runner)
+        length = len(_dataloader(runner, mode))
+        if not by_epoch:
+            head = f"Iter({mode}) [{length}/{length}]"
+        elif mode == "val":
+            head = f"Epoch(val) [{_val_epoch(runner)}][{length}/{length}]"
+        else:
+            head = f"Epoch(test) [{length}/{length}]"
+        values = _to_numbers(self._statistics(runner, mode, epoch_window=length, epoch_end=True))
+        scalars = {k: v for k, v in values.items() if k not in _TIME_KEYS}
+        timings = {k: v for k, v in values.items() if k in _TIME_KEYS}
         prefix = f"{mode}/"
-        hub = runner.message_hub
-        raw: dict[str, Any] = {}
-        timings: dict[str, Any] = {}
-        for key, buffer in hub.log_scalars.items():
-            if not key.startswith(prefix):
-                continue
-            name = key[len(prefix) :]
-            if name in _EPOCH_TIME_KEYS:
-                timings[name] = buffer.mean(batch_idx + 1)
-            else:
-                raw[name] = buffer.current()
-        tag = _to_numbers({**raw, **timings})
-        head = self._epoch_head(runner, batch_idx, mode, by_epoch)
-        parts = [f"{name}: {_format(value, self.num_digits)}" for name, value in tag.items()]
-        if with_non_scalar:
-            for key, value in hub.runtime_info.items():
-                if key.startswith(prefix) and key[len(prefix) :] not in tag:
-                    parts.append(f"{key[len(prefix) :]}: {value}")
-        return self._keyed(tag, mode), head + "    " + "  ".join(parts)
+        non_scalars = {
+            key[len(prefix) :]: value
+            for key, value in runner.message_hub.runtime_info.items()
+            if key.startswith(prefix)
+        }
+        scalars, non_scalars, timings = (
+            self._keyed(part, mode) for part in (scalars, non_scalars, timings)
+        )
+        shown = {**scalars, **non_scalars, **timings}
+        items = [
+            f"{name}: {_format_summary(value, self.num_digits)}" for name, value in shown.items()
+        ]
+        tag = {**scalars, **non_scalars, **timings} if with_non_scalar else {**scalars, **timings}
+        return tag, f"{head}    " + "  ".join(items)
 
     # ------------------------------------------------------------ reading the hub
-    def _statistics(self, runner: Any, batch_idx: int, mode: str) -> dict[str, Any]:
+    def _statistics(
+        self, runner: Any, mode: str, epoch_window: int, epoch_end: bool = False
+    ) -> dict[str, Any]:
         """Each ``{mode}/`` scalar's statistic by its short name; values may still be tensors.
 
-        Validation and test iterations show only the smoothed keys (times,
-        losses): the metrics in the hub are those of the previous evaluation.
+        At the end of an evaluation (`epoch_end`) metrics show their latest
+        value and the timings their mean over `epoch_window` iterations, unless
+        `custom_cfg` says otherwise.
         """
         prefix = f"{mode}/"
         scalars = runner.message_hub.log_scalars  # one snapshot (a new dict) per record
         values: dict[str, Any] = {}
         for key, buffer in scalars.items():
-            name = key[len(prefix) :]
-            if not key.startswith(prefix) or name in self._replaced:
+            if not key.startswith(prefix):
                 continue
-            if self.mean_pattern.match(key):
-                values[name] = buffer.mean(self.window_size)
-            elif mode == "train":  # evaluation metrics belong to the epoch's line
-                values[name] = buffer.current()
+            name = key[len(prefix) :]
+            if epoch_end:
+                smoothed = name in _TIME_KEYS
+                window: int | None = epoch_window
+            else:
+                smoothed = self.mean_pattern.search(name) is not None
+                window = self.window_size
+            values[name] = buffer.mean(window) if smoothed else buffer.current()
         for cfg in self.custom_cfg:
             buffer = scalars.get(prefix + cfg["data_src"])
-            if buffer is None:
-                continue
-            name = cfg.get("log_name", cfg["data_src"])
-            values[name] = _custom_statistic(buffer, cfg, batch_idx, runner)
+            if buffer is not None:
+                name = cfg.get("log_name", cfg["data_src"])
+                values[name] = _custom_statistic(buffer, cfg, epoch_window)
         return values
 
     def _keyed(self, tag: dict[str, Any], mode: str) -> dict[str, Any]:
+        """`tag` with ``mode/`` before each name under `log_with_hierarchy`; a new dict."""
         if not self.log_with_hierarchy:
-            return tag
-        counters = ("epoch", "iter", "memory")
-        return {key if key in counters else f"{mode}/{key}": value for key, value in tag.items()}
+            return dict(tag)
+        return {f"{mode}/{key}": value for key, value in tag.items()}
 
     # ------------------------------------------------------------ lines
-    def _iter_head(self, runner: Any, batch_idx: int, mode: str, by_epoch: bool) -> str:
-        if mode == "train" and not by_epoch:
-            max_iters = runner.max_iters
-            return f"Iter(train) [{str(runner.iter + 1).rjust(len(str(max_iters)))}/{max_iters}]"
+    def _iter_head(
+        self, runner: Any, batch_idx: int, mode: str, by_epoch: bool
+    ) -> tuple[str, int | None]:
+        """The line's head (``Epoch(train)  [1][ 5/20]``) and the epoch it names, if any."""
+        if not by_epoch:
+            if mode == "train":
+                max_iters = runner.max_iters
+                return (
+                    f"Iter(train) [{str(runner.iter + 1).rjust(len(str(max_iters)))}/{max_iters}]",
+                    None,
+                )
+            length = len(_dataloader(runner, mode))
+            return f"Iter({mode}) [{str(batch_idx + 1).rjust(len(str(length)))}/{length}]", None
         length = len(_dataloader(runner, mode))
         position = f"[{str(batch_idx + 1).rjust(len(str(length)))}/{length}]"
-        if not by_epoch:
-            return f"Iter({mode}) {position}"
         if mode == "test":
-            return f"Epoch(test) {position}"
-        return f"Epoch({mode}){self._epoch_tag(runner, mode)}{position}"
-
-    def _epoch_head(self, runner: Any, batch_idx: int, mode: str, by_epoch: bool) -> str:
-        length = len(_dataloader(runner, mode))
-        if not by_epoch:
-            return f"Iter({mode}) [{length}/{length}]"
-        if mode == "test":
-            return f"Epoch(test) [{length}/{length}]"
-        return f"Epoch({mode}){self._epoch_tag(runner, mode)}[{length}/{length}]"
-
-    @staticmethod
-    def _epoch_tag(runner: Any, mode: str) -> str:
-        """``[e]`` right-aligned to the width of max_epochs, as MMEngine aligns it."""
-        epoch = runner.epoch + 1 if mode == "train" else runner.epoch
-        if runner.built_train_loop is None:
-            return f" [{epoch}]"
-        return f"[{epoch}]".rjust(len(str(runner.max_epochs)) + 3)
-
-    def _line(self, head: str, runner: Any, tag: Mapping[str, Any], mode: str) -> str:
-        digits = self.num_digits
-        parts = [head]
-        shown = {"epoch", "iter"}
-        for name, value in tag.items():
-            if name.endswith("lr"):
-                parts.append(f"{name}: {value:.{digits}e}")
-                shown.add(name)
-        if "time" in tag:
-            eta = runner.message_hub.get_info("eta")
-            if eta is not None:
-                import datetime
-
-                parts.append(f"eta: {datetime.timedelta(seconds=int(eta))}")
-            parts.append(f"time: {tag['time']:.{digits}f}")
-            shown.add("time")
-            if "data_time" in tag:
-                parts.append(f"data_time: {tag['data_time']:.{digits}f}")
-                shown.add("data_time")
-        if "memory" in tag:
-            parts.append(f"memory: {tag['memory']}")
-            shown.add("memory")
-        parts.extend(
-            f"{name}: {_format(value, digits)}" for name, value in tag.items() if name not in shown
-        )
-        return "  ".join(parts)
+            return f"Epoch(test) {position}", None
+        epoch = runner.epoch + 1 if mode == "train" else _val_epoch(runner)
+        if _has_train_loop(runner):  # right-aligned to the width of max_epochs
+            return (
+                f"Epoch({mode}){f'[{epoch}]'.rjust(len(str(runner.max_epochs)) + 3)}{position}",
+                epoch,
+            )
+        return f"Epoch({mode})[{epoch}]{position}", epoch
 
     def __repr__(self) -> str:
         return (
@@ -255,16 +281,49 @@ class LogProcessor:
         )
 
 
-# ---------------------------------------------------------------- helpers
-def _custom_statistic(buffer: Any, cfg: Mapping[str, Any], batch_idx: int, runner: Any) -> Any:
-    window = cfg.get("window_size", 10)
+# ---------------------------------------------------------------- the runner
+def _has_train_loop(runner: Any) -> bool:
+    """Whether the runner's training loop exists (never building it).
+
+    A runner that does not say (a stand-in without ``built_train_loop``) is
+    taken to have one, so its ``epoch`` and ``iter`` are read.
+    """
+    return getattr(runner, "built_train_loop", True) is not None
+
+
+def _val_epoch(runner: Any) -> int:
+    """The epoch a validation follows: the epochs done, 0 without a train loop."""
+    return runner.epoch if _has_train_loop(runner) else 0
+
+
+def _dataloader(runner: Any, mode: str) -> Any:
+    return getattr(runner, f"{mode}_dataloader")
+
+
+def _peak_memory_mb(runner: Any) -> int | None:
+    """Peak CUDA memory since the last call, in MB, or None without CUDA in use.
+
+    The device is the model's ``output_device`` (DDP's), else the current one.
+    A process that never touched CUDA is not made to initialise it.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    device = getattr(getattr(runner, "model", None), "output_device", None)
+    peak = torch.cuda.max_memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    return int(peak) // (1024 * 1024)
+
+
+# ---------------------------------------------------------------- values
+def _custom_statistic(buffer: Any, cfg: Mapping[str, Any], epoch_window: int) -> Any:
     method = cfg.get("method_name", "mean")
+    if method == "current":
+        return buffer.current()
+    window = cfg.get("window_size")
     if window == "global":
-        if method == "mean":
-            return buffer.global_mean()
-        return buffer.current() if method == "current" else getattr(buffer, method)()
-    size = batch_idx + 1 if window == "epoch" else window
-    return buffer.current() if method == "current" else getattr(buffer, method)(size)
+        return buffer.global_mean() if method == "mean" else getattr(buffer, method)()
+    return getattr(buffer, method)(epoch_window if window == "epoch" else window)
 
 
 def _to_numbers(values: dict[str, Any]) -> dict[str, Any]:
@@ -288,6 +347,11 @@ def _is_tensor(value: Any) -> bool:
     return torch is not None and isinstance(value, torch.Tensor)
 
 
+def _is_array(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return _is_tensor(value) or (numpy is not None and isinstance(value, numpy.ndarray))
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars as Python numbers; numbers as they are."""
     item = getattr(value, "item", None)
@@ -298,18 +362,15 @@ def _format(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _peak_memory_mb() -> int | None:
-    """Peak CUDA memory since the last call, in MB, or None without CUDA in use."""
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
-        return None
-    peak = torch.cuda.max_memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    return int(peak) // (1024 * 1024)
+def _format_summary(value: Any, digits: int) -> str:
+    """As `_format`, with tensors and arrays on lines of their own."""
+    return f"\n{value}\n" if _is_array(value) else _format(value, digits)
 
 
-def _dataloader(runner: Any, mode: str) -> Any:
-    return getattr(runner, f"{mode}_dataloader")
+# ---------------------------------------------------------------- checks
+def _check_mode(mode: str, modes: tuple[str, ...], method: str) -> None:
+    if mode not in modes:
+        raise ValueError(f"LogProcessor.{method} takes mode {' or '.join(modes)}, got {mode!r}")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -317,9 +378,31 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"LogProcessor {name} must be an int >= {minimum}, got {value!r}")
 
 
-def _checked_custom(cfg: dict[str, Any], index: int) -> dict[str, Any]:
-    where = f"log_processor custom_cfg[{index}] ({cfg!r})"
-    unknown = set(cfg) - {"data_src", "method_name", "window_size", "log_name"}
+def _checked_custom_cfg(custom_cfg: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Copies of the entries, each checked, and no `log_name` given twice (MMEngine's rules)."""
+    if custom_cfg is None:
+        return []
+    if not isinstance(custom_cfg, (list, tuple)):
+        raise TypeError(f"log_processor custom_cfg must be a list of dicts, got {custom_cfg!r}")
+    checked: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(custom_cfg):
+        if not hasattr(entry, "keys"):
+            raise TypeError(f"log_processor custom_cfg[{index}] must be a dict, got {entry!r}")
+        cfg = _checked_entry(dict(entry), f"log_processor custom_cfg[{index}] ({dict(entry)!r})")
+        name = cfg.get("log_name", cfg["data_src"])
+        if name in seen:
+            raise ValueError(
+                f"log_processor custom_cfg[{index}] logs {name!r} again: an earlier entry "
+                "already logs (or replaces) it; give each entry a distinct log_name"
+            )
+        seen.add(name)
+        checked.append(cfg)
+    return checked
+
+
+def _checked_entry(cfg: dict[str, Any], where: str) -> dict[str, Any]:
+    unknown = set(cfg) - _CUSTOM_KEYS
     if unknown:
         raise ValueError(
             f"{where}: unknown keys {sorted(unknown)}; "
@@ -327,25 +410,16 @@ def _checked_custom(cfg: dict[str, Any], index: int) -> dict[str, Any]:
         )
     if not isinstance(cfg.get("data_src"), str):
         raise ValueError(f"{where}: data_src must name a scalar, e.g. data_src='loss'")
-    method = cfg.get("method_name", "mean")
-    if method not in _METHODS:
+    if cfg.get("method_name", "mean") not in _METHODS:
         raise ValueError(f"{where}: method_name must be one of {', '.join(_METHODS)}")
-    window = cfg.get("window_size", 10)
-    if window not in ("epoch", "global") and not (
-        isinstance(window, int) and not isinstance(window, bool) and window > 0
-    ):
+    window = cfg.get("window_size")
+    if window is None or window in ("epoch", "global"):
+        return cfg
+    if not isinstance(window, int) or isinstance(window, bool):
+        raise TypeError(f"{where}: window_size must be an int, 'epoch' or 'global'")
+    if window < 1:
         raise ValueError(f"{where}: window_size must be a positive int, 'epoch' or 'global'")
     return cfg
-
-
-def _check_unique_log_names(custom_cfg: list[dict[str, Any]]) -> None:
-    names = [cfg.get("log_name", cfg["data_src"]) for cfg in custom_cfg]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(
-            f"log_processor custom_cfg logs {', '.join(map(repr, duplicates))} more than once; "
-            "give each entry a distinct log_name"
-        )
 
 
 def _check_no_epoch_window(custom_cfg: list[dict[str, Any]]) -> None:

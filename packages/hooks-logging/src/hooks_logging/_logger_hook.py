@@ -2,11 +2,16 @@
 
 On a logging iteration the log processor reads the message hub, moves the
 record's values to the host in one transfer and formats the line; the hook
-then only enqueues: writer threads (see `_delivery`) hand the line to the
-text log and the record to the backends. Other iterations only count down to
-the next one that may log: a decrement and a comparison. The JSON log
-(``<log_dir>/vis_data/scalars.json``) is always on and never drops a record,
-whatever happens to the other backends.
+then only enqueues: writer threads (see `_delivery`) hand the record to the
+backends. The iterations between two that may log are marked quiet once, so
+they cost two comparisons. The JSON log (MMEngine's
+``<log_dir>/vis_data/scalars.json`` and ``vis_data/<timestamp>.json``) is
+always on and never drops a record, whatever happens to the other backends;
+test metrics are also dumped to ``<log_dir>/<timestamp>.json``, as MMEngine does.
+
+The hook reads what it needs from the runner when called, so its methods
+also work when called directly on a runner stand-in (as MMEngine's tests do),
+without `before_run`: the first call sets the logging up.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 import atexit
 import os
 import os.path as osp
+import sys
 
 from hooks_core import HOOKS, LOG_BACKENDS, Hook
+from hooks_core.checkpoint import check_local_path
 from hooks_core.model import unwrap_model
 from hooks_core.utils import check_positive_int
 
@@ -24,10 +31,11 @@ from ._json_backend import JsonBackend
 from ._progress import ProgressBar, progress_wanted
 from ._secrets import mask_secrets
 from ._text_backend import TextBackend
+from ._visualizer import VisualizerLink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
 __all__ = ["LoggerHook"]
@@ -45,14 +53,16 @@ class LoggerHook(Hook):
         interval_exp_name: Print ``Exp name: ...`` every this many iterations.
         out_dir: Copy the log files (matching `out_suffix`) to
             ``out_dir/<work_dir name>/`` at the end of the run; a local or
-            mounted path.
-        out_suffix: Suffixes of the files to copy.
+            mounted path (remote storage such as ``s3://`` is not supported yet).
+        out_suffix: Suffixes of the files to copy: a str or a sequence of str.
         keep_local: Keep the local copies after copying them to `out_dir`.
-        file_client_args, backend_args: MMEngine's remote-storage options; not
-            supported (give a mounted `out_dir` instead): a value raises.
+        file_client_args: MMEngine's deprecated name of `backend_args` (a
+            DeprecationWarning); needs `out_dir`.
         log_metric_by_epoch: In epoch-based runs, record validation metrics at
             the epoch (True) or at the iteration (False). Iteration-based runs
             always use the iteration, so steps never go backwards.
+        backend_args: MMEngine's storage options for `out_dir`; only the local
+            disk (``dict(backend='local')`` or ``'disk'``) is supported yet.
         backends: Backends besides the always-on text and JSON logs: names
             (``'tensorboard'``), configs (``dict(type='tensorboard')``) or
             backend objects. Configs without ``save_dir`` get
@@ -67,6 +77,10 @@ class LoggerHook(Hook):
     Several logger hooks in one runner (say the default `LoggerHook` and an
     MMCV-style ``TensorboardLoggerHook``) merge into the first one in call
     order: one line per record, sent to every backend of all of them.
+
+    Attributes:
+        json_log_path: ``<timestamp>.json``, the name of the JSON logs MMEngine
+            also writes; set when the run starts.
 
     Raises:
         TypeError, ValueError: for options of the wrong type or value; the
@@ -103,55 +117,86 @@ class LoggerHook(Hook):
         ):
             if not isinstance(flag, bool):
                 raise TypeError(f"LoggerHook {name} must be a bool, got {flag!r}")
-        for name, value in (("file_client_args", file_client_args), ("backend_args", backend_args)):
-            if value is not None:
-                raise ValueError(
-                    f"LoggerHook {name} is MMEngine's remote-storage option, which is not "
-                    "supported; give out_dir a local or mounted path instead"
-                )
-        if not isinstance(out_suffix, (str, tuple, list)):
-            raise TypeError(
-                f"LoggerHook out_suffix must be a str or a sequence, got {out_suffix!r}"
-            )
+        self.out_dir = _checked_out_dir(out_dir, file_client_args, backend_args)
+        self._out_root = self.out_dir  # out_dir before the run adds the work_dir's name
+        self.out_suffix = _checked_suffixes(out_suffix)
         if not keep_local and out_dir is None:
-            raise ValueError("LoggerHook keep_local=False needs an out_dir to copy the logs to")
+            import warnings
+
+            warnings.warn(
+                "LoggerHook keep_local=False does nothing without an out_dir to copy the logs "
+                "to; the local logs are kept",
+                UserWarning,
+                stacklevel=2,
+            )
         self.interval = interval
         self.ignore_last = ignore_last
         self.interval_exp_name = interval_exp_name
-        self.out_dir = None if out_dir is None else os.fspath(out_dir)
-        self.out_suffix = (out_suffix,) if isinstance(out_suffix, str) else tuple(out_suffix)
         self.keep_local = keep_local
+        self.file_client_args = file_client_args
+        self.backend_args = backend_args
         self.log_metric_by_epoch = log_metric_by_epoch
+        self.json_log_path: str | None = None
         self.backends = list(backends or ())
         self.progress_bar = progress_bar
         self.queue_size = queue_size
         self.close_timeout = close_timeout
         self.retry_delay, self.max_retry_delay = retry_delay, max_retry_delay
+        self._logs: bool | None = None  # None: not started; False: another hook or rank logs
         self._text: TextBackend | None = None  # written on the training thread, in event order
         self._sinks: Delivery | None = None  # backends other than JSON logs
         self._json: Delivery | None = None  # MMEngine's scalars.json and other JSON logs
         self._deliveries: tuple[Delivery, ...] = ()  # both of them, once they exist
         self._bar: ProgressBar | None = None
+        self._visualizer_link: VisualizerLink | None = None  # to the runner's visualizer
         self._axes_declared: dict[str, set[str]] = {"json": set(), "other": set()}
         self._by_epoch = True
-        self._countdown = 1  # iterations until the next one that may log
+        # Training batches in [_quiet_from, _next_event) can neither log nor print the name.
+        self._quiet_from = self._next_event = 0
 
     # ------------------------------------------------------------ run
     def before_run(self, runner: Any) -> None:
-        loggers = [hook for hook in runner.hooks if isinstance(hook, LoggerHook)]
-        if loggers[0] is not self or runner.rank != 0:
-            return  # the first logger hook logs for all of them, on rank 0 only
+        self._start(runner)
+
+    def after_run(self, runner: Any) -> None:
+        if self._logs is None:  # called directly, nothing logged: only copy the logs
+            self._prepare(runner)
+        if not self._logs:
+            return
+        if self._closes_backends():
+            self._close()
+            atexit.unregister(self._close_at_exit)
         if self.out_dir is not None:
-            self.out_dir = osp.join(self.out_dir, osp.basename(runner.work_dir))
-        configs = [config for hook in loggers for config in hook._backend_configs(runner)]
-        vis_dir = osp.join(runner.log_dir, "vis_data")
+            self._copy_logs(runner)
+        self._logs = None  # the next run (or call) starts again
+
+    def _prepare(self, runner: Any) -> None:
+        """Name the run's files and decide whether this hook logs (the first one, on rank 0)."""
+        self.json_log_path = f"{runner.timestamp}.json"
+        if self._out_root is not None:
+            work_dir = os.fspath(runner.work_dir).rstrip(os.sep)
+            self.out_dir = osp.join(self._out_root, osp.basename(work_dir))
+        loggers = _logger_hooks(runner)
+        self._logs = getattr(runner, "rank", 0) == 0 and (self not in loggers or loggers[0] is self)
+
+    def _start(self, runner: Any) -> None:
+        """Open the text log, the JSON logs and every backend of this run."""
+        if self._closes_backends():  # a run that never reached after_run
+            self._close()
+            atexit.unregister(self._close_at_exit)
+        self._prepare(runner)
+        if not self._logs:
+            return
+        loggers = _logger_hooks(runner)
+        hooks = loggers if self in loggers else [self]
+        configs = [config for hook in hooks for config in hook._backend_configs(runner)]
         report = runner.logger.warning
-        backends = _build_backends(configs, vis_dir)
-        model = unwrap_model(runner.model)
-        for backend in backends:  # before training, on this thread: W&B's `watch` adds hooks
-            watch = getattr(backend, "watch", None)
-            if callable(watch):
-                watch(model)
+        backends = _build_backends(
+            configs, osp.join(runner.log_dir, "vis_data"), json_copy=self.json_log_path
+        )
+        self._visualizer_link = VisualizerLink(runner, backends)  # it writes through them too
+        backends += self._visualizer_link.extra_backends
+        _watch_model(backends, getattr(runner, "model", None))
         workers = [
             BackendWorker(
                 backend,
@@ -168,34 +213,38 @@ class LoggerHook(Hook):
         self._json = Delivery([w for w in workers if w.essential], report, self.close_timeout)
         self._sinks = Delivery([w for w in workers if not w.essential], report, self.close_timeout)
         self._deliveries = (self._json, self._sinks)
-        if runner.cfg:
+        self._visualizer_link.start(self._deliveries, workers)
+        cfg = getattr(runner, "cfg", None)
+        if cfg:
             for delivery in self._deliveries:
-                delivery.call("log_config", mask_secrets(runner.cfg))
+                delivery.call("log_config", mask_secrets(cfg))
         if progress_wanted(self.progress_bar):
             self._bar = ProgressBar(runner.logger)
+        self._by_epoch = runner.log_processor.resolve_by_epoch(runner)
+        self._quiet_from = self._next_event = 0
+        if self.out_dir is not None:
+            runner.logger.info("The logs will be copied to %s at the end of the run", self.out_dir)
         atexit.register(self._close_at_exit)
 
-    def after_run(self, runner: Any) -> None:
-        if not self._closes_backends():
-            return
-        self._close()
-        atexit.unregister(self._close_at_exit)
-        if self.out_dir is not None:
-            self._copy_logs(runner)
+    def _logging(self, runner: Any) -> bool:
+        """Whether this hook logs, starting the logging on the first call made without a run."""
+        if self._logs is None:
+            self._start(runner)
+        return bool(self._logs)
 
     # ------------------------------------------------------------ train
     def before_train(self, runner: Any) -> None:
-        if self._text is not None:
+        if self._logging(runner):
             self._by_epoch = runner.log_processor.resolve_by_epoch(runner)
 
     def before_train_epoch(self, runner: Any) -> None:
-        if self._text is None:
+        if not self._logging(runner):
             return
-        length = len(runner.train_dataloader)
-        done_in_epoch = runner.iter - runner.epoch * length if self._by_epoch else runner.iter
-        self._countdown = self._iterations_to_next_event(runner.iter, done_in_epoch, length, runner)
+        self._quiet_from = self._next_event = 0  # the epoch's first batch plans the next ones
         if self._bar is not None:
+            length = len(runner.train_dataloader)
             if self._by_epoch:
+                done_in_epoch = runner.iter - runner.epoch * length
                 title = f"Epoch {runner.epoch + 1}/{runner.max_epochs}"
                 self._bar.start(length, title, done_in_epoch)
             else:
@@ -204,65 +253,61 @@ class LoggerHook(Hook):
     def after_train_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
-        if self._text is None:  # not the primary logger, or not rank 0
-            return
         if self._bar is not None:
             self._bar.update()
-        self._countdown -= 1
-        if self._countdown > 0:  # most iterations end here
+        if self._quiet_from <= batch_idx < self._next_event:  # most iterations end here
+            self._quiet_from = batch_idx + 1
             return
         self._train_events(runner, batch_idx)
 
     def _train_events(self, runner: Any, batch_idx: int) -> None:
-        """Print the experiment name and log a record, each when due; then count to the next."""
+        """Print the experiment name and log a record, each when due; then plan the quiet ones."""
+        if not self._logging(runner):
+            self._quiet_from, self._next_event = batch_idx + 1, sys.maxsize
+            return
         assert self._text is not None
-        length = len(runner.train_dataloader)
         end_of_epoch = self._by_epoch and self.end_of_epoch(runner.train_dataloader, batch_idx)
         if self.every_n_train_iters(runner, self.interval_exp_name) or end_of_epoch:
             self._text.log_text("exp_name", f"Exp name: {runner.experiment_name}")
-        if self._train_record_due(runner, batch_idx):
+        if self._train_record_due(runner, batch_idx, end_of_epoch):
             tag, line = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
             step = runner.iter + 1
             self._text.log_text("train", line, step)
             self._send_scalars(tag, step, "iter")
             if self._bar is not None:
                 self._bar.show({key: value for key, value in tag.items() if "loss" in key})
-        done_in_epoch = batch_idx + 1 if self._by_epoch else runner.iter + 1
-        self._countdown = self._iterations_to_next_event(
-            runner.iter + 1, done_in_epoch, length, runner
-        )
+        self._plan_quiet(runner, batch_idx + 1, runner.iter + 1)
 
-    def _iterations_to_next_event(
-        self, done: int, done_in_epoch: int, length: int, runner: Any
-    ) -> int:
-        """How many iterations from now until one that may log or print the experiment name.
-
-        `done` iterations are complete, `done_in_epoch` of them in this epoch
-        (of the run, when counting iterations). The events themselves are
-        checked in `_train_events` when the count runs out; this only spares
-        the other iterations any work.
-        """
-        candidates = [_to_next_multiple(done, self.interval_exp_name)]
-        if self._by_epoch:
-            candidates += [_to_next_multiple(done_in_epoch, self.interval), length - done_in_epoch]
-        else:
-            candidates += [_to_next_multiple(done, self.interval), runner.max_iters - done]
-        return max(1, min(c for c in candidates if c > 0) if any(c > 0 for c in candidates) else 1)
-
-    def after_train_epoch(self, runner: Any) -> None:
-        self._flush_unless_ending(runner)
-
-    def _train_record_due(self, runner: Any, batch_idx: int) -> bool:
-        if not self._by_epoch:
-            return self.every_n_train_iters(runner, self.interval) or (
-                not self.ignore_last and self.is_last_train_iter(runner)
-            )
+    def _train_record_due(self, runner: Any, batch_idx: int, end_of_epoch: bool) -> bool:
+        """MMEngine's rule; in iteration-based runs the run's last iteration ends the "epoch"."""
         if self.every_n_inner_iters(batch_idx, self.interval):
             return True
-        length = len(runner.train_dataloader)
-        return self.end_of_epoch(runner.train_dataloader, batch_idx) and (
-            not self.ignore_last or length <= self.interval
-        )
+        if self._by_epoch:
+            return end_of_epoch and (
+                not self.ignore_last or len(runner.train_dataloader) <= self.interval
+            )
+        return not self.ignore_last and self.is_last_train_iter(runner)
+
+    def _plan_quiet(self, runner: Any, next_batch: int, iters_done: int) -> None:
+        """Mark the batches from `next_batch` to the next one that may log or print the name.
+
+        `iters_done` iterations of the run are complete when batch `next_batch`
+        starts; the events themselves are checked in `_train_events`.
+        """
+        candidates = [
+            next_batch + -(next_batch + 1) % self.interval,
+            next_batch + -(iters_done + 1) % self.interval_exp_name,
+        ]
+        if self._by_epoch:
+            candidates.append(len(runner.train_dataloader) - 1)
+        else:
+            candidates.append(next_batch + runner.max_iters - 1 - iters_done)
+        self._quiet_from = next_batch
+        self._next_event = min(batch for batch in candidates if batch >= next_batch)
+
+    def after_train_epoch(self, runner: Any) -> None:
+        if self._logs:
+            self._flush_unless_ending(runner)
 
     # ------------------------------------------------------------ val and test
     def before_val_epoch(self, runner: Any) -> None:
@@ -282,42 +327,50 @@ class LoggerHook(Hook):
         self._eval_iter(runner, batch_idx, "test")
 
     def after_val_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
-        if self._text is None:
+        if not self._logging(runner):
             return
-        self._end_eval_bar(runner)
-        last = len(runner.val_dataloader) - 1
-        tag, line = runner.log_processor.get_log_after_epoch(runner, last, "val")
-        by_epoch = self._by_epoch and self.log_metric_by_epoch
-        step = runner.epoch if by_epoch else runner.iter
-        self._text.log_text("val", line, step)
-        self._send_scalars(tag, step, "epoch" if by_epoch else "iter", "val")
+        assert self._text is not None
+        self._end_eval_bar()
+        length = len(runner.val_dataloader)
+        tag, line = runner.log_processor.get_log_after_epoch(runner, length, "val")
+        self._text.log_text("val", line, runner.epoch)
+        step, axis = self._metric_step(runner)
+        self._send_scalars(tag, step, axis, "val")
         self._flush_unless_ending(runner)
 
     def after_test_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
-        if self._text is None:
+        if not self._logging(runner):
             return
-        self._end_eval_bar(runner)
-        last = len(runner.test_dataloader) - 1
-        tag, line = runner.log_processor.get_log_after_epoch(runner, last, "test", True)
+        assert self._text is not None
+        self._end_eval_bar()
+        length = len(runner.test_dataloader)
+        tag, line = runner.log_processor.get_log_after_epoch(runner, length, "test", True)
         self._text.log_text("test", line, 0)
-        by_epoch = self._by_epoch and self.log_metric_by_epoch
-        step = runner.epoch if by_epoch else runner.iter
-        self._send_scalars(tag, step, "epoch" if by_epoch else "iter", "test")
+        assert self.json_log_path is not None
+        _dump_json(tag, osp.join(runner.log_dir, self.json_log_path))
+        step, axis = self._metric_step(runner)
+        numbers = {key: value for key, value in tag.items() if _is_number(value)}
+        self._send_scalars(numbers, step, axis, "test")
+
+    def _metric_step(self, runner: Any) -> tuple[int, str]:
+        """The step of evaluation records: the epoch (MMEngine's default) or the iteration."""
+        if self._by_epoch and self.log_metric_by_epoch:
+            return runner.epoch, "epoch"
+        return runner.iter, "iter"
 
     def _eval_iter(self, runner: Any, batch_idx: int, mode: str) -> None:
-        if self._text is None:
-            return
         if self._bar is not None:
             self._bar.update()
-        if self.every_n_inner_iters(batch_idx, self.interval):
+        if self.every_n_inner_iters(batch_idx, self.interval) and self._logging(runner):
+            assert self._text is not None
             _, line = runner.log_processor.get_log_after_iter(runner, batch_idx, mode)
             self._text.log_text(mode, line, batch_idx + 1)
 
     def _start_eval_bar(self, runner: Any, mode: str) -> None:
-        if self._bar is not None and self._text is not None:
+        if self._bar is not None and self._logs:
             self._bar.start(len(getattr(runner, f"{mode}_dataloader")), mode.capitalize())
 
-    def _end_eval_bar(self, runner: Any) -> None:
+    def _end_eval_bar(self) -> None:
         if self._bar is not None:
             self._bar.close()
 
@@ -352,7 +405,7 @@ class LoggerHook(Hook):
 
     def _flush_unless_ending(self, runner: Any) -> None:
         """Show what was logged so far in dashboards; at the end of training, closing will."""
-        loop = runner.built_train_loop
+        loop = getattr(runner, "built_train_loop", None)
         if loop is None or runner.iter < runner.max_iters:
             for delivery in self._deliveries:
                 delivery.call("flush")
@@ -368,6 +421,9 @@ class LoggerHook(Hook):
         if self._bar is not None:
             self._bar.close()
         assert self._text is not None
+        if self._visualizer_link is not None:  # the visualizer must not write to closed backends
+            self._visualizer_link.stop()
+            self._visualizer_link = None
         for delivery in self._deliveries:  # the JSON log first, as before any other backend
             delivery.close()
         self._text.close()
@@ -382,26 +438,89 @@ class LoggerHook(Hook):
         return list(self.backends)
 
     def _copy_logs(self, runner: Any) -> None:
+        """Copy the `out_suffix` files to `out_dir`, keeping the layout; remove them unless kept."""
         import shutil
 
         assert self.out_dir is not None
+        copied = []
         for folder, _, files in os.walk(runner.log_dir):
-            for name in files:
+            for name in sorted(files):
                 if not name.endswith(self.out_suffix):
                     continue
                 source = osp.join(folder, name)
                 target = osp.join(self.out_dir, osp.relpath(source, runner.log_dir))
                 os.makedirs(osp.dirname(target), exist_ok=True)
                 shutil.copy2(source, target)
-                if not self.keep_local:
-                    os.remove(source)
-        runner.logger.info("The logs are copied to %s", self.out_dir)
+                copied.append(source)
+                runner.logger.info("Copied %s to %s", source, target)
+        if self.keep_local or not copied:
+            return
+        runner.logger.info(
+            "Removed the local copies of the logs (keep_local=False); they are in %s", self.out_dir
+        )
+        _detach_file_handlers(runner.logger)  # or the next line would bring the file back
+        for source in copied:
+            os.remove(source)
 
 
 _AXES = frozenset({"iter", "epoch"})
 _EVAL_TIMINGS = frozenset({"time", "data_time"})  # names validation shares with training
 
 
+# ---------------------------------------------------------------- options
+def _checked_out_dir(
+    out_dir: Any, file_client_args: Mapping[str, Any] | None, backend_args: Mapping[str, Any] | None
+) -> str | None:
+    """`out_dir` as a str, after MMEngine's checks of it and of the storage options."""
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"LoggerHook out_dir must be a str or Path object, got {type(out_dir).__name__} "
+            f"{out_dir!r}"
+        )
+    if out_dir is None and file_client_args is not None:
+        raise ValueError(
+            "LoggerHook file_client_args sets how logs are copied to out_dir, but out_dir is "
+            "not given; give out_dir or drop file_client_args"
+        )
+    check_local_path(out_dir, file_client_args, backend_args, owner="LoggerHook")
+    if out_dir is None:
+        return None
+    return os.fspath(out_dir)
+
+
+def _checked_suffixes(out_suffix: Any) -> tuple[str, ...]:
+    if isinstance(out_suffix, str):
+        return (out_suffix,)
+    if isinstance(out_suffix, (list, tuple)) and all(isinstance(s, str) for s in out_suffix):
+        return tuple(out_suffix)
+    raise TypeError(f"LoggerHook out_suffix must be a str or a sequence of str, got {out_suffix!r}")
+
+
+# ---------------------------------------------------------------- the runner
+def _logger_hooks(runner: Any) -> list[LoggerHook]:
+    """The runner's logger hooks in call order (none for a stand-in without ``hooks``)."""
+    return [hook for hook in getattr(runner, "hooks", ()) if isinstance(hook, LoggerHook)]
+
+
+def _watch_model(backends: Sequence[Any], model: Any) -> None:
+    """Let backends that watch the model (W&B) add their hooks, before training, on this thread."""
+    watchers = [watch for b in backends if callable(watch := getattr(b, "watch", None))]
+    if watchers and model is not None:
+        unwrapped = unwrap_model(model)
+        for watch in watchers:
+            watch(unwrapped)
+
+
+def _detach_file_handlers(logger: Any) -> None:
+    import logging
+
+    for handler in list(getattr(logger, "handlers", ())):
+        if isinstance(handler, logging.FileHandler):
+            logger.removeHandler(handler)
+            handler.close()
+
+
+# ---------------------------------------------------------------- records
 def _prefixed(record: dict[str, Any], mode: str, rename: Callable[[str], bool]) -> dict[str, Any]:
     """`record` with ``mode/`` before the names `rename` picks (unless they have it already)."""
     return {
@@ -410,16 +529,43 @@ def _prefixed(record: dict[str, Any], mode: str, rename: Callable[[str], bool]) 
     }
 
 
-def _to_next_multiple(done: int, n: int) -> int:
-    """Iterations from `done` to the next multiple of `n` (n when `done` is one)."""
-    return n - done % n
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float))
 
 
-def _build_backends(configs: Sequence[Any], vis_dir: str, with_json: bool = True) -> list[Any]:
+def _json_value(value: Any) -> Any:
+    """`value` in JSON types as MMEngine dumps test results: arrays as lists, others as None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            key if isinstance(key, (str, int, float, bool)) else str(key): _json_value(item)
+            for key, item in value.items()
+        }
+    tolist = getattr(value, "tolist", None)  # tensors, numpy arrays and scalars
+    return _json_value(tolist()) if callable(tolist) else None
+
+
+def _dump_json(tag: Mapping[str, Any], path: str) -> None:
+    """Write `tag` as one JSON object to `path`, replacing the file (MMEngine's test dump)."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(json.dumps(_json_value(dict(tag))) + "\n")
+
+
+# ---------------------------------------------------------------- backends
+def _build_backends(
+    configs: Sequence[Any], vis_dir: str, with_json: bool = True, json_copy: str | None = None
+) -> list[Any]:
     """Build every backend config once, with a JSON log first unless one is given or not asked.
 
     Configs (names or dicts) whose class takes ``save_dir`` get `vis_dir` unless
-    they give one; backend objects are checked and used as they are.
+    they give one; JSON logs in `vis_dir` also write the records to `json_copy`
+    (MMEngine's ``<timestamp>.json``). Backend objects are checked and used as
+    they are.
     """
     import inspect
 
@@ -436,13 +582,15 @@ def _build_backends(configs: Sequence[Any], vis_dir: str, with_json: bool = True
                 continue
             seen_configs.add(key)
             if cls is not None and "save_dir" in inspect.signature(cls).parameters:
+                if "save_dir" not in cfg and json_copy and issubclass(cls, JsonBackend):
+                    cfg.setdefault("copy_filename", json_copy)
                 cfg.setdefault("save_dir", vis_dir)
             built.append(LOG_BACKENDS.build(cfg))
         else:
             _check_backend(config)
             built.append(config)
     if with_json and not any(_is_json(backend) for backend in built):
-        built.insert(0, JsonBackend(vis_dir))
+        built.insert(0, JsonBackend(vis_dir, copy_filename=json_copy))
     return built
 
 

@@ -42,7 +42,7 @@ class TextLoggerHook(LoggerHook):
         reset_flag: Accepted for MMCV configs; nothing here needs resetting.
         out_suffix: MMCV's default names its ``.log.json`` files; here the JSON
             log is ``vis_data/scalars.json``, which ``.json`` matches.
-        file_client_args: Not supported, as in `LoggerHook`.
+        file_client_args: As in `LoggerHook`: local disk only, the older name of backend_args.
     """
 
     def __init__(

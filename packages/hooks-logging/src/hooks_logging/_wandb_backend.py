@@ -92,6 +92,7 @@ class WandbBackend(LoggerBackend):
         self._run = wandb.init(**kwargs)
         self._step = 0  # W&B's step: the highest step logged so far
         self._declared: set[str] = set()
+        self._watched: set[int] = set()  # ids of the models watched
         for metric in _define_metric_kwargs(define_metric_cfg):
             self._run.define_metric(**metric)
 
@@ -130,11 +131,19 @@ class WandbBackend(LoggerBackend):
                 self._declared.add(name)
                 self._run.define_metric(name, step_metric=axis)
 
-    def watch(self, model: Any) -> None:
-        """``run.watch(model, **watch_kwargs)`` when `watch_kwargs` was given; else nothing."""
-        if self.watch_kwargs is not None:
-            self._check_open()
-            self._run.watch(model, **self.watch_kwargs)
+    def watch(self, model: Any, watch_kwargs: Mapping[str, Any] | None = None) -> None:
+        """``run.watch(model, **watch_kwargs)``, once per model.
+
+        `watch_kwargs` defaults to the backend's; when neither is given, nothing
+        is watched. The logger hook calls this before training; a visualizer's
+        ``add_graph`` calls it with its own `watch_kwargs`.
+        """
+        kwargs = self.watch_kwargs if watch_kwargs is None else watch_kwargs
+        if kwargs is None or id(model) in self._watched:
+            return
+        self._check_open()
+        self._run.watch(model, **kwargs)
+        self._watched.add(id(model))
 
     def _advance(self, step: int) -> int:
         self._step = max(self._step, int(step))
