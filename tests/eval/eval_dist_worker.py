@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))  # t
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from toy import PlainOptimWrapper
+from toy import PlainOptimWrapper, stacked
 
 from hooks_core import BaseModel, Runner
 from hooks_eval import Accuracy, BaseMetric, Evaluator, MeanSquaredError
@@ -54,9 +54,9 @@ class Classifier(BaseModel):
         super().__init__()
         self.linear = nn.Linear(4, CLASSES)
 
-    def forward(
-        self, inputs: torch.Tensor, labels: torch.Tensor, index: torch.Tensor, mode: str = "tensor"
-    ) -> Any:
+    def forward(self, inputs: Any, labels: Any, index: Any, mode: str = "tensor") -> Any:
+        # pseudo_collate gives a list per key
+        inputs, labels, index = stacked(inputs), stacked(labels), stacked(index)
         scores = self.linear(inputs)
         if mode == "loss":
             return {"loss": nn.functional.cross_entropy(scores, labels)}

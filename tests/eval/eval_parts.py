@@ -1,4 +1,5 @@
-"""Tiny real parts for the hooks-eval tests: per-sample outputs, and a metric that follows a script.
+"""Tiny real parts for the hooks-eval tests: per-sample outputs, a metric that follows a script,
+and a runner stand-in for calling hooks directly, as MMEngine's hook tests do.
 
 The metrics of hooks-eval read one data sample per input, so these models
 return a list of per-sample dicts from ``val_step``, unlike the shared toy
@@ -10,20 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from toy import ToyModel, runner_kwargs
+from stand_in import StandInRunner
+from toy import ToyModel, runner_kwargs, stacked
 
+from hooks_core import Runner
 from hooks_eval import BaseMetric
+from hooks_optim import OptimWrapper
 
 
 class PerSampleRegressor(ToyModel):
     """The shared toy regression, with one ``{'prediction', 'target'}`` dict per sample."""
 
-    def forward(
-        self, inputs: torch.Tensor, targets: torch.Tensor | None = None, mode: str = "tensor"
-    ) -> Any:
+    def forward(self, inputs: Any, targets: Any = None, mode: str = "tensor") -> Any:
         if mode != "predict":
             return super().forward(inputs, targets, mode)
-        prediction = self.net(inputs)
+        prediction = self.net(stacked(inputs))
         assert targets is not None
         return [{"prediction": p, "target": t} for p, t in zip(prediction, targets, strict=True)]
 
@@ -97,3 +99,21 @@ def scripted_runner(
     for metric in metrics:
         metric.clock = (lambda: runner.epoch) if by_epoch else (lambda: runner.iter)
     return runner
+
+
+class CheckpointingStandIn(StandInRunner):
+    """The shared runner stand-in with a real model and optimizer, able to collect checkpoints.
+
+    Checkpoints are collected by the real runner's code (``Runner.collect_checkpoint``),
+    which reads the stand-in's parts and calls its hooks. Its logger propagates, so
+    ``caplog`` sees what hooks log.
+    """
+
+    collect_checkpoint = Runner.collect_checkpoint
+
+    def __init__(self, work_dir: Any, max_epochs: int = 12, max_iters: int = 60) -> None:
+        torch.manual_seed(0)
+        model = PerSampleRegressor(dropout=0.0)
+        optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+        super().__init__(work_dir, max_epochs=max_epochs, max_iters=max_iters, model=model,
+                         optim_wrapper=optim_wrapper)  # fmt: skip

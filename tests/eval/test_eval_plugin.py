@@ -36,13 +36,13 @@ def test_declared_names_match_the_cores_install_hints() -> None:
     assert declared("hooks_core.hook") == hinted
     owned = {registry for registry, owner in registry_owners().items() if owner == "hooks-eval"}
     assert owned == {"metric", "evaluator"}
-    assert declared("hooks_core.metric") == {"Accuracy", "MeanSquaredError"}
+    assert declared("hooks_core.metric") == {"Accuracy", "MeanSquaredError", "DumpResults"}
     assert declared("hooks_core.evaluator") == {"Evaluator"}
 
 
 def test_top_level_names() -> None:
     for name in ("BaseMetric", "Evaluator", "CheckpointHook", "EvalHook", "EarlyStoppingHook",
-                 "Accuracy", "MeanSquaredError"):  # fmt: skip
+                 "Accuracy", "MeanSquaredError", "DumpResults"):  # fmt: skip
         assert name in hooks_eval.__all__ and hasattr(hooks_eval, name)
 
 
@@ -59,9 +59,9 @@ def test_a_runner_config_uses_eval_types_without_importing_hooks_eval(tmp_path: 
                 self.linear = torch.nn.Linear(3, 2)
 
             def forward(self, inputs, labels=None, mode="tensor"):
-                out = self.linear(inputs)
+                out = self.linear(torch.stack(inputs))  # pseudo_collate gives lists
                 if mode == "loss":
-                    return {{"loss": torch.nn.functional.cross_entropy(out, labels)}}
+                    return {{"loss": torch.nn.functional.cross_entropy(out, torch.stack(labels))}}
                 return [{{"pred_score": s, "gt_label": l}} for s, l in zip(out, labels)]
 
         torch.manual_seed(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,7 +11,14 @@ from eval_parts import PerSampleRegressor, eval_runner_kwargs
 from toy import ToyDataset
 
 from hooks_core import EVALUATOR, METRICS, Runner
-from hooks_eval import Accuracy, BaseMetric, Evaluator, MeanSquaredError, collect_results
+from hooks_eval import (
+    Accuracy,
+    BaseMetric,
+    DumpResults,
+    Evaluator,
+    MeanSquaredError,
+    collect_results,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -71,12 +79,29 @@ def test_mean_squared_error_over_all_elements() -> None:
 
 def test_prefix_and_collect_device() -> None:
     assert MeanSquaredError(prefix="val").prefix == "val"
-    assert Accuracy(prefix="").prefix == ""
+    assert Accuracy(prefix="").prefix == Accuracy().prefix == "accuracy"  # MMEngine: '' is unset
+    assert MeanSquaredError(prefix="").prefix is None
     metric = MeanSquaredError(prefix="val")
     metric.process(None, [{"prediction": 1.0, "target": 0.0}])
     assert metric.evaluate(1) == {"val/mse": 1.0}
     with pytest.raises(ValueError, match=r"collect_device must be one of \('cpu', 'gpu'\)"):
         Accuracy(collect_device="tpu")
+
+
+def test_collect_dir_goes_with_the_cpu_only(tmp_path: Path) -> None:
+    metric = MeanSquaredError(collect_dir=str(tmp_path))
+    assert (metric.collect_device, metric.collect_dir) == ("cpu", str(tmp_path))
+    metric.process(None, [{"prediction": 2.0, "target": 0.0}])
+    assert metric.evaluate(1) == {"mse": 4.0}
+    with pytest.raises(ValueError, match="collect_dir works only with collect_device='cpu'"):
+        MeanSquaredError(collect_device="gpu", collect_dir=str(tmp_path))
+
+
+def test_dataset_meta_set_on_the_evaluator_reaches_every_metric() -> None:
+    evaluator = Evaluator([Accuracy(), MeanSquaredError()])
+    assert evaluator.dataset_meta is None and evaluator.metrics[0].dataset_meta is None
+    evaluator.dataset_meta = {"classes": ("cat", "dog")}
+    assert [m.dataset_meta for m in evaluator.metrics] == [{"classes": ("cat", "dog")}] * 2
 
 
 def test_no_results_warn_and_give_no_metrics() -> None:
@@ -108,6 +133,73 @@ def test_evaluator_merges_metrics_and_rejects_duplicate_names() -> None:
         clashing.evaluate(2)
     with pytest.raises(TypeError, match=r"takes metrics .* got int"):
         Evaluator([3])
+
+
+class Element:
+    """A data sample as MMEngine's ``BaseDataElement``: fields, and ``to_dict()``."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields = fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+class Seen(BaseMetric):
+    """Records what each process call got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, list[Any]]] = []
+
+    def process(self, data_batch: Any, data_samples: Any) -> None:
+        self.calls.append((data_batch, list(data_samples)))
+        self.results.extend(data_samples)
+
+    def compute_metrics(self, results: list[Any]) -> dict[str, Any]:
+        return {"count": len(results)}
+
+
+def test_evaluator_hands_data_elements_over_as_dicts() -> None:
+    seen = Seen()
+    Evaluator(seen).process([Element(pred_label=1), {"pred_label": 2}], data_batch="batch")
+    assert seen.calls == [("batch", [{"pred_label": 1}, {"pred_label": 2}])]
+
+
+def test_offline_evaluate_in_chunks() -> None:
+    seen = Seen()
+    assert Evaluator([seen]).offline_evaluate(list(range(5)), chunk_size=2) == {"count": 5}
+    assert [samples for _, samples in seen.calls] == [[0, 1], [2, 3], [4]]
+    assert {batch for batch, _ in seen.calls} == {None}
+    with pytest.raises(ValueError, match="got 5 data_samples but 4 data"):
+        Evaluator([Seen()]).offline_evaluate(list(range(5)), data=list(range(4)))
+    with pytest.raises(ValueError, match="chunk_size must be a positive int, got 0"):
+        Evaluator([Seen()]).offline_evaluate([1], chunk_size=0)
+
+
+def test_offline_evaluate_collates_the_data_as_the_runner_would() -> None:
+    seen = Seen()
+    data = [{"inputs": torch.full((2,), float(i))} for i in range(3)]
+    Evaluator([seen]).offline_evaluate(["a", "b", "c"], data=data, chunk_size=2)
+    (first, _), (second, _) = seen.calls
+    assert isinstance(first["inputs"], list) and len(first["inputs"]) == 2  # pseudo_collate
+    assert torch.equal(second["inputs"][0], torch.full((2,), 2.0))
+
+
+def test_dump_results_then_evaluate_offline(tmp_path: Path) -> None:
+    out = tmp_path / "preds.pkl"
+    dump = DumpResults(out_file_path=str(out))
+    outputs = classified(SCORES, LABELS)
+    dump.process(None, outputs[:2])
+    dump.process(None, outputs[2:])
+    assert dump.evaluate(4) == {}
+    with open(out, "rb") as file:
+        loaded = pickle.load(file)  # written by this test
+    assert len(loaded) == 4 and torch.equal(loaded[3]["pred_score"], outputs[3]["pred_score"])
+    assert Evaluator(Accuracy()).offline_evaluate(loaded, chunk_size=3) == {"accuracy/top1": 25.0}
+    assert isinstance(METRICS.build(dict(type="DumpResults", out_file_path=str(out))), DumpResults)
+    with pytest.raises(ValueError, match=r"must end with '.pkl' or '.pickle', got 'preds.json'"):
+        DumpResults(out_file_path="preds.json")
 
 
 def test_metrics_and_evaluator_build_by_name() -> None:

@@ -13,6 +13,7 @@ from ._accuracy import Accuracy
 from ._base_metric import BaseMetric
 from ._checkpoint_hook import DEFAULT_CHECKPOINT_HOOK, CheckpointHook
 from ._collect import collect_results
+from ._dump_results import DumpResults
 from ._early_stopping_hook import EarlyStoppingHook
 from ._eval_hook import EvalHook
 from ._evaluator import Evaluator
@@ -25,6 +26,7 @@ __all__ = [
     "Evaluator",
     "Accuracy",
     "MeanSquaredError",
+    "DumpResults",
     "collect_results",
     # hooks
     "CheckpointHook",

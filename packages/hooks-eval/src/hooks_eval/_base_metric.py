@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 
+from hooks_core.checkpoint import weights_to_cpu
 from hooks_core.dist import broadcast_object, is_main_process
 
 from ._collect import COLLECT_DEVICES, collect_results
@@ -29,8 +30,14 @@ class BaseMetric(ABC):
     Args:
         collect_device: ``'cpu'`` (tensors are moved to the CPU before ranks
             exchange them; any backend) or ``'gpu'`` (sent as they are).
-        prefix: Put before every metric name as ``'{prefix}/{name}'``; defaults
-            to the class's `default_prefix`; ``''`` for none.
+        prefix: Put before every metric name as ``'{prefix}/{name}'``; None (or
+            ``''``) takes the class's `default_prefix`, as in MMEngine.
+        collect_dir: With ``collect_device='cpu'``, a folder every rank can see
+            through which the results are exchanged as files (MMEngine's); None
+            sends them through the process group.
+
+    Raises:
+        ValueError: an unknown `collect_device`, or a `collect_dir` with ``'gpu'``.
 
     Example:
         >>> class SimpleAccuracy(BaseMetric):
@@ -43,15 +50,33 @@ class BaseMetric(ABC):
 
     default_prefix: ClassVar[str | None] = None
 
-    def __init__(self, collect_device: str = "cpu", prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+        collect_dir: str | None = None,
+    ) -> None:
+        name = type(self).__name__
         if collect_device not in COLLECT_DEVICES:
             raise ValueError(
-                f"{type(self).__name__}: collect_device must be one of {COLLECT_DEVICES}, "
-                f"got {collect_device!r}"
+                f"{name}: collect_device must be one of {COLLECT_DEVICES}, got {collect_device!r}"
             )
+        if collect_dir is not None and collect_device != "cpu":
+            raise ValueError(f"{name}: collect_dir works only with collect_device='cpu'")
         self.collect_device = collect_device
-        self.prefix = self.default_prefix if prefix is None else prefix
+        self.collect_dir = collect_dir
+        self.prefix = prefix or self.default_prefix
         self.results: list[Any] = []
+        self._dataset_meta: dict[str, Any] | None = None
+
+    @property
+    def dataset_meta(self) -> dict[str, Any] | None:
+        """The dataset's meta information (class names...), set by the evaluator."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict[str, Any] | None) -> None:
+        self._dataset_meta = dataset_meta
 
     @abstractmethod
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
@@ -72,17 +97,21 @@ class BaseMetric(ABC):
             The metrics, keyed ``'{prefix}/{name}'``; empty (with a warning) if
             no rank processed anything.
         """
-        results = collect_results(self.results, size, self.collect_device)
-        self.results = []
-        if not results:
+        results = collect_results(  # None on ranks > 0
+            self.results, size, self.collect_device, tmpdir=self.collect_dir
+        )
+        self.results.clear()
+        metrics = None
+        if is_main_process() and not results:
             warnings.warn(
                 f"{type(self).__name__} got no results to evaluate: its process() must append "
                 "one item per sample to self.results",
                 RuntimeWarning,
                 stacklevel=2,
             )
-            return {}
-        metrics = self._prefixed(self.compute_metrics(results)) if is_main_process() else None
+            metrics = {}
+        elif is_main_process():  # computed from CPU copies, as in MMEngine
+            metrics = self._prefixed(self.compute_metrics(weights_to_cpu(results)))
         gathered: dict[str, Any] = broadcast_object(metrics)
         return gathered
 

@@ -14,10 +14,11 @@ __all__ = ["out_dir_of", "record_in_checkpoint", "remove_file"]
 
 
 def out_dir_of(runner: Any, out_dir: str | os.PathLike[str] | None) -> str:
-    """The work dir, or ``out_dir/<name of the work dir>`` as in MMEngine."""
-    if out_dir is None:
-        return str(runner.work_dir)
-    return osp.join(os.fspath(out_dir), osp.basename(osp.normpath(runner.work_dir)))
+    """The work dir, or ``out_dir/<name of the work dir>`` as in MMEngine (unless the same)."""
+    work_dir = str(runner.work_dir)
+    if out_dir is None or osp.normpath(os.fspath(out_dir)) == osp.normpath(work_dir):
+        return work_dir
+    return osp.join(os.fspath(out_dir), osp.basename(osp.normpath(work_dir)))
 
 
 def record_in_checkpoint(checkpoint: dict[str, Any], info: dict[str, Any]) -> None:
@@ -31,7 +32,9 @@ def record_in_checkpoint(checkpoint: dict[str, Any], info: dict[str, Any]) -> No
     hub["resumed_keys"].update(dict.fromkeys(info, True))
 
 
-def remove_file(path: str) -> None:
-    """Remove a checkpoint this hook replaced; one already gone is fine."""
+def remove_file(path: str) -> bool:
+    """Remove a checkpoint this hook replaced; one already gone is fine. True if it was there."""
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
+        return True
+    return False

@@ -1,9 +1,11 @@
 """`CheckpointHook`: MMEngine's periodic, last, kept-N and best checkpoints, optionally async.
 
-A step's regular checkpoint is written once that step's validation (if any)
-is over, so it records what the validation changed: the best score and file,
-early-stopping counters, validation scalars. A run resumed from it continues
-exactly, and MMEngine's re-save after a new best (mmengine#1166) is not needed.
+Inside a runner's training loop, a step's regular checkpoint is written once
+that step's validation (if any) is over, so it records what the validation
+changed: the best score and file, early-stopping counters, validation scalars.
+A run resumed from it continues exactly, and MMEngine's re-save after a new
+best (mmengine#1166) is not needed. Called directly, as MMEngine's tests call
+it, the hook saves at once, exactly as MMEngine's does.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ import os
 import os.path as osp
 
 from hooks_core import HOOKS, Hook
-from hooks_core.checkpoint import update_last_checkpoint
+from hooks_core.checkpoint import check_local_path, update_last_checkpoint
+from hooks_core.dist import all_reduce_mean, is_distributed
 
-from ._best import BestCheckpoints
+from ._best import BestCheckpoints, best_keys
 from ._bookkeeping import out_dir_of, record_in_checkpoint, remove_file
 from ._publish import publish_checkpoint
+from ._rules import GREATER_KEYS, LESS_KEYS, key_names
 from ._writer import CheckpointWriter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
+    from collections.abc import Mapping, Sequence
+    from typing import Any, ClassVar
 
 __all__ = ["CheckpointHook", "DEFAULT_CHECKPOINT_HOOK"]
 
@@ -40,6 +44,8 @@ class CheckpointHook(Hook):
     files live in the message hub (``keep_ckpt_ids``, ``last_ckpt``,
     ``best_score``, ``best_ckpt``, as in MMEngine) and so survive a resume; they
     change, and replaced files are removed, only once a write has succeeded.
+    What ``before_train`` prepares (the output folder, the resumed state) is
+    prepared on first use when a method is called directly.
 
     Args:
         interval: Save every this many epochs (`by_epoch`) or iterations; -1 or
@@ -48,36 +54,45 @@ class CheckpointHook(Hook):
         save_optimizer: Put the optimizer's state in regular checkpoints.
         save_param_scheduler: Put the schedulers' states in regular checkpoints.
         out_dir: Save to ``out_dir/<work dir name>`` instead of the work dir.
+            A local folder: remote storage (``s3://``...) is not supported yet.
         max_keep_ckpts: Keep only this many latest regular checkpoints; -1 or 0
             keeps all.
         save_last: Also save after the last epoch (or iteration).
         save_best: A metric name, a list of them, or ``'auto'`` (the first
             metric): after each validation, keep the checkpoint with the best
-            score as ``best_{key}_{epoch_N|iter_N}.pth`` (a ``/`` in the key
-            becomes ``_``), replacing the previous best. It holds the model and
-            ``meta`` but no optimizer or scheduler state.
+            score as ``best_{key}_{filename}`` (every ``/`` becomes ``_``),
+            replacing the previous best. It holds the model and ``meta`` but no
+            optimizer or scheduler state.
         rule: ``'greater'`` or ``'less'``, one for all keys or one per key;
             None infers it from the key's name (see `greater_keys`).
         greater_keys: Names better greater, matched exactly then as parts of
-            the key, ignoring case; MMEngine's ``('acc', 'top', 'AR@', 'auc',
-            'precision', 'mAP', 'mDice', 'mIoU', 'mAcc', 'aAcc')`` by default.
-        less_keys: Names better less; ``('loss',)`` by default.
+            the key, ignoring case; MMEngine's ``_default_greater_keys``
+            (``'acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU',
+            'mAcc', 'aAcc'``) by default.
+        less_keys: Names better less; ``['loss']`` by default.
+        file_client_args: MMEngine's older name of `backend_args`.
         filename_tmpl: The regular checkpoint's name, formatted with the epoch
             (or iteration) number; ``'epoch_{}.pth'`` or ``'iter_{}.pth'`` by default.
+        backend_args: MMEngine's storage options; for a local folder they change
+            nothing.
         published_keys: After training, write copies of the last (with
             `save_last`) and best checkpoints holding only these keys, named
             ``{stem}-{sha256[:8]}.pth``, e.g. ``['meta', 'state_dict']``.
         save_begin: Start counting the interval at this epoch (or iteration):
             ``interval=2, save_begin=5`` saves epochs 5, 7, 9, ...
+        sync_buffer: MMCV's option: in a distributed run, average the model's
+            buffers (BatchNorm statistics...) over ranks before each save.
         async_save: Copy the state to CPU memory on the training thread and write
             it on a background thread. One write at most is in flight; an error
             is raised at the next save or at the end of training, and the run
             waits for the last write before it ends.
 
     Raises:
-        TypeError: a count that is not an int.
+        TypeError: a count that is not an int; a `save_best`, `rule`,
+            `greater_keys`, `less_keys` or `published_keys` of the wrong type.
         ValueError: a negative `save_begin`, a `filename_tmpl` without a number,
-            repeated `published_keys`, or a bad `save_best`/`rule` (see `BestCheckpoints`).
+            repeated `published_keys`, a remote `out_dir`, both `file_client_args`
+            and `backend_args`, or a bad `save_best`/`rule` (see `BestCheckpoints`).
 
     Example:
         >>> default_hooks = dict(checkpoint=dict(
@@ -85,6 +100,10 @@ class CheckpointHook(Hook):
     """
 
     priority = "VERY_LOW"
+
+    # MMEngine's names: a downstream library overrides them to infer other rules.
+    _default_greater_keys: ClassVar[Sequence[str]] = list(GREATER_KEYS)
+    _default_less_keys: ClassVar[Sequence[str]] = list(LESS_KEYS)
 
     def __init__(
         self,
@@ -99,47 +118,114 @@ class CheckpointHook(Hook):
         rule: str | Sequence[str] | None = None,
         greater_keys: str | Sequence[str] | None = None,
         less_keys: str | Sequence[str] | None = None,
+        file_client_args: Mapping[str, Any] | None = None,
         filename_tmpl: str | None = None,
+        backend_args: Mapping[str, Any] | None = None,
         published_keys: str | Sequence[str] | None = None,
         save_begin: int = 0,
+        *,
+        sync_buffer: bool = False,
         async_save: bool = False,
     ) -> None:
+        owner = "CheckpointHook"
         for name, value in (("interval", interval), ("max_keep_ckpts", max_keep_ckpts),
                             ("save_begin", save_begin)):  # fmt: skip
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"CheckpointHook {name} must be an int, got {value!r}")
         if save_begin < 0:
             raise ValueError(f"CheckpointHook save_begin must be >= 0, got {save_begin}")
+        check_local_path(out_dir, file_client_args, backend_args, owner="CheckpointHook")
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer
         self.save_param_scheduler = save_param_scheduler
-        self.out_dir_option = out_dir
-        self.out_dir = ""  # resolved against the runner's work dir in before_train
+        self.out_dir: str | os.PathLike[str] | None = out_dir  # the folder, from before_train on
+        self._out_dir_option = out_dir
         self.max_keep_ckpts = max_keep_ckpts
         self.save_last = save_last
-        self.save_begin = save_begin
+        self.file_client_args = file_client_args
+        self.backend_args = backend_args
         self.filename_tmpl = _check_template(
             filename_tmpl or ("epoch_{}.pth" if by_epoch else "iter_{}.pth")
         )
-        self.published_keys = _check_published_keys(published_keys)
-        self.best = (
-            None
-            if save_best is None
-            else BestCheckpoints(save_best, rule, greater_keys, less_keys, "CheckpointHook")
+        self.greater_keys = key_names(
+            greater_keys, self._default_greater_keys, "greater_keys", owner
         )
+        self.less_keys = key_names(less_keys, self._default_less_keys, "less_keys", owner)
+        self.save_best = best_keys(save_best, owner)
+        self.best = (
+            BestCheckpoints(self.save_best, rule, self.greater_keys, self.less_keys, owner)
+            if self.save_best
+            else None
+        )
+        self.published_keys = _check_published_keys(published_keys)
+        self.save_begin = save_begin
+        self.sync_buffer = sync_buffer
+        self.last_ckpt: str | None = None
         self.writer = CheckpointWriter(async_save)
         self._pending: tuple[int, dict[str, int]] | None = None  # a save waiting for validation
-        self._training = False
+        self._training: bool | None = None  # None: called directly; False: a run not training
+        self._in_loop = False  # a train loop drives the hook, so a validation may follow a save
+        self._started = False
+
+    # ------------------------------------------------------------ MMEngine's attributes
+    @property
+    def key_indicators(self) -> list[str]:
+        """The `save_best` keys (``'auto'`` until the first metrics name it)."""
+        return self._best("key_indicators").key_indicators
+
+    @property
+    def rules(self) -> list[str | None]:
+        """The rule of each of `key_indicators`."""
+        return self._best("rules").rules
+
+    @property
+    def best_ckpt_path(self) -> str | None:
+        """The best checkpoint so far, with one `save_best` key."""
+        best = self._best("best_ckpt_path")
+        if len(best.key_indicators) != 1:
+            raise AttributeError(
+                "CheckpointHook has best_ckpt_path_dict, not best_ckpt_path, with several "
+                "save_best keys"
+            )
+        return next(iter(best.paths.values()))
+
+    @property
+    def best_ckpt_path_dict(self) -> dict[str, str | None]:
+        """The best checkpoint so far of each key, with several `save_best` keys."""
+        best = self._best("best_ckpt_path_dict")
+        if len(best.key_indicators) == 1:
+            raise AttributeError(
+                "CheckpointHook has best_ckpt_path, not best_ckpt_path_dict, with one save_best key"
+            )
+        return best.paths
+
+    def _best(self, attribute: str) -> BestCheckpoints:
+        if self.best is None:
+            raise AttributeError(f"CheckpointHook has no {attribute}: save_best is not set")
+        return self.best
 
     # ------------------------------------------------------------ training
+    def before_run(self, runner: Any) -> None:
+        """A run starts: validations count for the best checkpoint only once training begins."""
+        self._training = False
+
     def before_train(self, runner: Any) -> None:
-        """Resolve the output folder and apply a smaller `max_keep_ckpts` to a resumed list."""
+        """Resolve the output folder and take the kept list and best files from the hub."""
         self._training = True
-        self.out_dir = out_dir_of(runner, self.out_dir_option)
+        self._in_loop = False
+        self._start(runner)
+
+    def _start(self, runner: Any) -> None:
+        """What saving needs from the runner; a smaller `max_keep_ckpts` prunes a resumed list."""
+        self._started = True
+        self.out_dir = out_dir_of(runner, self._out_dir_option)
         runner.logger.info("Checkpoints will be saved to %s.", self.out_dir)
+        hub = runner.message_hub
+        self.last_ckpt = hub.get_info("last_ckpt")
+        if self.best is not None:
+            self.best.restore(hub)
         if self.max_keep_ckpts > 0:
-            hub = runner.message_hub
             kept = list(hub.get_info("keep_ckpt_ids", []))
             for step in kept[: -self.max_keep_ckpts]:
                 if runner.rank == 0:
@@ -148,38 +234,50 @@ class CheckpointHook(Hook):
 
     def before_train_epoch(self, runner: Any) -> None:
         """Write the previous epoch's checkpoint if no validation followed it."""
+        self._in_loop = True
         self._flush(runner)
 
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
         """Write the previous iteration's checkpoint if no validation followed it."""
+        self._in_loop = True
         if self._pending is not None:
             self._flush(runner)
 
     def after_train_epoch(self, runner: Any) -> None:
-        """Save (after the validation that may follow) every `interval` epochs and the last."""
+        """Save every `interval` epochs from `save_begin`, and the last one."""
         if self.by_epoch and (
             self.every_n_epochs(runner, self.interval, self.save_begin)
             or (self.save_last and self.is_last_train_epoch(runner))
         ):
             runner.logger.info("Saving checkpoint at %d epochs", runner.epoch + 1)
-            self._pending = (runner.epoch + 1, {"epoch": runner.epoch + 1, "iter": runner.iter})
+            self._due(runner, runner.epoch + 1, {"epoch": runner.epoch + 1, "iter": runner.iter})
 
     def after_train_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
-        """Save (after the validation that may follow) every `interval` iterations and the last."""
+        """Save every `interval` iterations from `save_begin`, and the last one."""
         if not self.by_epoch and (
             self.every_n_train_iters(runner, self.interval, self.save_begin)
             or (self.save_last and self.is_last_train_iter(runner))
         ):
             runner.logger.info("Saving checkpoint at %d iterations", runner.iter + 1)
-            self._pending = (runner.iter + 1, {"epoch": runner.epoch, "iter": runner.iter + 1})
+            self._due(runner, runner.iter + 1, {"epoch": runner.epoch, "iter": runner.iter + 1})
+
+    def _due(self, runner: Any, step: int, meta: dict[str, int]) -> None:
+        """Save now, or, in a loop that may validate next, once that validation is over."""
+        if not self._started:
+            self._start(runner)
+        if self._in_loop and getattr(runner, "val_loop", None) is not None:
+            self._pending = (step, meta)
+        else:
+            self._save(runner, step, meta)
 
     def after_train(self, runner: Any) -> None:
         """Write what is pending, wait for the last write, and publish the final checkpoints."""
         self._flush(runner)
         self.writer.wait()
         self._training = False
+        self._in_loop = False
         if self.published_keys is not None and runner.rank == 0:
             self._publish(runner)
 
@@ -190,18 +288,29 @@ class CheckpointHook(Hook):
 
     # ------------------------------------------------------------ validation
     def after_val_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
-        """Keep the best checkpoint of each `save_best` metric (during training only)."""
-        if self.best is None or not self._training:
+        """Keep the best checkpoint of each `save_best` metric (not in runs that only validate)."""
+        if self.best is None or self._training is False:
             return
+        if not metrics:
+            runner.logger.warning(
+                "CheckpointHook: the validation gave no metrics, so no best checkpoint is "
+                "saved for it"
+            )
+            return
+        if not self._started:
+            self._start(runner)
         self.writer.wait()  # the scores to beat are those of completed writes
         step = runner.epoch if self.by_epoch else runner.iter
+        assert isinstance(self.out_dir, str)  # set by _start
         self.best.update(
             runner,
             metrics,
             self.out_dir,
             self.filename_tmpl.format(step),
+            f"{step} {'epoch' if self.by_epoch else 'iter'}",
             {"epoch": runner.epoch, "iter": runner.iter},
             self.writer,
+            self._collect,
         )
 
     def after_val(self, runner: Any) -> None:
@@ -216,6 +325,7 @@ class CheckpointHook(Hook):
 
     # ------------------------------------------------------------ helpers
     def _path(self, step: int) -> str:
+        assert isinstance(self.out_dir, str)  # set by _start
         return osp.join(self.out_dir, self.filename_tmpl.format(step))
 
     def _flush(self, runner: Any) -> None:
@@ -224,6 +334,22 @@ class CheckpointHook(Hook):
         step, meta = self._pending
         self._pending = None
         self._save(runner, step, meta)
+
+    def _collect(
+        self,
+        runner: Any,
+        save_optimizer: bool,
+        save_param_scheduler: bool,
+        meta: dict[str, Any],
+        by_epoch: bool,
+    ) -> dict[str, Any]:
+        """The checkpoint dict, after averaging the buffers over ranks with `sync_buffer`."""
+        if self.sync_buffer and is_distributed():
+            all_reduce_mean(runner.model.buffers())
+        checkpoint: dict[str, Any] = runner.collect_checkpoint(
+            save_optimizer, save_param_scheduler, meta=meta, by_epoch=by_epoch
+        )
+        return checkpoint
 
     def _save(self, runner: Any, step: int, meta: dict[str, int]) -> None:
         """Write the regular checkpoint of `step`, then point at it and drop the oldest kept."""
@@ -238,8 +364,8 @@ class CheckpointHook(Hook):
                 kept[: -self.max_keep_ckpts],
                 kept[-self.max_keep_ckpts :],
             )
-        checkpoint = runner.collect_checkpoint(
-            self.save_optimizer, self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch
+        checkpoint = self._collect(
+            runner, self.save_optimizer, self.save_param_scheduler, meta, self.by_epoch
         )
         record_in_checkpoint(checkpoint, info)
         work_dir = runner.work_dir
@@ -249,25 +375,28 @@ class CheckpointHook(Hook):
             for old in dropped:
                 remove_file(self._path(old))
 
-        self.writer.write(checkpoint, path, point_and_prune, lambda: hub.update_info_dict(info))
+        def commit() -> None:
+            hub.update_info_dict(info)
+            self.last_ckpt = path
+
+        self.writer.write(checkpoint, path, point_and_prune, commit)
 
     def _publish(self, runner: Any) -> None:
         assert self.published_keys is not None
-        hub = runner.message_hub
-        targets = [hub.get_info("last_ckpt")] if self.save_last else []
-        targets += self.best.paths(hub) if self.best is not None else []
+        targets = [self.last_ckpt] if self.save_last else []
+        targets += self.best.paths.values() if self.best is not None else []
         for path in dict.fromkeys(p for p in targets if p is not None and osp.isfile(p)):
             published, removed = publish_checkpoint(path, self.published_keys)
             runner.logger.info(
-                "Published %s (without %s) as %s", osp.basename(path), removed, published
+                "The checkpoint %s is published to %s (without %s)", path, published, removed
             )
 
     def __repr__(self) -> str:
         return (
             f"CheckpointHook(interval={self.interval}, by_epoch={self.by_epoch}, "
             f"max_keep_ckpts={self.max_keep_ckpts}, save_last={self.save_last}, "
-            f"save_best={None if self.best is None else self.best.keys}, "
-            f"save_begin={self.save_begin}, async_save={self.writer.async_save})"
+            f"save_best={self.save_best}, save_begin={self.save_begin}, "
+            f"async_save={self.writer.async_save})"
         )
 
 
@@ -283,10 +412,12 @@ def _check_template(template: str) -> str:
 def _check_published_keys(keys: str | Sequence[str] | None) -> list[str] | None:
     if keys is None:
         return None
-    names = [keys] if isinstance(keys, str) else list(keys)
-    if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
-        raise ValueError(
-            f"CheckpointHook published_keys must be distinct checkpoint keys such as "
+    names = [keys] if isinstance(keys, str) else keys
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise TypeError(
+            f"CheckpointHook published_keys must be a str or a list of str such as "
             f"['meta', 'state_dict'], got {keys!r}"
         )
-    return names
+    if len(set(names)) != len(names):
+        raise ValueError(f"CheckpointHook published_keys lists a key twice: {list(names)}")
+    return list(names)

@@ -7,8 +7,9 @@ import sys
 from hooks_core import HOOKS, Hook
 from hooks_core.utils import check_positive_int
 
-from ._best import BestCheckpoints
+from ._best import BestCheckpoints, best_keys
 from ._bookkeeping import out_dir_of
+from ._rules import GREATER_KEYS, LESS_KEYS, key_names
 from ._writer import CheckpointWriter
 
 TYPE_CHECKING = False
@@ -47,6 +48,7 @@ class EvalHook(Hook):
             they are refused, since the runner's ``val_evaluator`` computes the metrics.
 
     Raises:
+        TypeError: a `save_best`, `rule`, `greater_keys` or `less_keys` of the wrong type.
         ValueError: `interval` < 1, `start` < 0, any `eval_kwargs`, or a bad
             `save_best`/`rule`.
     """
@@ -80,12 +82,18 @@ class EvalHook(Hook):
         self.start = start
         self.by_epoch = by_epoch
         self.out_dir_option = out_dir
+        keys = best_keys(save_best, "EvalHook")
         self.best = (
-            None
-            if save_best is None
-            else BestCheckpoints(
-                save_best, rule, greater_keys, less_keys, "EvalHook", info_prefix="eval_"
+            BestCheckpoints(
+                keys,
+                rule,
+                key_names(greater_keys, GREATER_KEYS, "greater_keys", "EvalHook"),
+                key_names(less_keys, LESS_KEYS, "less_keys", "EvalHook"),
+                "EvalHook",
+                info_prefix="eval_",
             )
+            if keys
+            else None
         )
         self._writer = CheckpointWriter()
         self._first = True
@@ -102,6 +110,8 @@ class EvalHook(Hook):
             )
         runner.train_loop.val_begin = sys.maxsize
         self._first = True
+        if self.best is not None:
+            self.best.restore(runner.message_hub)
 
     def before_train_epoch(self, runner: Any) -> None:
         """Validate once before training if it begins at or after `start` (MMCV's resume check)."""
@@ -146,12 +156,18 @@ class EvalHook(Hook):
         """Keep the best checkpoint of the validation this hook started."""
         if self.best is None or not self._step:
             return
-        template = "epoch_{}.pth" if self.by_epoch else "iter_{}.pth"
+        if not metrics:
+            runner.logger.warning(
+                "EvalHook: the validation gave no metrics, so no best checkpoint is saved for it"
+            )
+            return
+        unit = "epoch" if self.by_epoch else "iter"
         self.best.update(
             runner,
             metrics,
             out_dir_of(runner, self.out_dir_option),
-            template.format(self._step),
+            f"{unit}_{self._step}.pth",
+            f"{self._step} {unit}",
             self._meta,
             self._writer,
         )
@@ -159,5 +175,5 @@ class EvalHook(Hook):
     def __repr__(self) -> str:
         return (
             f"EvalHook(interval={self.interval}, start={self.start}, by_epoch={self.by_epoch}, "
-            f"save_best={None if self.best is None else self.best.keys})"
+            f"save_best={None if self.best is None else self.best.key_indicators})"
         )

@@ -8,7 +8,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["GREATER_KEYS", "LESS_KEYS", "RULES", "check_rule", "infer_rule", "improves", "worst"]
+__all__ = [
+    "GREATER_KEYS",
+    "LESS_KEYS",
+    "RULES",
+    "check_rule",
+    "key_names",
+    "infer_rule",
+    "improves",
+    "worst",
+]
 
 # MMEngine's defaults: a metric whose name matches one of these is better greater (or less).
 GREATER_KEYS = ("acc", "top", "AR@", "auc", "precision", "mAP", "mDice", "mIoU", "mAcc", "aAcc")
@@ -21,6 +30,22 @@ def check_rule(rule: str, owner: str) -> str:
     if rule not in RULES:
         raise ValueError(f"{owner}: unknown rule {rule!r}; valid rules are {RULES}")
     return rule
+
+
+def key_names(
+    given: str | Sequence[str] | None, default: Sequence[str], option: str, owner: str
+) -> Sequence[str]:
+    """MMEngine's `greater_keys`/`less_keys`: None gives `default`, a str a 1-tuple, a list stays.
+
+    Raises:
+        TypeError: `given` is neither a str nor a list or tuple of them.
+    """
+    if given is None:
+        return default
+    names = (given,) if isinstance(given, str) else given
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"{owner} {option} must be a str or a list of str, got {given!r}")
+    return names
 
 
 def infer_rule(
