@@ -11,7 +11,7 @@ from __future__ import annotations
 import os.path as osp
 
 from ._bookkeeping import record_in_checkpoint, remove_file
-from ._rules import check_rule, improves, infer_rule, worst
+from ._rules import check_rule, improves, infer_rule, str_names, worst
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,13 +34,13 @@ def best_keys(save_best: Any, owner: str) -> list[str] | None:
     """
     if save_best is None:
         return None
-    keys = [save_best] if isinstance(save_best, str) else save_best
-    if not isinstance(keys, (list, tuple)) or not all(isinstance(key, str) for key in keys):
+    names = str_names(save_best)
+    if names is None:
         raise TypeError(
             f"{owner}: save_best must be a metric name, 'auto', a list of metric names or "
             f"None, got {save_best!r}"
         )
-    keys = list(keys)
+    keys = list(names)
     if not all(keys):
         raise ValueError(f"{owner}: save_best has an empty metric name: {save_best!r}")
     if len(set(keys)) != len(keys):

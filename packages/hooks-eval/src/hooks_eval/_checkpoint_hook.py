@@ -20,7 +20,7 @@ from hooks_core.dist import all_reduce_mean, is_distributed
 from ._best import BestCheckpoints, best_keys
 from ._bookkeeping import out_dir_of, record_in_checkpoint, remove_file
 from ._publish import publish_checkpoint
-from ._rules import GREATER_KEYS, LESS_KEYS, key_names
+from ._rules import GREATER_KEYS, LESS_KEYS, key_names, str_names
 from ._writer import CheckpointWriter
 
 TYPE_CHECKING = False
@@ -412,8 +412,8 @@ def _check_template(template: str) -> str:
 def _check_published_keys(keys: str | Sequence[str] | None) -> list[str] | None:
     if keys is None:
         return None
-    names = [keys] if isinstance(keys, str) else keys
-    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+    names = str_names(keys)
+    if names is None:
         raise TypeError(
             f"CheckpointHook published_keys must be a str or a list of str such as "
             f"['meta', 'state_dict'], got {keys!r}"

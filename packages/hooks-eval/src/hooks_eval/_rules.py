@@ -7,6 +7,7 @@ import math
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
 __all__ = [
     "GREATER_KEYS",
@@ -14,6 +15,7 @@ __all__ = [
     "RULES",
     "check_rule",
     "key_names",
+    "str_names",
     "infer_rule",
     "improves",
     "worst",
@@ -42,10 +44,18 @@ def key_names(
     """
     if given is None:
         return default
-    names = (given,) if isinstance(given, str) else given
-    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+    names = str_names(given)
+    if names is None:
         raise TypeError(f"{owner} {option} must be a str or a list of str, got {given!r}")
     return names
+
+
+def str_names(value: Any) -> Sequence[str] | None:
+    """`value` as names: a str gives a 1-tuple, a list or tuple of str stays; None otherwise."""
+    names = (value,) if isinstance(value, str) else value
+    if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
+        return names
+    return None
 
 
 def infer_rule(

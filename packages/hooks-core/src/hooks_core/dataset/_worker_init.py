@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["worker_init_fn"]
+__all__ = ["worker_init_fn", "seed_generators"]
 
 
 def worker_init_fn(
@@ -28,18 +28,22 @@ def worker_init_fn(
         disable_subprocess_warning: Silence warnings in every worker but the
             first, so a warning raised per sample prints once, not once per worker.
     """
+    seed_generators(num_workers * rank + worker_id + seed)
+    if disable_subprocess_warning and worker_id != 0:
+        import warnings
+
+        warnings.simplefilter("ignore")
+
+
+def seed_generators(seed: int) -> None:
+    """Seed python's, numpy's (when installed) and torch's global generators with `seed`."""
     import torch
 
-    worker_seed = num_workers * rank + worker_id + seed
-    random.seed(worker_seed)
+    random.seed(seed)
     try:
         import numpy as np
     except ImportError:
         pass
     else:
-        np.random.seed(worker_seed % 2**32)
-    torch.manual_seed(worker_seed)
-    if disable_subprocess_warning and worker_id != 0:
-        import warnings
-
-        warnings.simplefilter("ignore")
+        np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import random
-
+from ..dataset._worker_init import seed_generators
 from ..dist import get_rank, sync_random_seed
 
 __all__ = ["set_random_seed"]
@@ -27,15 +26,7 @@ def set_random_seed(
 
     if seed is None:
         seed = sync_random_seed()
-    rank_seed = seed + get_rank() if diff_rank_seed else seed
-    random.seed(rank_seed)
-    try:
-        import numpy as np
-    except ImportError:
-        pass
-    else:
-        np.random.seed(rank_seed % 2**32)
-    torch.manual_seed(rank_seed)
+    seed_generators(seed + get_rank() if diff_rank_seed else seed)
     if deterministic:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.deterministic = True
