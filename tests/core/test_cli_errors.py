@@ -35,7 +35,7 @@ from hooks_core import HOOKS, Hook
 
 @HOOKS.register_module()
 class NoBatchIdxHook(Hook):
-    def after_train_iter(self, runner):  # the point passes batch_idx, data_batch, outputs
+    def after_train_iter(self, runner, step):  # the point passes batch_idx, data_batch, outputs
         pass
 
 
@@ -83,7 +83,7 @@ def the_error_line(result: subprocess.CompletedProcess[str]) -> str:
          ["exp.py: ", "'IterTimerHok'", "'IterTimerHook'"]),
         ({"exp.py": "_base_ = 'run.py'\ncustom_imports = ['cli_error_parts']\n"
                     "custom_hooks = [dict(type='NoBatchIdxHook')]\n"}, [],
-         ["exp.py: NoBatchIdxHook.after_train_iter(runner) cannot be called at hook point "
+         ["exp.py: NoBatchIdxHook.after_train_iter(runner, step) cannot be called at hook point "
           "'after_train_iter'", "expected after_train_iter(self, runner, batch_idx"]),
         ({"exp.py": "_base_ = 'run.py'\ncustom_imports = ['cli_error_parts']\n"
                     "custom_hooks = [dict(type='PickyHook', interval=0)]\n"}, [],

@@ -161,18 +161,19 @@ def test_custom_points_work_and_follow_new_registrations() -> None:
 
 
 def test_bad_signature_is_reported_at_registration() -> None:
-    class MmcvStyle(Hook):
-        def after_train_iter(self, runner):  # type: ignore[no-untyped-def, override]
+    class Unfit(Hook):
+        def after_train_iter(self, runner, step):  # type: ignore[no-untyped-def, override]
             pass
 
     with pytest.raises(TypeError) as info:
-        HookList(owner=None).register(MmcvStyle())
+        HookList(owner=None).register(Unfit())
     message = str(info.value)
-    assert "MmcvStyle.after_train_iter(runner)" in message
+    assert "Unfit.after_train_iter(runner, step)" in message
     assert "'after_train_iter'" in message
     assert "expected after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None)" in (
         message
     )
+    assert "or, MMCV's style, (runner)" in message
 
 
 def test_bad_generic_signature_names_the_generic_method() -> None:
@@ -182,16 +183,6 @@ def test_bad_generic_signature_names_the_generic_method() -> None:
 
     with pytest.raises(TypeError, match=r"NoMode\._before_epoch\(runner\).*'before_train_epoch'"):
         HookList(owner=None).register(NoMode())
-
-
-@pytest.mark.parametrize("name", ["before_epoch", "after_epoch", "before_iter", "after_iter"])
-def test_mmcv_generic_points_are_refused_with_the_new_names(name: str) -> None:
-    hook = type("MmcvGeneric", (Hook,), {name: lambda self, runner: None})()
-    with pytest.raises(TypeError) as info:
-        HookList(owner=None).register(hook)
-    message = str(info.value)
-    assert f"MmcvGeneric.{name} is MMCV's generic hook point, which is never called" in message
-    assert f"rename it _{name}(self, runner, ..., mode='train')" in message
 
 
 def test_type_error_inside_a_hook_body_propagates_untouched() -> None:
@@ -242,7 +233,7 @@ def test_get_hooks_info_uses_mmengine_layout() -> None:
 def test_bad_function_on_an_instance_gets_an_expected_signature_without_self() -> None:
     hook = Hook()
     hook.after_val_epoch = lambda: None  # type: ignore[method-assign, assignment]
-    with pytest.raises(TypeError, match=r"expected after_val_epoch\(runner, metrics=None\)$"):
+    with pytest.raises(TypeError, match=r"expected after_val_epoch\(runner, metrics=None\) or"):
         HookList(owner=None).register(hook)
 
 

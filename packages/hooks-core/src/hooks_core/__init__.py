@@ -58,6 +58,12 @@ __getattr__ = lazy_exports(
         "IterBasedTrainLoop": ".runner",
         "ValLoop": ".runner",
         "TestLoop": ".runner",
+        "BaseRunner": ".runner",
+        "EpochBasedRunner": ".runner",
+        "IterBasedRunner": ".runner",
+        "IterLoader": ".runner",
+        "build_runner": ".runner",
+        "LogBuffer": ".runner",
         "BaseModel": ".model",
         "BaseDataPreprocessor": ".model",
         "BaseTTAModel": ".model",
@@ -118,7 +124,20 @@ if TYPE_CHECKING:
         SyncBuffersHook,
     )
     from .model import BaseDataPreprocessor, BaseModel, BaseTTAModel
-    from .runner import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, Runner, TestLoop, ValLoop
+    from .runner import (
+        BaseLoop,
+        BaseRunner,
+        EpochBasedRunner,
+        EpochBasedTrainLoop,
+        IterBasedRunner,
+        IterBasedTrainLoop,
+        IterLoader,
+        LogBuffer,
+        Runner,
+        TestLoop,
+        ValLoop,
+        build_runner,
+    )
     from .runtime import HistoryBuffer, MessageHub, MMLogger, TrainingInterrupted, print_log
 
 
@@ -143,6 +162,13 @@ __all__ = [
     "IterBasedTrainLoop",
     "ValLoop",
     "TestLoop",
+    # MMCV 1.x's runners
+    "BaseRunner",
+    "EpochBasedRunner",
+    "IterBasedRunner",
+    "IterLoader",
+    "build_runner",
+    "LogBuffer",
     "MessageHub",
     "HistoryBuffer",
     "MMLogger",

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ._priority import Priority
 
-__all__ = ["Hook", "HOOK_POINTS", "GENERIC_POINTS", "overrides", "defines"]
+__all__ = ["Hook", "HOOK_POINTS", "GENERIC_POINTS", "MMCV_GENERIC_POINTS", "overrides", "defines"]
 
 # The keyword arguments each hook point receives after `runner`, in the order the
 # runner passes them. The order of the keys is MMEngine's `Hook.stages` order,
@@ -50,6 +50,15 @@ GENERIC_POINTS: dict[str, str] = {
     f"{when}_{mode}_{unit}": f"_{when}_{unit}"
     for when in ("before", "after")
     for mode in ("train", "val", "test")
+    for unit in ("epoch", "iter")
+}
+
+# MMCV 1.x's generic points: public, taking only the runner, behind the train and
+# val points (not test, which MMCV did not have).
+MMCV_GENERIC_POINTS: dict[str, str] = {
+    f"{when}_{mode}_{unit}": f"{when}_{unit}"
+    for when in ("before", "after")
+    for mode in ("train", "val")
     for unit in ("epoch", "iter")
 }
 
@@ -170,15 +179,21 @@ class Hook:
 
     # ------------------------------------------------------------ generic fallbacks
     def _before_epoch(self, runner: Any, mode: str = "train") -> None:
-        """Generic point behind `before_{train,val,test}_epoch`."""
+        """Generic point behind `before_{train,val,test}_epoch`; calls MMCV's `before_epoch`."""
+        if mode != "test":
+            self.before_epoch(runner)
 
     def _after_epoch(self, runner: Any, mode: str = "train") -> None:
-        """Generic point behind `after_{train,val,test}_epoch`."""
+        """Generic point behind `after_{train,val,test}_epoch`; calls MMCV's `after_epoch`."""
+        if mode != "test":
+            self.after_epoch(runner)
 
     def _before_iter(
         self, runner: Any, batch_idx: int, data_batch: Any = None, mode: str = "train"
     ) -> None:
-        """Generic point behind `before_{train,val,test}_iter`."""
+        """Generic point behind `before_{train,val,test}_iter`; calls MMCV's `before_iter`."""
+        if mode != "test":
+            self.before_iter(runner)
 
     def _after_iter(
         self,
@@ -188,7 +203,23 @@ class Hook:
         outputs: Any = None,
         mode: str = "train",
     ) -> None:
-        """Generic point behind `after_{train,val,test}_iter`."""
+        """Generic point behind `after_{train,val,test}_iter`; calls MMCV's `after_iter`."""
+        if mode != "test":
+            self.after_iter(runner)
+
+    # MMCV 1.x's generic points, called for train and val. `IterBasedRunner`
+    # also calls `before_epoch`/`after_epoch` once around the whole run, as MMCV's does.
+    def before_epoch(self, runner: Any) -> None:
+        """MMCV's generic point before each training and validation epoch."""
+
+    def after_epoch(self, runner: Any) -> None:
+        """MMCV's generic point after each training and validation epoch."""
+
+    def before_iter(self, runner: Any) -> None:
+        """MMCV's generic point before each training and validation iteration."""
+
+    def after_iter(self, runner: Any) -> None:
+        """MMCV's generic point after each training and validation iteration."""
 
     # ------------------------------------------------------------ helpers
     def every_n_epochs(self, runner: Any, n: int, start: int = 0) -> bool:
@@ -201,12 +232,28 @@ class Hook:
         done = runner.iter + 1 - start
         return n > 0 and done >= 0 and done % n == 0
 
-    def every_n_inner_iters(self, batch_idx: int, n: int) -> bool:
-        """True after every `n`-th iteration within the current epoch."""
-        return n > 0 and (batch_idx + 1) % n == 0
+    def every_n_iters(self, runner: Any, n: int) -> bool:
+        """MMCV's name for `every_n_train_iters` (no `start`)."""
+        return self.every_n_train_iters(runner, n)
 
-    def end_of_epoch(self, dataloader: Sized, batch_idx: int) -> bool:
-        """True at the last batch of `dataloader`."""
+    def every_n_inner_iters(self, batch_idx: int | Any, n: int) -> bool:
+        """True after every `n`-th iteration within the current epoch.
+
+        `batch_idx` is the index in the epoch (MMEngine), or the runner, whose
+        ``inner_iter`` is used (MMCV's ``every_n_inner_iters(runner, n)``).
+        """
+        index = batch_idx if isinstance(batch_idx, int) else batch_idx.inner_iter
+        return n > 0 and (index + 1) % n == 0
+
+    def end_of_epoch(self, dataloader: Sized | Any, batch_idx: int | None = None) -> bool:
+        """True at the last batch of `dataloader`.
+
+        MMCV's form ``end_of_epoch(runner)`` reads the runner's ``inner_iter``
+        and ``data_loader``.
+        """
+        if batch_idx is None:
+            runner: Any = dataloader
+            return bool(runner.inner_iter + 1 == len(runner.data_loader))
         return batch_idx + 1 == len(dataloader)
 
     def is_last_train_epoch(self, runner: Any) -> bool:
@@ -216,6 +263,14 @@ class Hook:
     def is_last_train_iter(self, runner: Any) -> bool:
         """True at the last training iteration."""
         return bool(runner.iter + 1 == runner.max_iters)
+
+    def is_last_epoch(self, runner: Any) -> bool:
+        """MMCV's name for `is_last_train_epoch`."""
+        return self.is_last_train_epoch(runner)
+
+    def is_last_iter(self, runner: Any) -> bool:
+        """MMCV's name for `is_last_train_iter`."""
+        return self.is_last_train_iter(runner)
 
     def get_triggered_stages(self) -> list[str]:
         """Return the hook points this hook acts on, in `stages` order."""
@@ -235,7 +290,12 @@ def overrides(hook: object, point: str) -> bool:
     if defines(hook, point, base):
         return True
     generic = GENERIC_POINTS.get(point)
-    return generic is not None and defines(hook, generic, getattr(Hook, generic))
+    if generic is None:
+        return False
+    if defines(hook, generic, getattr(Hook, generic)):
+        return True
+    mmcv_generic = MMCV_GENERIC_POINTS.get(point)
+    return mmcv_generic is not None and defines(hook, mmcv_generic, getattr(Hook, mmcv_generic))
 
 
 def defines(hook: object, name: str, base: object) -> bool:

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 
 from ..registry._roots import HOOKS
 from ._dispatch import make_dispatcher
-from ._hook import GENERIC_POINTS, HOOK_POINTS, Hook, defines, overrides
+from ._hook import GENERIC_POINTS, HOOK_POINTS, MMCV_GENERIC_POINTS, Hook, defines, overrides
 from ._priority import get_priority, priority_name
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
     import inspect
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
     from ._dispatch import Dispatcher
@@ -43,12 +43,14 @@ class HookList:
         hello
     """
 
-    __slots__ = ("_hooks", "_owner", "_table", "_values")
+    __slots__ = ("_calls", "_hooks", "_owner", "_table", "_values")
 
     def __init__(self, owner: Any) -> None:
         self._owner = owner
         self._hooks: tuple[Hook, ...] = ()
         self._values: tuple[int, ...] = ()
+        # Per hook, what runs at each point it acts on, called with the point's arguments.
+        self._calls: tuple[dict[str, Callable[..., Any]], ...] = ()
         self._table: dict[str, Dispatcher | None] = {}
 
     def register(
@@ -64,9 +66,12 @@ class HookList:
         Returns:
             The registered hook.
 
+        A method that takes only ``runner`` (MMCV 1.x's style) is called with the
+        runner alone; one that takes the point's arguments gets them by name.
+
         Raises:
             TypeError: `hook` is neither a `Hook` nor a dict, or one of its
-                methods cannot take the arguments of the point it overrides.
+                methods can take neither the point's arguments nor the runner alone.
         """
         if isinstance(hook, Mapping):
             cfg = dict(hook)
@@ -83,12 +88,13 @@ class HookList:
         if priority is not None:
             hook.priority = priority
         value = get_priority(hook.priority)
-        _check_signatures(hook)
+        calls = _resolve_calls(hook)
         position = len(self._values)
         while position > 0 and self._values[position - 1] > value:
             position -= 1
         self._hooks = (*self._hooks[:position], hook, *self._hooks[position:])
         self._values = (*self._values[:position], value, *self._values[position:])
+        self._calls = (*self._calls[:position], calls, *self._calls[position:])
         self._table = {point: self._dispatcher(point) for point in HOOK_POINTS}
         return hook
 
@@ -105,7 +111,10 @@ class HookList:
             dispatch(self._owner, **kwargs)
 
     def _dispatcher(self, point: str) -> Dispatcher | None:
-        methods = tuple(getattr(hook, point) for hook in self._hooks if overrides(hook, point))
+        if point in HOOK_POINTS:
+            methods = tuple(calls[point] for calls in self._calls if point in calls)
+        else:  # a custom point: called with whatever its caller passes
+            methods = tuple(getattr(hook, point) for hook in self._hooks if overrides(hook, point))
         return make_dispatcher(point, methods)
 
     def hooks_at(self, point: str) -> tuple[Hook, ...]:
@@ -145,40 +154,75 @@ class HookList:
         return f"HookList([{names}])"
 
 
-# MMCV 1.x's generic points: public there, never called here (MMEngine made them private).
-_MMCV_GENERIC = ("before_epoch", "after_epoch", "before_iter", "after_iter")
-
-
-def _check_signatures(hook: Hook) -> None:
-    """Fail now, not mid-training, if a method cannot take its point's arguments."""
+def _resolve_calls(hook: Hook) -> dict[str, Callable[..., Any]]:
+    """What runs at each point `hook` acts on; fails now, not mid-training, on a wrong signature."""
     import inspect  # slow to import; registration is not on the hot path
 
-    for name in _MMCV_GENERIC:
-        if callable(getattr(hook, name, None)):
-            raise TypeError(
-                f"{type(hook).__name__}.{name} is MMCV's generic hook point, which is never "
-                f"called here; rename it _{name}(self, runner, ..., mode='train') to run it for "
-                "train, val and test, or override the specific points (e.g. "
-                f"{name.replace('_', '_train_', 1)})"
-            )
+    for generic in dict.fromkeys(MMCV_GENERIC_POINTS.values()):
+        if defines(hook, generic, getattr(Hook, generic)):
+            _check_runner_only(hook, generic)
+    calls: dict[str, Callable[..., Any]] = {}
     for point in HOOK_POINTS:
         if not overrides(hook, point):
             continue
+        method = getattr(hook, point)
         name, kwargs = _dispatched_method(hook, point)
         try:
             signature = inspect.signature(getattr(hook, name))
         except (TypeError, ValueError):  # a callable without an inspectable signature
+            calls[point] = method
             continue
-        try:
-            signature.bind(None, **kwargs)
-        except TypeError as err:
+        if _binds(signature, kwargs):
+            calls[point] = method
+        elif name == point and kwargs and _binds(signature, {}):
+            calls[point] = _runner_only(method)  # MMCV 1.x's style: `after_train_iter(runner)`
+        else:
+            try:
+                signature.bind(None, **kwargs)
+            except TypeError as err:
+                reason = str(err)
             expected = inspect.signature(getattr(Hook, name))
             if name in vars(hook):  # a plain function set on the instance takes no `self`
                 expected = expected.replace(parameters=list(expected.parameters.values())[1:])
             raise TypeError(
                 f"{type(hook).__name__}.{name}{_plain(signature)} cannot be called at hook "
-                f"point {point!r} ({err}); expected {name}{_plain(expected)}"
-            ) from None
+                f"point {point!r} ({reason}); expected {name}{_plain(expected)}"
+                + (" or, MMCV's style, (runner)" if name == point and kwargs else "")
+            )
+    return calls
+
+
+def _check_runner_only(hook: Hook, name: str) -> None:
+    """MMCV's generic points take the runner alone."""
+    import inspect
+
+    try:
+        signature = inspect.signature(getattr(hook, name))
+    except (TypeError, ValueError):
+        return
+    if not _binds(signature, {}):
+        raise TypeError(
+            f"{type(hook).__name__}.{name}{_plain(signature)} cannot be called: {name} is "
+            f"MMCV's generic hook point, called with the runner alone ({name}(self, runner)); "
+            f"for the batch arguments, override _{name}(self, runner, ..., mode='train')"
+        )
+
+
+def _binds(signature: inspect.Signature, kwargs: dict[str, object]) -> bool:
+    try:
+        signature.bind(None, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
+def _runner_only(method: Callable[..., Any]) -> Callable[..., None]:
+    """Call an MMCV-style method, which takes only the runner, at a point with arguments."""
+
+    def call(runner: Any, **_arguments: Any) -> None:
+        method(runner)
+
+    return call
 
 
 def _dispatched_method(hook: Hook, point: str) -> tuple[str, dict[str, object]]:

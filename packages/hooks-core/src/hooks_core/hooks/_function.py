@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..engine._hook import GENERIC_POINTS, HOOK_POINTS, Hook
+from ..engine._hook import GENERIC_POINTS, HOOK_POINTS, MMCV_GENERIC_POINTS, Hook
 from ..engine._priority import get_priority
 from ..registry._roots import HOOKS
 
@@ -15,9 +15,13 @@ if TYPE_CHECKING:
 
     from ..engine._priority import Priority
 
-# The points and generic points a function may be attached to without being
-# taken for a typo; any other name is a custom point.
-_KNOWN_POINTS = (*HOOK_POINTS, *dict.fromkeys(GENERIC_POINTS.values()))
+# The points and generic points (MMEngine's and MMCV's) a function may be attached
+# to without being taken for a typo; any other name is a custom point.
+_KNOWN_POINTS = (
+    *HOOK_POINTS,
+    *dict.fromkeys(GENERIC_POINTS.values()),
+    *dict.fromkeys(MMCV_GENERIC_POINTS.values()),
+)
 # `difflib` similarity above which an unknown name is taken for a misspelt point:
 # 'after_trian_iter' (0.94) is, custom points such as 'after_train_step' (0.88) are not.
 _TYPO_CUTOFF = 0.9
@@ -28,7 +32,8 @@ class FunctionHook(Hook):
     """Call plain functions at hook points; MMCV's ``ClosureHook``.
 
     Each function receives exactly what a hook method of that point receives,
-    without ``self``: the runner, then the point's arguments by name. They are
+    without ``self``: the runner, then the point's arguments by name (or, as
+    MMCV's ``ClosureHook`` functions, the runner alone). They are
     checked when the hook is registered, so a wrong signature fails before
     training starts. A name that is not a hook point is a custom point (see
     ``runner.call_hook``), unless it looks like a misspelt one.

@@ -116,7 +116,9 @@ class _TrainLoop(BaseLoop):
     def _run_iter(self, batch_idx: int, data_batch: Any) -> None:
         runner, call_hook = self.runner, self._call_hook
         call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
-        outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
+        outputs = runner.outputs = runner.model.train_step(
+            data_batch, optim_wrapper=runner.optim_wrapper
+        )
         call_hook("after_train_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)
         self._iter += 1
         if self._stop_signal is not None:

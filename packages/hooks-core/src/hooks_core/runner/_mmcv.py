@@ -17,10 +17,11 @@ def from_mmcv_log_config(
 ) -> dict[str, Any]:
     """MMCV's ``log_config=dict(interval=N, hooks=[...])`` as the logger default hook + its hooks.
 
-    The logger gets the interval; each listed hook (``TextLoggerHook``,
-    ``TensorboardLoggerHook``...) joins the custom hooks with that interval
-    unless it sets its own, at MMCV's VERY_LOW priority, and merges into the
-    logger (hooks-logging), so a migrated config logs once, to every backend.
+    Each listed hook (``TextLoggerHook``, ``TensorboardLoggerHook``...) joins
+    the custom hooks with the interval unless it sets its own, at MMCV's
+    VERY_LOW priority, and merges into the logger (hooks-logging), so a
+    migrated config logs once, to every backend, with the listed hooks'
+    options; the logger gets the interval itself only when none is listed.
     """
     interval = log_config.get("interval", 10)
     unknown = set(log_config) - {"interval", "hooks"}
@@ -29,12 +30,15 @@ def from_mmcv_log_config(
             f"log_config has keys {sorted(unknown)}, which MMCV's log_config does not have; "
             "it takes interval and hooks"
         )
-    default_hooks = dict(kwargs.get("default_hooks") or {})
-    default_hooks.setdefault("logger", {"type": "LoggerHook", "interval": interval})
     listed = [
         {"interval": interval, "priority": "VERY_LOW", **hook}
         for hook in log_config.get("hooks", ())
     ]
+    logger: dict[str, Any] = {"type": "LoggerHook"}
+    if not listed:  # else the logger takes the listed hooks' options, their interval among them
+        logger["interval"] = interval
+    default_hooks = dict(kwargs.get("default_hooks") or {})
+    default_hooks.setdefault("logger", logger)
     return {
         "default_hooks": default_hooks,
         "custom_hooks": [*(kwargs.get("custom_hooks") or ()), *listed],

@@ -196,6 +196,7 @@ class Runner:
         self.optim_wrapper = optim_wrapper
         self.param_schedulers: Any = None
         self._param_scheduler_cfg = param_scheduler
+        self.outputs: Any = None  # the last training step's, for hooks written for MMCV
         self._train = Stage("train", train_dataloader, train_cfg)
         self._val = Stage("val", val_dataloader, val_cfg, val_evaluator)
         self._test = Stage("test", test_dataloader, test_cfg, test_evaluator)
@@ -306,6 +307,40 @@ class Runner:
     def val_begin(self) -> int:
         """The epoch or iteration from which training validates."""
         return int(self.train_loop.val_begin)
+
+    # MMCV 1.x's names, which hooks written for MMCV read.
+    @property
+    def optimizer(self) -> Any:
+        """The optimizer inside `optim_wrapper` (a dict by name for an `OptimWrapperDict`)."""
+        wrapper = self.optim_wrapper
+        if wrapper is None or isinstance(wrapper, dict):
+            return None
+        items = getattr(wrapper, "items", None)
+        if items is not None:
+            return {name: inner.optimizer for name, inner in items()}
+        return getattr(wrapper, "optimizer", None)
+
+    @property
+    def data_loader(self) -> Any:
+        """The training dataloader (MMCV's name for the loader being iterated)."""
+        return self.train_dataloader
+
+    @property
+    def inner_iter(self) -> int:
+        """The current training iteration's index in its epoch (the iteration, by iterations)."""
+        loop = self._train.loop
+        if loop is None:
+            return 0
+        return int(loop.iter - loop.epoch * len(loop.dataloader) if loop.by_epoch else loop.iter)
+
+    @property
+    def log_buffer(self) -> Any:
+        """MMCV's log buffer, which this runner does not have: values go to `message_hub`."""
+        raise AttributeError(
+            "runner.log_buffer is MMCV 1.x's; this runner keeps logged values in "
+            "runner.message_hub (update_scalar('train/<name>', value)); EpochBasedRunner and "
+            "IterBasedRunner have a log_buffer"
+        )
 
     @property
     def model_name(self) -> str:
