@@ -47,9 +47,8 @@ def test_mmcv_log_config_becomes_the_logger_and_its_hooks(tmp_path: Path) -> Non
     assert "'LoggerHook'" in str(info.value)
 
 
-def test_mmcv_keys_the_runner_does_not_read_are_named_with_their_replacement(
-    tmp_path: Path,
-) -> None:
+def test_an_mmcv_lr_config_needs_hooks_optim_and_says_so(tmp_path: Path) -> None:
     cfg = dict(runner_kwargs(tmp_path), lr_config=dict(policy="step", step=[2]))
-    with pytest.warns(UserWarning, match=r"'lr_config' is MMCV 1.x's .* use param_scheduler="):
+    with pytest.raises(NotRegisteredError, match=r'pip install "\./packages/hooks-optim"') as info:
         Runner.from_cfg(cfg)
+    assert "'StepLrUpdaterHook'" in str(info.value)

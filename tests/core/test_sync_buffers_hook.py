@@ -140,3 +140,9 @@ def test_in_a_runner_it_syncs_after_training_and_before_validation(
     synced.clear()
     runner.val()
     assert synced == then_val
+
+
+def test_mmcv_era_spelling_builds_the_same_hook() -> None:
+    from hooks_core import HOOKS, SyncBuffersHook
+
+    assert type(HOOKS.build({"type": "SyncBufferHook"})) is SyncBuffersHook

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-@HOOKS.register_module()
+# The second name is how an MMCV-era tutorial (seed 004) spells it.
+@HOOKS.register_module(name=["SyncBuffersHook", "SyncBufferHook"])
 class SyncBuffersHook(Hook):
     """Replace each buffer of the model (BatchNorm running statistics...) by its mean over ranks.
 

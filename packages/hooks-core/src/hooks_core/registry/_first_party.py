@@ -19,9 +19,19 @@ __all__ = [
 ]
 
 # Hook types that a satellite registers, with the requirement that provides them.
+_LR_POLICIES = ("Fixed", "Step", "Exp", "Poly", "Inv", "CosineAnnealing", "FlatCosineAnnealing",
+                "CosineRestart", "Cyclic", "OneCycle", "LinearAnnealing")  # fmt: skip
+_MOMENTUM_POLICIES = ("Step", "CosineAnnealing", "LinearAnnealing", "Cyclic", "OneCycle")
 _HOOKS: dict[str, str] = {
     "ParamSchedulerHook": "hooks-optim",
     "EMAHook": "hooks-optim",
+    # MMCV 1.x's updater and optimizer hooks
+    **{f"{policy}LrUpdaterHook": "hooks-optim" for policy in _LR_POLICIES},
+    **{f"{policy}MomentumUpdaterHook": "hooks-optim" for policy in _MOMENTUM_POLICIES},
+    "OptimizerHook": "hooks-optim",
+    "GradientCumulativeOptimizerHook": "hooks-optim",
+    "Fp16OptimizerHook": "hooks-optim",
+    "GradientCumulativeFp16OptimizerHook": "hooks-optim",
     "LoggerHook": "hooks-logging",
     "TextLoggerHook": "hooks-logging",
     "TensorboardLoggerHook": "hooks-logging[tensorboard]",
@@ -32,6 +42,7 @@ _HOOKS: dict[str, str] = {
     "NaiveVisualizationHook": "hooks-logging",
     "CheckpointHook": "hooks-eval",
     "EvalHook": "hooks-eval",
+    "DistEvalHook": "hooks-eval",
     "EarlyStoppingHook": "hooks-eval",
 }
 

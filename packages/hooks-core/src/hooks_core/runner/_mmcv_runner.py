@@ -24,6 +24,7 @@ from ..checkpoint import check_local_path
 from ..model._wrapper import unwrap_model
 from ..registry._roots import OPTIM_WRAPPER_CONSTRUCTORS, RUNNERS
 from ._log_buffer import LogBuffer
+from ._mmcv import policy_hook_config
 from ._optimizer_view import OptimizerView, momentum_of
 from ._runner import Runner
 from ._stage import Stage
@@ -778,18 +779,7 @@ def build_runner(cfg: Mapping[str, Any], default_args: Mapping[str, Any] | None 
 
 
 def _policy_hook(config: Mapping[str, Any] | Hook, suffix: str) -> Any:
-    """``dict(policy='step', ...)`` -> ``dict(type='StepLrUpdaterHook', ...)`` by MMCV's rule."""
-    if not isinstance(config, dict):
-        return config
-    cfg = dict(config)
-    if "type" in cfg:
-        return cfg
-    if "policy" not in cfg:
-        raise KeyError(f"the {suffix} config {config!r} names no policy (e.g. policy='step')")
-    policy = cfg.pop("policy")
-    if policy == policy.lower():
-        policy = policy.title()
-    return {"type": policy + suffix, **cfg}
+    return policy_hook_config(config, suffix) if isinstance(config, dict) else config
 
 
 def _with_default_type(config: Mapping[str, Any] | Hook, hook_type: str) -> Any:

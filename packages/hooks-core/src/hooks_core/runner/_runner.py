@@ -36,7 +36,7 @@ from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests
 from . import _builders, _checkpointing
 from ._default_hooks import merge_default_hooks
 from ._environment import apply_env_cfg
-from ._mmcv import from_mmcv_log_config, warn_untranslated_mmcv_keys
+from ._mmcv import MMCV_KEYS, from_mmcv_config, from_mmcv_log_config
 from ._randomness import set_random_seed
 from ._stage import Stage
 
@@ -218,9 +218,16 @@ class Runner:
 
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any]) -> Runner:
-        """Build a runner from a whole config, reading the keys `Runner` takes."""
-        warn_untranslated_mmcv_keys(cfg)
+        """Build a runner from a whole config, reading the keys `Runner` takes.
+
+        An MMCV 1.x config's own keys (``runner``, ``workflow``, ``data``,
+        ``optimizer_config``, ``lr_config``, ``checkpoint_config``,
+        ``evaluation``, ``log_config``, ``resume_from``...) are translated into
+        them; see `from_mmcv_config`.
+        """
         kwargs = {key: cfg[key] for key in _ARGUMENTS if key in cfg}
+        if any(key in cfg for key in MMCV_KEYS):
+            kwargs = from_mmcv_config(cfg, kwargs)
         if cfg.get("log_config"):
             kwargs.update(from_mmcv_log_config(cfg["log_config"], kwargs))
         missing = [key for key in ("model", "work_dir") if key not in kwargs]
