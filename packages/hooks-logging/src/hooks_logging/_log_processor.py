@@ -186,12 +186,7 @@ class LogProcessor:
         _check_mode(mode, ("val", "test"), "get_log_after_epoch")
         by_epoch = self.resolve_by_epoch(runner)
         length = len(_dataloader(runner, mode))
-        if not by_epoch:
-            head = f"Iter({mode}) [{length}/{length}]"
-        elif mode == "val":
-            head = f"Epoch(val) [{_val_epoch(runner)}][{length}/{length}]"
-        else:
-            head = f"Epoch(test) [{length}/{length}]"
+        head = _summary_head(mode, by_epoch, _val_epoch(runner), length)
         values = _to_numbers(self._statistics(runner, mode, epoch_window=length, epoch_end=True))
         scalars = {k: v for k, v in values.items() if k not in _TIME_KEYS}
         timings = {k: v for k, v in values.items() if k in _TIME_KEYS}
@@ -205,11 +200,25 @@ class LogProcessor:
             self._keyed(part, mode) for part in (scalars, non_scalars, timings)
         )
         shown = {**scalars, **non_scalars, **timings}
-        items = [
-            f"{name}: {_format_summary(value, self.num_digits)}" for name, value in shown.items()
-        ]
         tag = {**scalars, **non_scalars, **timings} if with_non_scalar else {**scalars, **timings}
-        return tag, f"{head}    " + "  ".join(items)
+        return tag, _summary_line(head, shown, self.num_digits)
+
+    def get_log_of_metrics(
+        self, runner: Any, metrics: Mapping[str, Any], length: int | None = None
+    ) -> tuple[dict[str, Any], str]:
+        """The record and line of validation results handed over during training.
+
+        MMCV's evaluation hooks leave their results in ``runner.log_buffer``
+        at the end of a training epoch or iteration, which counts as done: the
+        line names the epoch ``runner.epoch + 1``. `length` is the count of
+        evaluated batches (MMCV's ``eval_iter_num``), shown when given. Values
+        are the results' own (one-element tensors and numpy numbers as Python
+        numbers); the record keeps every result, numbers or not.
+        """
+        by_epoch = self.resolve_by_epoch(runner)
+        tag = self._keyed({key: _plain_metric(value) for key, value in metrics.items()}, "val")
+        head = _summary_head("val", by_epoch, runner.epoch + 1, length)
+        return tag, _summary_line(head, tag, self.num_digits)
 
     # ------------------------------------------------------------ reading the hub
     def _statistics(
@@ -296,6 +305,16 @@ def _val_epoch(runner: Any) -> int:
     return runner.epoch if _has_train_loop(runner) else 0
 
 
+def _summary_head(mode: str, by_epoch: bool, epoch: int, length: int | None) -> str:
+    """``Epoch(val) [e][n/n]``, ``Epoch(test) [n/n]``, ``Iter(val) [n/n]``; [n/n] needs `length`."""
+    count = "" if length is None else f"[{length}/{length}]"
+    if not by_epoch:
+        return f"Iter({mode}) {count}".rstrip()
+    if mode == "val":
+        return f"Epoch(val) [{epoch}]{count}"
+    return f"Epoch(test) {count}".rstrip()
+
+
 def _dataloader(runner: Any, mode: str) -> Any:
     return getattr(runner, f"{mode}_dataloader")
 
@@ -358,8 +377,21 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) else value
 
 
+def _plain_metric(value: Any) -> Any:
+    """One-element tensors and arrays, and numpy numbers, as Python numbers; others as they are."""
+    if _is_array(value) and value.reshape(-1).shape[0] != 1:
+        return value
+    return _plain(value)
+
+
 def _format(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _summary_line(head: str, values: Mapping[str, Any], digits: int) -> str:
+    """``<head>    name: value  name: value...``, the line that ends an evaluation."""
+    items = [f"{name}: {_format_summary(value, digits)}" for name, value in values.items()]
+    return f"{head}    " + "  ".join(items)
 
 
 def _format_summary(value: Any, digits: int) -> str:

@@ -28,6 +28,7 @@ from hooks_core.utils import check_positive_int
 
 from ._delivery import BackendWorker, Delivery
 from ._json_backend import JsonBackend
+from ._mmcv_log_buffer import LogBufferReader
 from ._progress import ProgressBar, progress_wanted
 from ._secrets import mask_secrets
 from ._text_backend import TextBackend
@@ -76,7 +77,23 @@ class LoggerHook(Hook):
 
     Several logger hooks in one runner (say the default `LoggerHook` and an
     MMCV-style ``TensorboardLoggerHook``) merge into the first one in call
-    order: one line per record, sent to every backend of all of them.
+    order: one line per record, sent to every backend of all of them. The
+    options of that one log (`interval`, `ignore_last`, `interval_exp_name`,
+    `log_metric_by_epoch`, `progress_bar` and the delivery options) are those
+    any of the hooks sets to other than its default; two hooks setting one of
+    them to different values is an error when the run starts. Each hook with
+    an `out_dir` copies the logs there itself, with its own `out_suffix` and
+    `keep_local`.
+
+    On MMCV's runners (`EpochBasedRunner`, `IterBasedRunner`) the hook also
+    reads ``runner.log_buffer``, as MMCV's logger hooks do: values other hooks
+    put there with ``update`` (``grad_norm``...) join the training record as
+    ``train/<key>`` scalars when a record is due; evaluation results an
+    ``EvalHook`` leaves in its ``output`` (``ready`` set) are logged as a
+    validation record at the next end of a training iteration or epoch, then
+    the output is cleared; the buffer is cleared before each epoch.
+    Validation records reach the backends other than the JSON logs as
+    ``val/<key>``, MMCV's names.
 
     Attributes:
         json_log_path: ``<timestamp>.json``, the name of the JSON logs MMEngine
@@ -142,6 +159,8 @@ class LoggerHook(Hook):
         self.queue_size = queue_size
         self.close_timeout = close_timeout
         self.retry_delay, self.max_retry_delay = retry_delay, max_retry_delay
+        # This hook's own values of the options the merged log takes from all logger hooks.
+        self._own_options = {name: getattr(self, name) for name in _SHARED_OPTIONS}
         self._logs: bool | None = None  # None: not started; False: another hook or rank logs
         self._text: TextBackend | None = None  # written on the training thread, in event order
         self._sinks: Delivery | None = None  # backends other than JSON logs
@@ -151,6 +170,7 @@ class LoggerHook(Hook):
         self._visualizer_link: VisualizerLink | None = None  # to the runner's visualizer
         self._axes_declared: dict[str, set[str]] = {"json": set(), "other": set()}
         self._by_epoch = True
+        self._log_buffer: LogBufferReader | None = None  # the first logger's, on MMCV's runners
         # Training batches in [_quiet_from, _next_event) can neither log nor print the name.
         self._quiet_from = self._next_event = 0
 
@@ -161,13 +181,11 @@ class LoggerHook(Hook):
     def after_run(self, runner: Any) -> None:
         if self._logs is None:  # called directly, nothing logged: only copy the logs
             self._prepare(runner)
-        if not self._logs:
-            return
-        if self._closes_backends():
+        if self._logs and self._closes_backends():
             self._close()
             atexit.unregister(self._close_at_exit)
-        if self.out_dir is not None:
-            self._copy_logs(runner)
+        if self.out_dir is not None and getattr(runner, "rank", 0) == 0:
+            self._copy_logs(runner)  # after the first logger hook closed the logs
         self._logs = None  # the next run (or call) starts again
 
     def _prepare(self, runner: Any) -> None:
@@ -177,7 +195,10 @@ class LoggerHook(Hook):
             work_dir = os.fspath(runner.work_dir).rstrip(os.sep)
             self.out_dir = osp.join(self._out_root, osp.basename(work_dir))
         loggers = _logger_hooks(runner)
-        self._logs = getattr(runner, "rank", 0) == 0 and (self not in loggers or loggers[0] is self)
+        first = self not in loggers or loggers[0] is self
+        self._logs = getattr(runner, "rank", 0) == 0 and first
+        buffer = getattr(runner, "log_buffer", None) if first else None  # every rank clears it
+        self._log_buffer = None if buffer is None else LogBufferReader(buffer)
 
     def _start(self, runner: Any) -> None:
         """Open the text log, the JSON logs and every backend of this run."""
@@ -185,10 +206,14 @@ class LoggerHook(Hook):
             self._close()
             atexit.unregister(self._close_at_exit)
         self._prepare(runner)
-        if not self._logs:
-            return
+        if self.out_dir is not None and getattr(runner, "rank", 0) == 0:
+            runner.logger.info("The logs will be copied to %s at the end of the run", self.out_dir)
         loggers = _logger_hooks(runner)
         hooks = loggers if self in loggers else [self]
+        if hooks[0] is self:  # on every rank, so that all of them stop on a conflict
+            self._merge_options(hooks)
+        if not self._logs:
+            return
         configs = [config for hook in hooks for config in hook._backend_configs(runner)]
         report = runner.logger.warning
         backends = _build_backends(
@@ -222,9 +247,26 @@ class LoggerHook(Hook):
             self._bar = ProgressBar(runner.logger)
         self._by_epoch = runner.log_processor.resolve_by_epoch(runner)
         self._quiet_from = self._next_event = 0
-        if self.out_dir is not None:
-            runner.logger.info("The logs will be copied to %s at the end of the run", self.out_dir)
         atexit.register(self._close_at_exit)
+
+    def _merge_options(self, hooks: Sequence[LoggerHook]) -> None:
+        """Set the options of the one log from `hooks`: the values they set, which must agree.
+
+        An option no hook sets to other than its default keeps this hook's own value.
+        """
+        chosen: dict[str, tuple[Any, LoggerHook]] = {}
+        for hook in hooks:
+            for name, value in _set_options(hook).items():
+                if name in chosen and chosen[name][0] != value:
+                    other = type(chosen[name][1]).__name__
+                    raise ValueError(
+                        f"{other} sets {name}={chosen[name][0]!r} and {type(hook).__name__} sets "
+                        f"{name}={value!r}, but a runner's logger hooks write one log: give "
+                        f"{name} once (for log_config, its interval) or the same value in each"
+                    )
+                chosen.setdefault(name, (value, hook))
+        for name, value in self._own_options.items():
+            setattr(self, name, chosen[name][0] if name in chosen else value)
 
     def _logging(self, runner: Any) -> bool:
         """Whether this hook logs, starting the logging on the first call made without a run."""
@@ -238,7 +280,10 @@ class LoggerHook(Hook):
             self._by_epoch = runner.log_processor.resolve_by_epoch(runner)
 
     def before_train_epoch(self, runner: Any) -> None:
-        if not self._logging(runner):
+        logs = self._logging(runner)
+        if self._log_buffer is not None:
+            self._log_buffer.clear()
+        if not logs:
             return
         self._quiet_from = self._next_event = 0  # the epoch's first batch plans the next ones
         if self._bar is not None:
@@ -257,8 +302,10 @@ class LoggerHook(Hook):
             self._bar.update()
         if self._quiet_from <= batch_idx < self._next_event:  # most iterations end here
             self._quiet_from = batch_idx + 1
-            return
-        self._train_events(runner, batch_idx)
+        else:
+            self._train_events(runner, batch_idx)
+        if self._log_buffer is not None and self._log_buffer.buffer.ready:
+            self._log_results(runner)
 
     def _train_events(self, runner: Any, batch_idx: int) -> None:
         """Print the experiment name and log a record, each when due; then plan the quiet ones."""
@@ -270,6 +317,8 @@ class LoggerHook(Hook):
         if self.every_n_train_iters(runner, self.interval_exp_name) or end_of_epoch:
             self._text.log_text("exp_name", f"Exp name: {runner.experiment_name}")
         if self._train_record_due(runner, batch_idx, end_of_epoch):
+            if self._log_buffer is not None:
+                self._log_buffer.publish_new_values(runner.message_hub)
             tag, line = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
             step = runner.iter + 1
             self._text.log_text("train", line, step)
@@ -306,11 +355,30 @@ class LoggerHook(Hook):
         self._next_event = min(batch for batch in candidates if batch >= next_batch)
 
     def after_train_epoch(self, runner: Any) -> None:
+        buffer = self._log_buffer
+        if buffer is not None and self._logs:  # the values since the last record, before a clear
+            buffer.publish_new_values(runner.message_hub)
+        if buffer is not None and buffer.buffer.ready:
+            self._log_results(runner)
         if self._logs:
             self._flush_unless_ending(runner)
 
+    def _log_results(self, runner: Any) -> None:
+        """Log the evaluation results an MMCV ``EvalHook`` left in the log buffer; clear them."""
+        assert self._log_buffer is not None
+        results = self._log_buffer.take_results()
+        if results is None or not self._logs:
+            return
+        assert self._text is not None
+        tag, line = runner.log_processor.get_log_of_metrics(runner, *results)
+        step, axis = self._metric_step(runner, current=1)  # this epoch or iteration is done
+        self._text.log_text("val", line, step)
+        self._send_scalars({k: v for k, v in tag.items() if _is_number(v)}, step, axis, "val")
+
     # ------------------------------------------------------------ val and test
     def before_val_epoch(self, runner: Any) -> None:
+        if self._log_buffer is not None:
+            self._log_buffer.clear()
         self._start_eval_bar(runner, "val")
 
     def before_test_epoch(self, runner: Any) -> None:
@@ -352,11 +420,15 @@ class LoggerHook(Hook):
         numbers = {key: value for key, value in tag.items() if _is_number(value)}
         self._send_scalars(numbers, step, axis, "test")
 
-    def _metric_step(self, runner: Any) -> tuple[int, str]:
-        """The step of evaluation records: the epoch (MMEngine's default) or the iteration."""
+    def _metric_step(self, runner: Any, current: int = 0) -> tuple[int, str]:
+        """The step of evaluation records: the epoch (MMEngine's default) or the iteration.
+
+        `current` is 1 when the runner has not counted the epoch or iteration
+        that just ended yet (during its ``after_train_*`` points).
+        """
         if self._by_epoch and self.log_metric_by_epoch:
-            return runner.epoch, "epoch"
-        return runner.iter, "iter"
+            return runner.epoch + current, "epoch"
+        return runner.iter + current, "iter"
 
     def _eval_iter(self, runner: Any, batch_idx: int, mode: str) -> None:
         if self._bar is not None:
@@ -389,7 +461,8 @@ class LoggerHook(Hook):
             record = _prefixed(record, mode, lambda key: key not in _AXES)
         self._deliver(self._json, "json", record, step, axis)
         if mode == "val":
-            record = _prefixed(record, mode, lambda key: key in _EVAL_TIMINGS)
+            renamed = _not_an_axis if self._log_buffer is not None else _EVAL_TIMINGS.__contains__
+            record = _prefixed(record, mode, renamed)
         self._deliver(self._sinks, "other", record, step, axis)
 
     def _deliver(
@@ -437,18 +510,24 @@ class LoggerHook(Hook):
         """The backends this hook asks for (MMCV-style subclasses add theirs)."""
         return list(self.backends)
 
+    def _logs_root(self, runner: Any) -> str:
+        """The folder whose log files `out_dir` gets: the run's log folder (MMEngine's)."""
+        return str(runner.log_dir)
+
     def _copy_logs(self, runner: Any) -> None:
         """Copy the `out_suffix` files to `out_dir`, keeping the layout; remove them unless kept."""
         import shutil
 
         assert self.out_dir is not None
+        root, out_dir = self._logs_root(runner), osp.abspath(self.out_dir)
         copied = []
-        for folder, _, files in os.walk(runner.log_dir):
+        for folder, folders, files in os.walk(root):
+            folders[:] = [f for f in folders if osp.abspath(osp.join(folder, f)) != out_dir]
             for name in sorted(files):
                 if not name.endswith(self.out_suffix):
                     continue
                 source = osp.join(folder, name)
-                target = osp.join(self.out_dir, osp.relpath(source, runner.log_dir))
+                target = osp.join(self.out_dir, osp.relpath(source, root))
                 os.makedirs(osp.dirname(target), exist_ok=True)
                 shutil.copy2(source, target)
                 copied.append(source)
@@ -465,6 +544,15 @@ class LoggerHook(Hook):
 
 _AXES = frozenset({"iter", "epoch"})
 _EVAL_TIMINGS = frozenset({"time", "data_time"})  # names validation shares with training
+# Options of the one log that several logger hooks write, merged by `_merge_options`.
+_SHARED_OPTIONS = (
+    "interval", "ignore_last", "interval_exp_name", "log_metric_by_epoch", "progress_bar",
+    "queue_size", "close_timeout", "retry_delay", "max_retry_delay",
+)  # fmt: skip
+
+
+def _not_an_axis(key: str) -> bool:
+    return key not in _AXES
 
 
 # ---------------------------------------------------------------- options
@@ -494,6 +582,22 @@ def _checked_suffixes(out_suffix: Any) -> tuple[str, ...]:
     if isinstance(out_suffix, (list, tuple)) and all(isinstance(s, str) for s in out_suffix):
         return tuple(out_suffix)
     raise TypeError(f"LoggerHook out_suffix must be a str or a sequence of str, got {out_suffix!r}")
+
+
+def _set_options(hook: LoggerHook) -> dict[str, Any]:
+    """The shared options `hook` was given other than its class's defaults.
+
+    Only the arguments of the hook's own class count: an option a subclass
+    fixes (``TensorboardLoggerHook``'s ``log_metric_by_epoch``) is not set by the user.
+    """
+    import inspect
+
+    parameters = inspect.signature(type(hook)).parameters
+    return {
+        name: value
+        for name, value in hook._own_options.items()
+        if name in parameters and value != parameters[name].default
+    }
 
 
 # ---------------------------------------------------------------- the runner

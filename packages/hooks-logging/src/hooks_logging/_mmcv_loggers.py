@@ -5,7 +5,13 @@ Configs written for MMCV name ``TextLoggerHook``, ``TensorboardLoggerHook``,
 ``DvcliveLoggerHook`` (often in ``log_config=dict(interval=..., hooks=[...])``). Here they are
 logger hooks with MMCV's arguments; when a runner has several logger hooks they
 merge into the first, so a migrated config prints each line once and writes to
-every backend it lists.
+every backend it lists. Every hook's options take effect: the backend options
+(``log_dir``, ``init_kwargs``...) in its backend, the copy options (``out_dir``,
+``out_suffix``, ``keep_local``) in its own copy at the end of the run, and the
+options of the one log (``interval``, ``ignore_last``, ``interval_exp_name``)
+from whichever hook sets them, an error if two set different values (see
+`LoggerHook`). They work on MMCV's runners (`EpochBasedRunner`,
+`IterBasedRunner`, reading ``runner.log_buffer`` as MMCV's do) and on `Runner`.
 """
 
 from __future__ import annotations
@@ -38,10 +44,15 @@ class TextLoggerHook(LoggerHook):
 
     Args:
         by_epoch: Accepted for MMCV configs; the train loop decides how lines count.
-        interval, ignore_last, interval_exp_name, out_dir, keep_local: As in `LoggerHook`.
-        reset_flag: Accepted for MMCV configs; nothing here needs resetting.
-        out_suffix: MMCV's default names its ``.log.json`` files; here the JSON
-            log is ``vis_data/scalars.json``, which ``.json`` matches.
+        interval, ignore_last, interval_exp_name, keep_local: As in `LoggerHook`.
+        reset_flag: Accepted for MMCV configs: the logger always clears the
+            log buffer's output once it has logged it.
+        out_dir: Copy the files of `work_dir` (and its folders) ending with
+            `out_suffix` to ``out_dir/<work_dir name>/`` at the end of the run,
+            MMCV's rule (`LoggerHook` copies the run's log folder only).
+        out_suffix: MMCV's ``.log.json`` names its JSON log; here the JSON
+            logs are ``vis_data/scalars.json`` and ``<timestamp>.json``, so
+            ``.json`` is added to suffixes that list ``.log.json``.
         file_client_args: As in `LoggerHook`: local disk only, the older name of backend_args.
     """
 
@@ -66,6 +77,9 @@ class TextLoggerHook(LoggerHook):
             keep_local=keep_local,
             file_client_args=file_client_args,
         )
+
+    def _logs_root(self, runner: Any) -> str:
+        return str(runner.work_dir)
 
 
 @HOOKS.register_module()
@@ -255,5 +269,6 @@ class DvcliveLoggerHook(LoggerHook):
 
 
 def _with_json(suffixes: str | Sequence[str]) -> tuple[str, ...]:
+    """`suffixes` with ``.json`` added when they name MMCV's JSON log, ``.log.json``."""
     listed = (suffixes,) if isinstance(suffixes, str) else tuple(suffixes)
-    return listed if ".json" in listed else (*listed, ".json")
+    return (*listed, ".json") if ".log.json" in listed and ".json" not in listed else listed
