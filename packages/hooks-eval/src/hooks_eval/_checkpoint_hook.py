@@ -14,7 +14,7 @@ import os
 import os.path as osp
 
 from hooks_core import HOOKS, Hook
-from hooks_core.checkpoint import check_local_path, update_last_checkpoint
+from hooks_core.checkpoint import check_local_path, point_latest, update_last_checkpoint
 from hooks_core.dist import all_reduce_mean, is_distributed
 
 from ._best import BestCheckpoints, best_keys
@@ -86,6 +86,13 @@ class CheckpointHook(Hook):
             it on a background thread. One write at most is in flight; an error
             is raised at the next save or at the end of training, and the run
             waits for the last write before it ends.
+        create_symlink: MMCV's option: point ``latest.pth`` (a symlink, or a
+            copy where links fail) at each new regular checkpoint. None does it
+            on MMCV's runners (`EpochBasedRunner`, `IterBasedRunner`), as MMCV does.
+
+    On MMCV's runners, whose ``meta`` MMCV hooks share, each regular save also
+    sets ``runner.meta['hook_msgs']['last_ckpt']`` (when ``meta`` is a dict),
+    once the file is written, as MMCV's hook does.
 
     Raises:
         TypeError: a count that is not an int; a `save_best`, `rule`,
@@ -126,6 +133,7 @@ class CheckpointHook(Hook):
         *,
         sync_buffer: bool = False,
         async_save: bool = False,
+        create_symlink: bool | None = None,
     ) -> None:
         owner = "CheckpointHook"
         for name, value in (("interval", interval), ("max_keep_ckpts", max_keep_ckpts),
@@ -161,6 +169,7 @@ class CheckpointHook(Hook):
         self.published_keys = _check_published_keys(published_keys)
         self.save_begin = save_begin
         self.sync_buffer = sync_buffer
+        self.create_symlink = create_symlink
         self.last_ckpt: str | None = None
         self.writer = CheckpointWriter(async_save)
         self._pending: tuple[int, dict[str, int]] | None = None  # a save waiting for validation
@@ -369,15 +378,21 @@ class CheckpointHook(Hook):
         )
         record_in_checkpoint(checkpoint, info)
         work_dir = runner.work_dir
+        mmcv_runner = getattr(runner, "log_buffer", None) is not None  # MMCV's runners have one
+        symlink = mmcv_runner if self.create_symlink is None else self.create_symlink
 
         def point_and_prune() -> None:
             update_last_checkpoint(work_dir, path)
+            if symlink:
+                point_latest(path)
             for old in dropped:
                 remove_file(self._path(old))
 
         def commit() -> None:
             hub.update_info_dict(info)
             self.last_ckpt = path
+            if mmcv_runner and isinstance(runner.meta, dict):
+                runner.meta.setdefault("hook_msgs", {})["last_ckpt"] = path
 
         self.writer.write(checkpoint, path, point_and_prune, commit)
 

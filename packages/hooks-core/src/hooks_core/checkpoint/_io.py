@@ -11,6 +11,7 @@ so importing this module stays cheap.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 
 from ..model._wrapper import unwrap_model
@@ -25,6 +26,7 @@ __all__ = [
     "load_checkpoint",
     "load_checkpoint_file",
     "update_last_checkpoint",
+    "point_latest",
     "find_latest_checkpoint",
     "write_atomically",
     "weights_to_cpu",
@@ -481,3 +483,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "torch_cuda" in state and torch.cuda.is_available():
         for device, device_state in enumerate(state["torch_cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(device_state.cpu(), device)
+
+
+def point_latest(path: str) -> None:
+    """Point ``latest.pth`` beside `path` at it, as MMCV does: a relative symlink, else a copy."""
+    latest = os.path.join(os.path.dirname(path), "latest.pth")
+    if os.path.lexists(latest):
+        os.remove(latest)
+    try:
+        os.symlink(os.path.basename(path), latest)
+    except OSError:
+        shutil.copy(path, latest)

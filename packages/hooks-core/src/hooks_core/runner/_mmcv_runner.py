@@ -14,13 +14,11 @@ returns ``dict(loss, log_vars, num_samples)`` and an ``OptimizerHook`` steps.
 from __future__ import annotations
 
 import os
-import os.path as osp
-import shutil
 import socket
 import tempfile
 import warnings
 
-from ..checkpoint import check_local_path
+from ..checkpoint import check_local_path, point_latest
 from ..model._wrapper import unwrap_model
 from ..registry._roots import OPTIM_WRAPPER_CONSTRUCTORS, RUNNERS
 from ._log_buffer import LogBuffer
@@ -147,6 +145,10 @@ class BaseRunner(Runner):
         if self._given_logger is not None:
             return self._given_logger
         return super().build_logger(log_level, log_file, **kwargs)
+
+    def wrap_model(self, model_wrapper_cfg: Mapping[str, Any] | None, model: Any) -> Any:
+        """The model as given: MMCV's runners never wrap it (callers wrap it for DDP themselves)."""
+        return model
 
     def _init_randomness(self) -> None:
         """MMCV's runners leave seeding to the caller; ``meta['seed']`` is the run's seed if set."""
@@ -398,7 +400,7 @@ class BaseRunner(Runner):
             by_epoch=self._by_epoch if by_epoch is None else by_epoch,
         )
         if create_symlink and self.rank == 0:
-            _point_latest(path)
+            point_latest(path)
         return path
 
     def collect_checkpoint(
@@ -818,14 +820,3 @@ def _accumulate(
     for key, value in (log_vars or {}).items():
         totals[key] = totals.get(key, 0.0) + float(value) * count
         samples[key] = samples.get(key, 0) + count
-
-
-def _point_latest(path: str) -> None:
-    """``latest.pth`` beside `path` points at it: a relative symlink, or a copy where links fail."""
-    latest = osp.join(osp.dirname(path), "latest.pth")
-    if osp.lexists(latest):
-        os.remove(latest)
-    try:
-        os.symlink(osp.basename(path), latest)
-    except OSError:
-        shutil.copy(path, latest)
