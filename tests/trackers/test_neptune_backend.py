@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -78,3 +78,46 @@ def test_mmcv_neptune_logger_hook_run_matches_the_json_log(tmp_path: Path) -> No
     config = neptune_assigned(operations, "config")
     assert config["config/train_cfg/max_epochs"] == 3 and config["config/api_key"] == "******"
     assert not [op for op in operations if op["path"][0] == "monitoring"]  # no capture threads
+
+
+def test_seed_003_neptune_block_on_the_mmcv_runner(tmp_path: Path) -> None:
+    """Seed 003's log_config for Neptune (no interval: the default 10), on EpochBasedRunner."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from hooks_core import EpochBasedRunner
+
+    class MmcvModel(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+
+        def train_step(self, data: Any, optimizer: Any) -> dict[str, Any]:
+            loss = ((self.fc(data[0]) - data[1]) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return {"loss": loss, "log_vars": {"loss": loss.item()}, "num_samples": 2}
+
+    torch.manual_seed(0)
+    model = MmcvModel()
+    log_config = {
+        "hooks": [
+            {
+                "type": "NeptuneLoggerHook",
+                "init_kwargs": {"project": "YOUR_WORKSPACE/YOUR_PROJECT", **LEAN},
+            },
+        ]
+    }
+    runner = EpochBasedRunner(
+        model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        work_dir=str(tmp_path / "work"),
+        max_epochs=2,
+    )
+    runner.register_training_hooks(None, log_config=log_config)
+    data = TensorDataset(torch.randn(20, 2), torch.randn(20, 1))
+    runner.run([DataLoader(data, batch_size=2)], [("train", 1)])
+    series = neptune_series(neptune_operations(tmp_path / "neptune"), "loss")
+    assert [step for step, _ in series] == [10, 20]
