@@ -19,6 +19,37 @@ from ._averaged_model import (
 from ._base_optim_wrapper import BaseOptimWrapper
 from ._constructor import DefaultOptimWrapperConstructor, build_optim_wrapper
 from ._ema_hook import EMAHook
+from ._fp16_utils import auto_fp16, cast_tensor_type, force_fp32, wrap_fp16_model
+from ._mmcv_lr_updater import (
+    CosineAnnealingLrUpdaterHook,
+    CosineRestartLrUpdaterHook,
+    CyclicLrUpdaterHook,
+    ExpLrUpdaterHook,
+    FixedLrUpdaterHook,
+    FlatCosineAnnealingLrUpdaterHook,
+    InvLrUpdaterHook,
+    LinearAnnealingLrUpdaterHook,
+    LrUpdaterHook,
+    OneCycleLrUpdaterHook,
+    PolyLrUpdaterHook,
+    StepLrUpdaterHook,
+    annealing_cos,
+    annealing_linear,
+)
+from ._mmcv_momentum_updater import (
+    CosineAnnealingMomentumUpdaterHook,
+    CyclicMomentumUpdaterHook,
+    LinearAnnealingMomentumUpdaterHook,
+    MomentumUpdaterHook,
+    OneCycleMomentumUpdaterHook,
+    StepMomentumUpdaterHook,
+)
+from ._mmcv_optimizer_hooks import (
+    Fp16OptimizerHook,
+    GradientCumulativeFp16OptimizerHook,
+    GradientCumulativeOptimizerHook,
+    OptimizerHook,
+)
 from ._optim_wrapper import OptimWrapper
 from ._optim_wrapper_dict import OptimWrapperDict
 from ._optimizers import register_torch_optimizers
@@ -87,6 +118,35 @@ __all__ = [
     # hooks
     "ParamSchedulerHook",
     "EMAHook",
+    # MMCV 1.x's optimizer, learning-rate and momentum hooks, and fp16 decorators
+    "OptimizerHook",
+    "GradientCumulativeOptimizerHook",
+    "Fp16OptimizerHook",
+    "GradientCumulativeFp16OptimizerHook",
+    "auto_fp16",
+    "force_fp32",
+    "wrap_fp16_model",
+    "cast_tensor_type",
+    "LrUpdaterHook",
+    "annealing_cos",
+    "annealing_linear",
+    "FixedLrUpdaterHook",
+    "StepLrUpdaterHook",
+    "ExpLrUpdaterHook",
+    "PolyLrUpdaterHook",
+    "InvLrUpdaterHook",
+    "CosineAnnealingLrUpdaterHook",
+    "FlatCosineAnnealingLrUpdaterHook",
+    "CosineRestartLrUpdaterHook",
+    "CyclicLrUpdaterHook",
+    "OneCycleLrUpdaterHook",
+    "LinearAnnealingLrUpdaterHook",
+    "MomentumUpdaterHook",
+    "StepMomentumUpdaterHook",
+    "CosineAnnealingMomentumUpdaterHook",
+    "LinearAnnealingMomentumUpdaterHook",
+    "CyclicMomentumUpdaterHook",
+    "OneCycleMomentumUpdaterHook",
     # averaged models
     "BaseAveragedModel",
     "ExponentialMovingAverage",
