@@ -432,6 +432,7 @@ class BaseRunner(Runner):
         project's checkpoints do; MMCV's do not).
         """
         location = "cpu" if map_location == "default" else map_location
+        self._start.resume = True  # hooks that read `runner._resume` (EMAHook) see a resume
         loaded = self.load_checkpoint(checkpoint, map_location=location)
         meta = dict(loaded.get("meta") or {})
         self._train.loop.load_position(int(meta.get("epoch", 0)), int(meta.get("iter", 0)))
