@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hooks_core.runner._mmcv import from_mmcv_config
+from hooks_core.runner import from_mmcv_config
 
 OPTIMIZER = {"type": "SGD", "lr": 0.1, "momentum": 0.9}
 

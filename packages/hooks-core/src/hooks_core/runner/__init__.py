@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._default_hooks import default_hook_configs
 from ._log_buffer import LogBuffer
 from ._loops import BaseLoop, EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
+from ._mmcv import from_mmcv_config
 from ._mmcv_runner import BaseRunner, EpochBasedRunner, IterBasedRunner, IterLoader, build_runner
 from ._optimizer_view import OptimizerView
 from ._randomness import set_random_seed
@@ -17,4 +18,4 @@ from ._stage import Stage
 __all__ = ["Runner", "Stage", "BaseLoop", "EpochBasedTrainLoop", "IterBasedTrainLoop", "ValLoop",
            "TestLoop", "set_random_seed", "default_hook_configs", "BaseRunner", "EpochBasedRunner",
            "IterBasedRunner", "IterLoader", "build_runner", "LogBuffer",
-           "OptimizerView"]  # fmt: skip
+           "OptimizerView", "from_mmcv_config"]  # fmt: skip
