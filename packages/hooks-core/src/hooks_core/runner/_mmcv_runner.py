@@ -255,6 +255,48 @@ class BaseRunner(Runner):
                     f'runner has no method named "{mode}" to run a workflow; use train or val'
                 )
 
+    def _prepare_run(
+        self,
+        data_loaders: list[Any],
+        workflow: list[tuple[str, int]],
+        length: str,
+        value: int | None,
+    ) -> _TrainState:
+        """Check the workflow and the training length (`max_epochs` or `max_iters`)."""
+        self._check_workflow(data_loaders, workflow)
+        state: _TrainState = self._train.loop
+        if value is not None:
+            warnings.warn(
+                f"setting {length} in run is deprecated, please set {length} in the runner's "
+                "constructor",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            setattr(state, length, value)
+        if not getattr(state, length):
+            raise ValueError(f"{length} must be given to {type(self).__name__}(...)")
+        self._val_loader = self._workflow_loader(data_loaders, workflow, "val")
+        return state
+
+    def _trained_enough(self) -> bool:
+        """Whether training is over (its length reached, or a hook stopped it)."""
+        raise NotImplementedError
+
+    def _run_workflow(
+        self, loaders: list[Any], workflow: list[tuple[str, int]], **kwargs: Any
+    ) -> None:
+        """Repeat the workflow's entries in order until training is over."""
+        while not self._trained_enough():
+            for loader, (mode, count) in zip(loaders, workflow, strict=True):
+                self._inner_iter = 0
+                for _ in range(count):
+                    if mode == "train" and self._trained_enough():
+                        break
+                    if mode == "train":
+                        self.train(loader, **kwargs)
+                    else:
+                        self.val(loader, **kwargs)
+
     def _workflow_loader(
         self, data_loaders: Sequence[Any], workflow: Sequence[tuple[str, int]], mode: str
     ) -> Any:
@@ -487,6 +529,10 @@ class EpochBasedRunner(BaseRunner):
     def _checkpoint_number(self) -> int:
         return self.epoch + 1
 
+    def _trained_enough(self) -> bool:
+        state = self._train.loop
+        return bool(state.epoch >= state.max_epochs or state.stop_training)
+
     def train(self, data_loader: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """One training epoch over `data_loader`."""
         state = self._train.loop
@@ -554,36 +600,16 @@ class EpochBasedRunner(BaseRunner):
             max_epochs: Deprecated in MMCV: give it to the constructor.
             **kwargs: Passed on to ``train_step``/``val_step``.
         """
-        self._check_workflow(data_loaders, workflow)
-        state = self._train.loop
-        if max_epochs is not None:
-            warnings.warn(
-                "setting max_epochs in run is deprecated, please set max_epochs in the runner's "
-                "constructor",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            state.max_epochs = max_epochs
-        if not state.max_epochs:
-            raise ValueError("max_epochs must be given to EpochBasedRunner(...)")
-        self._val_loader = self._workflow_loader(data_loaders, workflow, "val")
+        state = self._prepare_run(data_loaders, workflow, "max_epochs", max_epochs)
         train_loader = self._workflow_loader(data_loaders, workflow, "train")
         if train_loader is not None:
-            state.max_iters = state.max_epochs * len(train_loader)
+            state.max_iters = self.max_epochs * len(train_loader)
             state.dataloader = train_loader
         self._start_message(workflow, f"{state.max_epochs} epochs")
         call_hook = self.call_hook
         call_hook("before_run")
         call_hook("before_train")
-        while state.epoch < state.max_epochs and not state.stop_training:
-            for loader, (mode, epochs) in zip(data_loaders, workflow, strict=True):
-                for _ in range(epochs):
-                    if mode == "train" and (state.epoch >= state.max_epochs or state.stop_training):
-                        break
-                    if mode == "train":
-                        self.train(loader, **kwargs)
-                    else:
-                        self.val(loader, **kwargs)
+        self._run_workflow(data_loaders, workflow, **kwargs)
         call_hook("after_train")
         call_hook("after_run")
 
@@ -632,6 +658,10 @@ class IterBasedRunner(BaseRunner):
 
     def _checkpoint_number(self) -> int:
         return self.iter + 1
+
+    def _trained_enough(self) -> bool:
+        state = self._train.loop
+        return bool(state.iter >= state.max_iters or state.stop_training)
 
     def _after_resume(self) -> None:
         self._inner_iter = self.iter
@@ -698,20 +728,8 @@ class IterBasedRunner(BaseRunner):
             max_iters: Deprecated in MMCV: give it to the constructor.
             **kwargs: Passed on to ``train_step``/``val_step``.
         """
-        self._check_workflow(data_loaders, workflow)
-        state = self._train.loop
-        if max_iters is not None:
-            warnings.warn(
-                "setting max_iters in run is deprecated, please set max_iters in the runner's "
-                "constructor",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            state.max_iters = max_iters
-        if not state.max_iters:
-            raise ValueError("max_iters must be given to IterBasedRunner(...)")
+        state = self._prepare_run(data_loaders, workflow, "max_iters", max_iters)
         state.max_epochs = 1
-        self._val_loader = self._workflow_loader(data_loaders, workflow, "val")
         self._start_message(workflow, f"{state.max_iters} iters")
         call_hook = self.call_hook
         call_hook("before_run")
@@ -720,16 +738,7 @@ class IterBasedRunner(BaseRunner):
         state.dataloader = None if train_loader is None else train_loader._dataloader
         call_hook("before_train")
         call_hook("before_epoch")
-        while state.iter < state.max_iters and not state.stop_training:
-            for loader, (mode, iters) in zip(iter_loaders, workflow, strict=True):
-                self._inner_iter = 0
-                for _ in range(iters):
-                    if mode == "train" and (state.iter >= state.max_iters or state.stop_training):
-                        break
-                    if mode == "train":
-                        self.train(loader, **kwargs)
-                    else:
-                        self.val(loader, **kwargs)
+        self._run_workflow(iter_loaders, workflow, **kwargs)
         call_hook("after_epoch")
         call_hook("after_train")
         call_hook("after_run")
