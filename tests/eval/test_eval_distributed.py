@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from eval_dist_worker import VAL_SIZE, Classifier, val_set
-from ports import free_port
+from torchrun import run_two_ranks
 
 from hooks_eval import Accuracy, MeanSquaredError
 
@@ -24,21 +19,7 @@ TIMEOUT = 120  # seconds; the run takes about 10
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
     out_dir = tmp_path_factory.mktemp("eval_dist")
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-        "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(WORKER), str(out_dir),
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=env, start_new_session=True) as process:  # fmt: skip
-        try:
-            _, stderr = process.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            _, stderr = process.communicate()
-            pytest.fail(f"torchrun did not finish in {TIMEOUT} s:\n{stderr[-4000:]}")
-    assert process.returncode == 0, stderr[-4000:]
-    return out_dir, [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+    return out_dir, run_two_ranks(WORKER, out_dir, TIMEOUT)
 
 
 def single_process_metrics(weights: dict[str, torch.Tensor]) -> dict[str, float]:
