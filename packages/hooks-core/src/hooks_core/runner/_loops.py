@@ -14,6 +14,7 @@ from ..dataset._samplers import InfiniteSampler
 from ..registry._roots import LOOPS
 from ..runtime._signals import StopRequested
 from ..utils import check_positive_int
+from ._input_checks import check_has_batches, check_val_schedule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,6 +103,14 @@ class _TrainLoop(BaseLoop):
         self._epoch = epoch
         self._iter = iteration
 
+    def check_before_training(self, scheduled_validation: bool) -> None:
+        """Refuse an empty training set; warn if a `scheduled_validation` would barely run."""
+        check_has_batches(self.dataloader)
+        if scheduled_validation:
+            by_epoch = getattr(self, "by_epoch", True)
+            length, unit = (self.max_epochs, "epochs") if by_epoch else (self.max_iters, "iters")
+            check_val_schedule(self.val_begin, min(self._intervals), length, unit)
+
     def _update_val_interval(self, progress: int) -> None:
         """Apply `dynamic_intervals`: the interval of the last milestone reached."""
         self.val_interval = self._intervals[bisect.bisect(self._milestones, progress) - 1]
@@ -121,7 +130,10 @@ class _TrainLoop(BaseLoop):
         )
         call_hook("after_train_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)
         self._iter += 1
-        if self._stop_signal is not None:
+
+    def _stop_if_requested(self) -> None:
+        """Raise `StopRequested` if a stop signal arrived and training would otherwise go on."""
+        if self._stop_signal is not None and not self.stop_training:
             raise StopRequested(self._stop_signal)
 
 
@@ -171,6 +183,8 @@ class EpochBasedTrainLoop(_TrainLoop):
             self._update_val_interval(self._epoch)
             if self._should_validate(self._epoch, self._max_epochs):
                 runner.val_loop.run()
+            if self._stop_signal is not None and self._epoch < self._max_epochs:
+                self._stop_if_requested()
         self._call_hook("after_train")
         return runner.model
 
@@ -182,6 +196,9 @@ class EpochBasedTrainLoop(_TrainLoop):
         start = self._iter - self._epoch * len(self.dataloader)
         for batch_idx, data_batch in enumerate(_batches_from(self.dataloader, start), start):
             self._run_iter(batch_idx, data_batch)
+            # On the epoch's last iteration, stop after its checkpoint and validation (in `run`).
+            if self._stop_signal is not None and batch_idx + 1 < len(self.dataloader):
+                self._stop_if_requested()
         self._call_hook("after_train_epoch")
         self._epoch += 1
 
@@ -234,6 +251,9 @@ class IterBasedTrainLoop(_TrainLoop):
             if self._should_validate(self._iter, self._max_iters):
                 runner.val_loop.run()
                 runner.model.train()
+            # After this iteration's validation and checkpoint, so a resumed run misses neither.
+            if self._stop_signal is not None and self._iter < self._max_iters:
+                self._stop_if_requested()
         self._call_hook("after_train_epoch")
         self._call_hook("after_train")
         return runner.model

@@ -36,6 +36,8 @@ from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests
 from . import _builders, _checkpointing
 from ._default_hooks import merge_default_hooks
 from ._environment import apply_env_cfg
+from ._input_checks import check_dataloader
+from ._loops import _TrainLoop
 from ._mmcv import MMCV_KEYS, from_mmcv_config, from_mmcv_log_config
 from ._randomness import set_random_seed
 from ._stage import Stage
@@ -160,6 +162,9 @@ class Runner:
         _check_complete("train", train_dataloader, train_cfg, optim_wrapper, "optim_wrapper")
         _check_complete("val", val_dataloader, val_cfg, val_evaluator, "val_evaluator")
         _check_complete("test", test_dataloader, test_cfg, test_evaluator, "test_evaluator")
+        for stage, dataloader in (("train", train_dataloader), ("val", val_dataloader),
+                                  ("test", test_dataloader)):  # fmt: skip
+            check_dataloader(dataloader, f"{stage}_dataloader")
         if param_scheduler is not None and optim_wrapper is None:
             raise ValueError("param_scheduler needs an optim_wrapper to schedule")
         _check_scheduler_cfg(param_scheduler)
@@ -612,6 +617,10 @@ class Runner:
         if self.val_loop is not None:
             _require_method(self.model, "val_step")
         _require_method(self.model, "train_step")
+        if isinstance(loop, _TrainLoop):  # the schedule is checked only where the user set one
+            cfg = self._train.cfg
+            scheduled = isinstance(cfg, dict) and not {"val_interval", "val_begin"}.isdisjoint(cfg)
+            loop.check_before_training(scheduled and self.val_loop is not None)
         self.call_hook("before_run")
         self._init_model_weights()
         self.load_or_resume()
