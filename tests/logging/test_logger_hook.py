@@ -325,7 +325,7 @@ def test_epoch_based_text_lines_in_mmengine_format(tmp_path: Path) -> None:
 
 def test_epoch_numbers_align_to_the_width_of_max_epochs(tmp_path: Path) -> None:
     runner = logged_run(
-        tmp_path, dict(interval=5), train_cfg=dict(by_epoch=True, max_epochs=10, val_interval=20)
+        tmp_path, dict(interval=5), train_cfg=dict(by_epoch=True, max_epochs=10, val_interval=10)
     )
     runner.train()
     train = [line for line in log_lines(runner) if line.startswith("Epoch(train)")]

@@ -7,12 +7,16 @@ and retried with exponential back-off, each backend counting its own attempts;
 calls still undelivered at the end are reported with their steps. Essential
 backends (the JSON log) never drop a record: when their queue is full the
 training thread waits for room.
+
+Closing is bounded: every backend finishes at the same time, within one
+shared deadline; while that takes long, a line says what is waited for, and
+Ctrl-C (or the deadline) ends the wait at once with one report of what each
+backend had not delivered.
 """
 
 from __future__ import annotations
 
-import contextlib
-import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -22,7 +26,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
-__all__ = ["BackendWorker", "Delivery", "Call"]
+__all__ = ["BackendWorker", "Delivery", "Call", "backend_names"]
+
+FIRST_NOTICE_AFTER = 0.5  # seconds of waiting at the end before saying so (when records are left)
+NOTICE_EVERY = 5.0  # seconds between the lines that say what the end of a run waits for
+CTRL_C = "Ctrl-C stopped the wait for"  # the reason `Delivery.abandon` gives after a Ctrl-C
 
 
 class Call:
@@ -37,6 +45,11 @@ class Call:
         self.method = method
         self.args = args
         self.step = step
+
+    @property
+    def is_record(self) -> bool:
+        """Whether the call carries data (``log_*``), not bookkeeping (``flush``...)."""
+        return self.method.startswith("log_")
 
 
 class _Pending:
@@ -62,13 +75,16 @@ class _Marker:
 class BackendWorker:
     """Deliver calls to one backend from a daemon thread, in order, retrying failures.
 
+    What the worker holds (queued, being retried, set aside, given up, skipped)
+    changes only under its lock, so `undelivered_now` is exact from any thread.
+
     Args:
         backend: The backend whose methods are called.
         name: How reports name it, e.g. ``'TensorboardBackend'``.
         report: Receives one message per event worth a human's attention
-            (first failure, recovery, skipped calls, a close that failed or
-            timed out); called from the worker thread, except for skipped
-            calls (the thread calling `submit`) and a timeout (that of `close`).
+            (first failure, recovery, skipped calls, a close that failed);
+            called from the worker thread, except for skipped calls (the
+            thread calling `submit`).
         essential: Never drop a call: `submit` waits when the queue is full.
         queue_size: How many calls may wait in the queue.
         first_delay, max_delay: Back-off after a failure: the first wait, doubled
@@ -93,108 +109,149 @@ class BackendWorker:
         self.name = name
         self.essential = essential
         self._report = report
-        self._queue: queue.Queue[Call | _Marker] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Condition()
+        self._queue: deque[Call | _Marker] = deque()
+        self._queue_size = queue_size
+        self._queued = 0  # calls (not markers) in the queue
         self._first_delay, self._max_delay, self._max_attempts = (
             first_delay,
             max_delay,
             max_attempts,
         )
-        self._pending: deque[_Pending] = deque()
+        self._pending: deque[_Pending] = deque()  # taken from the queue, not delivered yet
         self._set_aside: list[_Pending] = []
+        self._given_up: list[Call] = []  # failed their last attempt while closing
+        self._dropped: list[Call] = []
         self._delay = first_delay
         self._next_attempt = 0.0
         self._failing: str | None = None  # the method whose failure is being retried
-        self._dropped: list[Call] = []
-        self._closed = False
+        self._closing = False
+        self._abandoned = threading.Event()
+        self.finished = threading.Event()  # set when the backend was closed
         self.undelivered: list[Call] = []  # filled when the worker finishes
         self._thread = threading.Thread(target=self._run, name=f"hooks-logging:{name}", daemon=True)
         self._thread.start()
 
-    # ------------------------------------------------------------ training thread
+    # ------------------------------------------------------------ other threads
     def submit(self, call: Call) -> None:
         """Queue `call`; waits for room only for an essential backend."""
-        if self._closed:
-            raise ValueError(f"the worker of {self.name} is closed")
-        if self.essential:
-            self._queue.put(call)
-            return
-        try:
-            self._queue.put_nowait(call)
-        except queue.Full:
-            if not self._dropped:
-                self._report(
-                    f"{self.name} cannot keep up: its queue of {self._queue.maxsize} calls is "
-                    "full, so calls are skipped for it (the JSON log keeps every record)"
-                )
-            self._dropped.append(call)
+        with self._lock:
+            if self.essential:
+                while self._queued >= self._queue_size and not self._closing:
+                    self._lock.wait()
+            if self._closing:
+                raise ValueError(f"the worker of {self.name} is closed")
+            if self._queued >= self._queue_size:
+                first_skip = not self._dropped
+                self._dropped.append(call)
+            else:
+                self._put(call)
+                return
+        if first_skip:
+            self._report(
+                f"{self.name} cannot keep up: its queue of {self._queue_size} calls is "
+                "full, so calls are skipped for it (the JSON log keeps every record)"
+            )
 
-    def drain(self, timeout: float | None = None) -> bool:
-        """Wait until the worker reached every call queued so far; False if `timeout` ran out.
+    def mark(self) -> threading.Event:
+        """An event set once the worker reached every call queued so far (or finished).
 
         On the way it retries the calls it holds, stopping at the first that
         fails again, so behind a failing backend some calls are not attempted.
-        A queue that stays full for `timeout` raises ``queue.Full``.
         """
-        marker = _Marker(final=False)
-        self._queue.put(marker, timeout=timeout)
-        return marker.done.wait(timeout)
+        with self._lock:
+            if self._closing:
+                return self.finished
+            marker = _Marker(final=False)
+            self._put(marker)
+        return marker.done
 
-    def close(self, timeout: float | None = None) -> list[Call]:
-        """Deliver what can be delivered, close the backend, and return the undelivered calls.
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the worker reached every call queued so far; False if `timeout` ran out."""
+        return self.mark().wait(timeout)
 
-        Waits for the worker at most `timeout` seconds (twice that if its queue
-        is full); the calls it had not delivered by then count as undelivered.
+    def begin_close(self) -> None:
+        """Refuse new calls; the worker delivers what it holds, then closes the backend."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            self._put(_Marker(final=True))
+
+    def abandon(self) -> list[Call]:
+        """Stop delivering and return the calls not delivered by now.
+
+        A call the backend is in the middle of counts as undelivered. The worker
+        stops when that call returns and then closes the backend on its own
+        thread; nothing here waits for it.
         """
-        if self._closed:
-            return self.undelivered
-        self._closed = True
-        marker = _Marker(final=True)
-        with contextlib.suppress(queue.Full):  # then the join below times out too
-            self._queue.put(marker, timeout=timeout)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._report(
-                f"{self.name} did not finish within {timeout} s; what it had not written by then "
-                "is reported as undelivered"
-            )
+        self.begin_close()
+        with self._lock:
+            self._abandoned.set()
+            self._lock.notify_all()
+            if self.finished.is_set():
+                return self.undelivered
+            return self._not_delivered()
+
+    def records_left(self) -> int:
+        """How many ``log_*`` calls the worker still means to deliver."""
+        with self._lock:
             held = [entry.call for entry in (*self._set_aside, *self._pending)]
-            return [*held, *_queued_calls(self._queue), *self._dropped]
-        return self.undelivered
+            return sum(call.is_record for call in (*held, *_calls(self._queue)))
+
+    def _put(self, item: Call | _Marker) -> None:
+        """Append `item` to the queue and wake the worker (the lock is held)."""
+        self._queue.append(item)
+        self._queued += isinstance(item, Call)
+        self._lock.notify_all()
+
+    def _not_delivered(self) -> list[Call]:
+        """Every call not delivered yet, in order (the lock is held)."""
+        held = [entry.call for entry in (*self._set_aside, *self._pending)]
+        return [*self._given_up, *held, *_calls(self._queue), *self._dropped]
 
     # ------------------------------------------------------------ worker thread
     def _run(self) -> None:
         while True:
-            timeout = None
-            if self._pending:
-                timeout = max(0.0, self._next_attempt - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if isinstance(item, Call):
-                self._pending.append(_Pending(item))
-                self._deliver()
-            elif isinstance(item, _Marker):
-                if item.final:
-                    self._finish()
-                    item.done.set()
-                    return
+            item = self._take()
+            if (isinstance(item, _Marker) and item.final) or self._abandoned.is_set():
+                self._finish()
+                return
+            if isinstance(item, _Marker):
                 self._deliver(force=True)
                 item.done.set()
-            else:
+            else:  # a new call, or the time to retry the ones held
                 self._deliver()
+
+    def _take(self) -> Call | _Marker | None:
+        """The next item of the queue (a call joins `_pending`), or None when a retry is due."""
+        with self._lock:
+            if not self._queue and not self._abandoned.is_set():
+                timeout = None
+                if self._pending:
+                    timeout = max(0.0, self._next_attempt - time.monotonic())
+                self._lock.wait(timeout)
+            if not self._queue:
+                return None
+            item = self._queue.popleft()
+            if isinstance(item, Call):
+                self._queued -= 1
+                self._pending.append(_Pending(item))
+                self._lock.notify_all()  # room for an essential backend's caller
+            return item
 
     def _deliver(self, force: bool = False) -> None:
         """Make the pending calls in order, stopping at a failure (then backing off)."""
         if self._failing and not force and time.monotonic() < self._next_attempt:
             return
-        while self._pending:
+        while self._pending and not self._abandoned.is_set():
             entry = self._pending[0]
             error = self._make(entry.call)
             if error is not None:
                 self._failed(entry, error)
                 return
-            self._pending.popleft()
+            with self._lock:
+                self._pending.popleft()
 
     def _make(self, call: Call) -> Exception | None:
         """Make one call; return its error, or None (reporting a recovery after failures)."""
@@ -219,7 +276,8 @@ class BackendWorker:
                 "retried with back-off (the JSON log has every record)"
             )
         if entry.failures >= self._max_attempts:
-            self._set_aside.append(self._pending.popleft())
+            with self._lock:
+                self._set_aside.append(self._pending.popleft())
         self._next_attempt = time.monotonic() + self._backoff()
 
     def _backoff(self) -> float:
@@ -233,26 +291,33 @@ class BackendWorker:
 
         Each call gets the attempts it has left, with back-off, until one has used
         all of them: the backend is then taken to be down, and every call after it
-        gets a single attempt, so closing a dead backend does not wait on each call.
+        gets a single attempt, so closing a dead backend does not wait on each
+        call. `abandon` stops this at the next call or back-off.
         """
-        self._pending.extendleft(reversed(self._set_aside))
-        self._set_aside = []
-        undelivered: list[Call] = []
+        with self._lock:
+            self._pending.extendleft(reversed(self._set_aside))
+            self._set_aside = []
         backend_up = True
-        while self._pending:
-            entry = self._pending.popleft()
-            while self._make(entry.call) is not None:
+        while self._pending and not self._abandoned.is_set():
+            entry = self._pending[0]
+            while (error := self._make(entry.call)) is not None:
                 entry.failures += 1
                 if not backend_up or entry.failures >= self._max_attempts:
-                    undelivered.append(entry.call)
                     backend_up = False
                     break
-                time.sleep(self._backoff())
+                if self._abandoned.wait(self._backoff()):
+                    break
+            with self._lock:
+                self._pending.popleft()
+                if error is not None:
+                    self._given_up.append(entry.call)
         try:
             self.backend.close()
         except Exception as err:
             self._report(f"{self.name} failed to close: {type(err).__name__}: {err}")
-        self.undelivered = undelivered + self._dropped
+        with self._lock:
+            self.undelivered = self._not_delivered()
+            self.finished.set()
 
 
 class Delivery:
@@ -260,8 +325,10 @@ class Delivery:
 
     Args:
         workers: One `BackendWorker` per backend.
-        report: Where the close summary goes.
-        close_timeout: How long `close` waits for each worker.
+        report: Where the close summary goes (a warning).
+        close_timeout: How long `close` waits for all the workers together.
+        progress: Where the lines saying what `close` waits for go (info);
+            `report` by default.
     """
 
     def __init__(
@@ -269,11 +336,14 @@ class Delivery:
         workers: Sequence[BackendWorker],
         report: Callable[[str], None],
         close_timeout: float = 60.0,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.workers = list(workers)
         self._report = report
+        self._progress = progress or report
         self._close_timeout = close_timeout
         self.closed = False
+        self._settled = False  # the close's outcome was reported
 
     def call(self, method: str, *args: Any, step: int | None = None) -> None:
         """Queue ``backend.<method>(*args)`` for every backend."""
@@ -282,32 +352,139 @@ class Delivery:
             worker.submit(call)
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every worker reached every call queued so far (see `BackendWorker.drain`)."""
-        return all([worker.drain(timeout) for worker in self.workers])
+        """Wait until every worker reached every call queued so far, all within `timeout`."""
+        events = [worker.mark() for worker in self.workers]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return all(event.wait(_left(deadline)) for event in events)
 
-    def close(self) -> dict[str, list[Call]]:
-        """Close every worker and report, per backend, the calls it did not deliver."""
-        if self.closed:
-            return {}
+    def begin_close(self) -> None:
+        """Let every worker deliver what it holds and close its backend, without waiting."""
         self.closed = True
-        undelivered = {}
         for worker in self.workers:
-            missed = worker.close(self._close_timeout)
-            if missed:
-                undelivered[worker.name] = missed
-                self._report(f"{worker.name}: {_describe(missed)} not delivered")
+            worker.begin_close()
+
+    def close(self, deadline: float | None = None, note: str = "") -> dict[str, list[Call]]:
+        """Close every backend by `deadline` and report, per backend, what it did not deliver.
+
+        Every worker finishes at once, so all share the one deadline
+        (``time.monotonic()`` seconds; by default `close_timeout` from now).
+        While the wait lasts, a line every few seconds says what is left.
+        Workers still busy at the deadline are abandoned (`BackendWorker.abandon`).
+
+        Args:
+            deadline: When to stop waiting.
+            note: Added to the report of undelivered calls (where else they are).
+
+        Returns:
+            The undelivered calls of each backend that missed some.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C ended the wait; the undelivered calls
+                were reported first (see `abandon`).
+        """
+        if self._settled:
+            return {}
+        self.begin_close()
+        if deadline is None:
+            deadline = time.monotonic() + self._close_timeout
+        try:
+            finished = self._wait(deadline)
+        except KeyboardInterrupt:
+            self.abandon(CTRL_C, note)
+            raise
+        timed_out = f"close_timeout={self._close_timeout:g} s ran out while waiting for"
+        return self.abandon("" if finished else timed_out, note)
+
+    def abandon(self, reason: str, note: str = "") -> dict[str, list[Call]]:
+        """Stop waiting, and report in one warning, per backend, the calls not delivered.
+
+        `reason` says why workers still delivering were stopped ("" when none
+        is), as the start of a sentence ended by their number: `CTRL_C` or
+        ``close_timeout=60 s ran out while waiting for``. Each such worker stops
+        at its next call and closes its backend on its own thread; nothing here
+        waits. Does nothing once reported.
+        """
+        if self._settled:
+            return {}
+        self.begin_close()
+        self._settled = True
+        busy = sum(not worker.finished.is_set() for worker in self.workers)
+        undelivered = {w.name: missed for w in self.workers if (missed := w.abandon())}
+        if not undelivered:
+            return undelivered
+        parts = "; to ".join(f"{name}: {_describe(calls)}" for name, calls in undelivered.items())
+        lead = f"{reason} {_backends(busy)}; " if reason and busy else ""
+        self._report(f"{lead}not delivered to {parts}" + (f" ({note})" if note else ""))
         return undelivered
 
+    def _wait(self, deadline: float) -> bool:
+        """Wait for every worker until `deadline`, saying now and then what is waited for.
 
-def _queued_calls(calls: queue.Queue[Call | _Marker]) -> list[Call]:
-    found: list[Call] = []
-    while True:
-        try:
-            item = calls.get_nowait()
-        except queue.Empty:
-            return found
-        if isinstance(item, Call):
-            found.append(item)
+        The first line comes after `FIRST_NOTICE_AFTER` seconds if records are
+        still to deliver (a wait for the backends' own closing only gets one
+        from `NOTICE_EVERY` seconds on); when all finish sooner, nothing is said.
+        """
+        notice, first = time.monotonic() + FIRST_NOTICE_AFTER, True
+        for worker in self.workers:
+            while not worker.finished.wait(_left(min(deadline, notice))):
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                if now >= notice:
+                    self._tell_waiting(deadline, quiet_unless_records=first)
+                    notice, first = now + NOTICE_EVERY, False
+        return True
+
+    def _tell_waiting(self, deadline: float, quiet_unless_records: bool) -> None:
+        busy = [w for w in self.workers if not w.finished.is_set()]
+        left = [worker.records_left() for worker in busy]
+        if not busy or (quiet_unless_records and not any(left)):
+            return
+        what = "deliver" if any(left) else "close"
+        states = ", ".join(
+            f"{w.name} {count} record{'s' * (count != 1)} left" if count else f"{w.name} closing"
+            for w, count in zip(busy, left, strict=True)
+        )
+        line = (
+            f"waiting for {_backends(len(busy))} to {what}: {states}; up to "
+            f"{max(0.0, deadline - time.monotonic()):.0f} s more "
+            f"(close_timeout={self._close_timeout:g} s)"
+        )
+        if _ctrl_c_interrupts():
+            line += "; press Ctrl-C to stop waiting"
+        self._progress(line)
+
+
+def backend_names(backends: Iterable[Any]) -> list[str]:
+    """What reports call each backend: its class name, numbered from the second of a class on."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for backend in backends:
+        name = type(backend).__name__
+        seen[name] = count = seen.get(name, 0) + 1
+        names.append(f"{name} #{count}" if count > 1 else name)
+    return names
+
+
+def _calls(items: Iterable[Call | _Marker]) -> list[Call]:
+    return [item for item in items if isinstance(item, Call)]
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until `deadline` (never negative), or None for no deadline."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _backends(count: int) -> str:
+    return f"{count} backend{'s' * (count != 1)}"
+
+
+def _ctrl_c_interrupts() -> bool:
+    """Whether Ctrl-C raises KeyboardInterrupt here: the main thread, Python's own handler."""
+    return (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
 
 
 def _describe(calls: Iterable[Call]) -> str:

@@ -10,10 +10,11 @@ own (see `_delivery`), so a slow tracking server does not slow training.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 
-from ._delivery import BackendWorker, Delivery
+from ._delivery import BackendWorker, Delivery, backend_names
 from ._logger_hook import _build_backends, _is_json
 from ._secrets import mask_secrets
 
@@ -34,9 +35,11 @@ class Forwarder:
             takes ``save_dir`` get the `save_dir` given to `start`.
         queue_size: Records a backend may have waiting before it is skipped
             (a JSON backend never skips: the caller waits for room).
-        close_timeout: Seconds `flush` and `close` wait for each backend.
-        report: Where failures and undelivered records are reported; a
-            warning of the ``hooks_logging`` logger by default.
+        close_timeout: Seconds `flush` and `close` wait, at most, for all the
+            backends together (see `LoggerHook` for what `close` reports).
+        report: Where failures, undelivered records and what `close` waits
+            for are reported; a warning of the ``hooks_logging`` logger by
+            default (so it shows without any logging set up).
     """
 
     def __init__(
@@ -70,15 +73,15 @@ class Forwarder:
         workers = [
             BackendWorker(
                 backend,
-                type(backend).__name__,
+                name,
                 self._report,
                 essential=_is_json(backend),
                 queue_size=self.queue_size,
             )
-            for backend in self.backends
+            for backend, name in zip(self.backends, backend_names(self.backends), strict=True)
         ]
         self._delivery = Delivery(workers, self._report, self.close_timeout)
-        atexit.register(self.close)
+        atexit.register(self._close_at_exit)
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Queue one record for every backend."""
@@ -100,10 +103,19 @@ class Forwarder:
         return self._delivery.drain(self.close_timeout)
 
     def close(self) -> None:
-        """Deliver what is queued, close every backend, and report what was not delivered."""
+        """Deliver what is queued, close every backend, and report what was not delivered.
+
+        While that lasts, a line every few seconds says what is left; Ctrl-C
+        stops the wait, reports what was not delivered and raises KeyboardInterrupt.
+        """
         if self._delivery is not None and not self._delivery.closed:
+            atexit.unregister(self._close_at_exit)
             self._delivery.close()
-            atexit.unregister(self.close)
+
+    def _close_at_exit(self) -> None:
+        """`close` at the end of the process, where a Ctrl-C only ends the wait."""
+        with contextlib.suppress(KeyboardInterrupt):
+            self.close()
 
     def _started(self) -> Delivery:
         if self._delivery is None:

@@ -17,16 +17,18 @@ without `before_run`: the first call sets the logging up.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import os.path as osp
 import sys
+import time
 
 from hooks_core import HOOKS, LOG_BACKENDS, Hook
 from hooks_core.checkpoint import check_local_path
 from hooks_core.model import unwrap_model
 from hooks_core.utils import check_positive_int
 
-from ._delivery import BackendWorker, Delivery
+from ._delivery import CTRL_C, BackendWorker, Delivery, backend_names
 from ._json_backend import JsonBackend
 from ._mmcv_log_buffer import LogBufferReader
 from ._progress import ProgressBar, progress_wanted
@@ -71,9 +73,33 @@ class LoggerHook(Hook):
         progress_bar: Draw a progress bar (tqdm) for train, val and test epochs.
             None draws it when stdout is a terminal and tqdm is installed.
         queue_size: Records a backend may have waiting before it is skipped.
-        close_timeout: Seconds the end of the run waits for each backend.
+        close_timeout: Seconds the end of the run waits, at most, for all the
+            backends together to deliver what they hold and close (see "The
+            end of a run" below). Records still undelivered then are reported
+            as lost for that backend, with their count and steps; the JSON log
+            has them. The default, 60 s, lets a healthy tracker catch up with a
+            backlog and finish (W&B's upload, MLflow's buffered metrics and log
+            artifacts), while a dead server holds a finished job up for a
+            minute at most.
         retry_delay, max_retry_delay: Back-off of a failing backend: the first
             wait in seconds, doubled after each failure up to the maximum.
+
+    The end of a run: the JSON logs are closed first (they are local files,
+    complete on disk before anything else is waited for; the text log is
+    written as each line comes), then the hook waits for the other backends,
+    which all deliver and close at the same time, within one `close_timeout`.
+    When everything was delivered already, this is instant and silent. When
+    records are still left after half a second, an INFO line says so, and
+    then one every 5 s: which backends, how many records each has left, how
+    long the wait may still last (a wait for the backends' own closing, with
+    every record delivered, gets its first line at 5 s). Ctrl-C ends the wait at once: one warning
+    says what each backend did not get, those still busy stop at their next
+    call and close on their own threads (not waited for), the text log is
+    closed and the logs copied to `out_dir`; then the KeyboardInterrupt goes
+    on, so ``train()`` does not return as if the run had ended normally and
+    the script stops, as Ctrl-C in Hugging Face's Trainer or Lightning's
+    (which shuts down and exits with status 1) does. The ``after_run`` of
+    hooks called after this one is then skipped.
 
     Several logger hooks in one runner (say the default `LoggerHook` and an
     MMCV-style ``TensorboardLoggerHook``) merge into the first one in call
@@ -179,14 +205,21 @@ class LoggerHook(Hook):
         self._start(runner)
 
     def after_run(self, runner: Any) -> None:
+        """Close the logs (see `close_timeout`), then copy them to `out_dir`.
+
+        A Ctrl-C that stops the wait for the backends is raised again from
+        here, once the logs are closed and copied.
+        """
         if self._logs is None:  # called directly, nothing logged: only copy the logs
             self._prepare(runner)
-        if self._logs and self._closes_backends():
-            self._close()
-            atexit.unregister(self._close_at_exit)
-        if self.out_dir is not None and getattr(runner, "rank", 0) == 0:
-            self._copy_logs(runner)  # after the first logger hook closed the logs
-        self._logs = None  # the next run (or call) starts again
+        try:
+            if self._logs and self._closes_backends():
+                atexit.unregister(self._close_at_exit)
+                self._close()
+        finally:
+            if self.out_dir is not None and getattr(runner, "rank", 0) == 0:
+                self._copy_logs(runner)  # after the first logger hook closed the logs
+            self._logs = None  # the next run (or call) starts again
 
     def _prepare(self, runner: Any) -> None:
         """Name the run's files and decide whether this hook logs (the first one, on rank 0)."""
@@ -225,18 +258,21 @@ class LoggerHook(Hook):
         workers = [
             BackendWorker(
                 backend,
-                type(backend).__name__,
+                name,
                 report,
                 essential=_is_json(backend),
                 queue_size=self.queue_size,
                 first_delay=self.retry_delay,
                 max_delay=self.max_retry_delay,
             )
-            for backend in backends
+            for backend, name in zip(backends, backend_names(backends), strict=True)
         ]
         self._text = TextBackend(logger=runner.logger)
-        self._json = Delivery([w for w in workers if w.essential], report, self.close_timeout)
-        self._sinks = Delivery([w for w in workers if not w.essential], report, self.close_timeout)
+        progress = runner.logger.info  # what the end of the run waits for
+        essential = [w for w in workers if w.essential]
+        self._json = Delivery(essential, report, self.close_timeout, progress)
+        others = [w for w in workers if not w.essential]
+        self._sinks = Delivery(others, report, self.close_timeout, progress)
         self._deliveries = (self._json, self._sinks)
         self._visualizer_link.start(self._deliveries, workers)
         cfg = getattr(runner, "cfg", None)
@@ -491,20 +527,46 @@ class LoggerHook(Hook):
         return self._text is not None and not self._text.closed
 
     def _close(self) -> None:
+        """Close every backend within one `close_timeout`, the JSON logs first; then the text log.
+
+        All backends finish at once; the JSON logs (local files) are waited
+        for first, so they are complete on disk while the wait for the others
+        goes on.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C stopped the wait (what was not delivered
+                has been reported, and the text log closed).
+        """
         if self._bar is not None:
             self._bar.close()
         assert self._text is not None
         if self._visualizer_link is not None:  # the visualizer must not write to closed backends
             self._visualizer_link.stop()
             self._visualizer_link = None
-        for delivery in self._deliveries:  # the JSON log first, as before any other backend
-            delivery.close()
-        self._text.close()
+        assert self._json is not None and self._sinks is not None
+        deadline = time.monotonic() + self.close_timeout
+        for delivery in self._deliveries:
+            delivery.begin_close()
+        paths = [worker.backend.path for worker in self._json.workers]
+        note = f"the JSON log has every record: {paths[0]}" if paths else ""
+        try:
+            if self._json.close(deadline):  # then it does not have every record
+                note = ""
+            self._sinks.close(deadline, note)
+        except KeyboardInterrupt:
+            self._sinks.abandon(CTRL_C)  # if the Ctrl-C came while the JSON log closed
+            raise
+        finally:
+            self._text.close()
 
     def _close_at_exit(self) -> None:
-        """Deliver what is queued when the process exits without reaching `after_run`."""
+        """Deliver what is queued when the process exits without reaching `after_run`.
+
+        A Ctrl-C then only ends the wait (the process is ending anyway).
+        """
         if self._closes_backends():
-            self._close()
+            with contextlib.suppress(KeyboardInterrupt):
+                self._close()
 
     def _backend_configs(self, runner: Any) -> list[Any]:
         """The backends this hook asks for (MMCV-style subclasses add theirs)."""
