@@ -180,3 +180,25 @@ def test_a_rerun_does_not_write_among_an_earlier_runs_checkpoints(tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert "removed 5 checkpoint files of the earlier run" in again.stdout
     assert sorted(p.name for p in work.glob("*.pth")) == ["iter_1.pth", "iter_2.pth"]
+
+
+def test_overwrite_leaves_a_run_still_training_there_alone(tmp_path: Path) -> None:
+    import fcntl
+    import json
+    import os
+
+    write(
+        tmp_path / "exp.py", "_base_ = 'run.py'\ncustom_hooks = [dict(type='toy.SaveEveryIter')]\n"
+    )
+    assert hooks_train(tmp_path, "exp.py").returncode == 0
+    work = tmp_path / "work"
+    before = sorted(path.name for path in work.glob("*.pth"))
+    # What a run training there holds: the lock file, locked, naming it.
+    with open(work / ".hooks.lock", "w", encoding="utf-8") as lock:
+        json.dump({"pid": os.getpid(), "host": "elsewhere", "since": "now"}, lock)
+        lock.flush()
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        line = the_error_line(hooks_train(tmp_path, "exp.py", "--overwrite"))
+    assert f"work_dir {work} is in use" in line
+    assert f"pid {os.getpid()} on host elsewhere" in line
+    assert sorted(path.name for path in work.glob("*.pth")) == before  # nothing removed

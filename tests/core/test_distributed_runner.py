@@ -174,7 +174,7 @@ def test_only_rank_0_writes_the_log_and_checkpoints(run: dict[str, Any]) -> None
     written0 = sorted(str(p.relative_to(work0)) for p in work0.rglob("*") if p.is_file())
     log = str(Path(rank0["log_dir"]).relative_to(work0) / f"{Path(rank0['log_dir']).name}.log")
     epochs = [f"epoch_{epoch}.pth" for epoch in range(1, MAX_EPOCHS + 1)]
-    assert written0 == sorted([log, *epochs, "last_checkpoint"])
+    assert written0 == sorted([log, *epochs, "last_checkpoint", ".hooks.lock"])  # rank 0's lock
     assert "Hooks will be executed in the following order" in (work0 / log).read_text()
     assert [p for p in Path(rank1["work_dir"]).rglob("*") if p.is_file()] == []
     assert Path(rank1["work_dir"]).parent == out_dir

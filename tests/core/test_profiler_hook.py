@@ -230,7 +230,7 @@ def test_in_a_runner_it_stops_when_training_ends_early(tmp_path: Path) -> None:
                 runner.train_loop.stop_training = True
 
     hook = ProfilerHook(by_epoch=False, profile_times=8, json_trace_path=tmp_path / "t.json")
-    train_cfg = dict(by_epoch=False, max_iters=10, val_interval=100)
+    train_cfg = dict(by_epoch=False, max_iters=10, val_interval=10)
     runner = Runner(**runner_kwargs(tmp_path, train_cfg=train_cfg),
                     custom_hooks=[hook, StopAtThree()])  # fmt: skip
     runner.train()

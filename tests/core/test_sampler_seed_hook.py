@@ -69,7 +69,7 @@ def epoch_orders(tmp_path: Path, **kwargs: Any) -> list[list[float]]:
     seen: list[Any] = []
     recorder = FunctionHook("after_train_iter", lambda runner, batch_idx, data_batch=None,
                             outputs=None: seen.append(data_batch["targets"]))  # fmt: skip
-    train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=10)
+    train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=2)
     dataloader = dict(dataset=ToyDataset(16), batch_size=16, sampler=dict(type="DefaultSampler"))
     runner = Runner(**runner_kwargs(tmp_path, train_cfg=train_cfg, train_dataloader=dataloader),
                     custom_hooks=[recorder], **kwargs)  # fmt: skip

@@ -150,8 +150,12 @@ def test_the_default_hook_and_building_by_name() -> None:
          r"unknown rule 'bigger'; valid rules are \('greater', 'less'\)"),
         (dict(save_best=["acc"], rule=["greater", "loss"]), ValueError,
          r"one rule for all save_best keys or one per key \(1\), got 2"),
-        (dict(save_best="mse"), ValueError,
-         "cannot infer whether 'mse' is better greater or less.*give rule='greater'"),
+        (dict(interval=-5), ValueError,
+         r"interval=-5 is not valid: give the number of epochs between two saves \(> 0\), "
+         r"or -1 to save only the last checkpoint \(save_last\)"),
+        (dict(interval=-2, by_epoch=False), ValueError, "number of iterations between"),
+        (dict(max_keep_ckpts=-3), ValueError,
+         r"max_keep_ckpts=-3 is not valid: give how many .* \(> 0\), or -1 to keep all"),
         (dict(greater_keys=3), TypeError, "greater_keys must be a str or a list of str, got 3"),
         (dict(out_dir="s3://bucket/ckpts"), ValueError, "remote storage is not supported yet"),
         (dict(out_dir="http://host/ckpts"), ValueError, "remote storage"),
@@ -197,8 +201,7 @@ def test_a_subclass_changes_the_default_keys() -> None:
         _default_greater_keys = ("ap",)
 
     assert DetectionCheckpointHook(save_best="bbox_ap").rules == ["greater"]
-    with pytest.raises(ValueError, match="cannot infer whether 'acc'"):
-        DetectionCheckpointHook(save_best="acc")
+    assert DetectionCheckpointHook(save_best="acc").rules == [None]  # the metrics decide
 
 
 def test_storage_options_are_accepted_for_local_folders(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -59,16 +60,27 @@ def test_threshold_and_non_finite_stop_at_once(tmp_path: Path) -> None:
     assert stopped_at(tmp_path / "c", with_nan, check_finite=False) == 3
 
 
-def test_missing_monitor_warns_or_raises_when_strict(tmp_path: Path) -> None:
-    runner = scripted_runner(tmp_path / "a", [ScriptedMetric(RISING, "acc")],
-                             [EarlyStoppingHook("top1", rule="greater")], checkpoint=None,
-                             train_cfg=epochs(1))  # fmt: skip
-    with pytest.warns(UserWarning, match=r"metrics \['acc'\] do not include the monitored 'top1'"):
+def test_missing_monitor_warns_once_or_raises_when_strict(tmp_path: Path) -> None:
+    """Three validations without the monitor: one warning, saying what it means and the fix."""
+    flat = {1: 0.5, 2: 0.5, 3: 0.5}
+    runner = scripted_runner(tmp_path / "a", [ScriptedMetric(flat, "acc")],
+                             [EarlyStoppingHook("top1", rule="greater", patience=1)],
+                             checkpoint=None, train_cfg=epochs(3))  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # a repeated warning would be recorded again
         runner.train()
+    told = [str(w.message) for w in caught if "EarlyStoppingHook" in str(w.message)]
+    assert told == [
+        "EarlyStoppingHook monitor='top1' is not among the validation metrics ['acc'], so "
+        "early stopping is inactive: validations without it are skipped (this warning is not "
+        "repeated). Set monitor to one of them; strict=True makes this an error"
+    ]
+    assert runner.epoch == 3  # inactive: monitoring 'acc', the same run stops at epoch 2
+    assert stopped_at(tmp_path / "c", flat, patience=1) == 2
     strict = scripted_runner(tmp_path / "b", [ScriptedMetric(RISING, "acc")],
                              [EarlyStoppingHook("top1", rule="greater", strict=True)],
                              checkpoint=None, train_cfg=epochs(1))  # fmt: skip
-    with pytest.raises(RuntimeError, match="set strict=False"):
+    with pytest.raises(RuntimeError, match="set monitor to one of them, or strict=False"):
         strict.train()
 
 
@@ -143,9 +155,9 @@ def feed(
 def test_a_missing_monitor_warns_or_raises_without_before_run(tmp_path: Path) -> None:
     runner = CheckpointingStandIn(tmp_path)
     metrics = {"accuracy/top1": 0.5, "loss": 0.23}
-    with pytest.warns(UserWarning, match="EarlyStoppingHook skipped this validation"):
+    with pytest.warns(UserWarning, match="EarlyStoppingHook monitor='acc' is not among"):
         EarlyStoppingHook(monitor="acc", rule="greater").after_val_epoch(runner, metrics)
-    with pytest.raises(RuntimeError, match=r"monitors 'acc', which is not among .*'loss'\]"):
+    with pytest.raises(RuntimeError, match=r"monitor='acc' is not among .*'loss'\]"):
         EarlyStoppingHook(monitor="acc", rule="greater", strict=True).after_val_epoch(
             runner, metrics
         )

@@ -216,7 +216,7 @@ def test_records_are_delivered_when_the_process_dies_of_an_exception(tmp_path: P
                     raise RuntimeError("crash at iteration 8")
 
         runner = Runner(**runner_kwargs({str(tmp_path)!r}, train_cfg=dict(by_epoch=False,
-                        max_iters=20, val_interval=100)), custom_hooks=[Crash()],
+                        max_iters=20, val_interval=20)), custom_hooks=[Crash()],
                         default_hooks=dict(logger=dict(type="LoggerHook", interval=1,
                                                        backends=["tensorboard"])))
         print(runner.log_dir, flush=True)

@@ -389,3 +389,84 @@ def test_step_scheduler_objects_are_accepted(tmp_path: Path) -> None:
     )
     runner.train()
     assert record.lrs[::5] == pytest.approx([1.0, 1.0, 0.1])
+
+
+# ---------------------------------------------------------------- epoch-based in iteration runs
+@pytest.mark.parametrize(
+    ("schedule", "named"),
+    [
+        (SCHEDULE, r"param_scheduler\[1\] \(MultiStepLR\)"),  # by_epoch=True is the default
+        (dict(type="StepLR", step_size=2, by_epoch=True), r"param_scheduler \(StepLR\)"),
+    ],
+    ids=["config list", "one config"],
+)
+def test_an_epoch_based_scheduler_in_an_iteration_run_fails_before_training(
+    tmp_path: Path, schedule: Any, named: str
+) -> None:
+    """MMEngine steps it once, after the last iteration; here the run refuses to start."""
+    record = RecordLR()
+    runner = make_runner(tmp_path, [record], train_cfg=dict(by_epoch=False, max_iters=12),
+                         param_scheduler=schedule)  # fmt: skip
+    match = (
+        rf"{named} is epoch-based \(by_epoch=True, the default\) but training runs in "
+        r"iterations \(IterBasedTrainLoop\), so it would step only once, after the last "
+        r"iteration\. Give it by_epoch=False with begin, end and milestones in iterations, or "
+        r"convert_to_iter_based=True"
+    )
+    with pytest.raises(ValueError, match=match):
+        runner.train()
+    assert (record.lrs, runner.iter) == ([], 0)  # not one iteration trained
+
+
+def test_a_built_epoch_based_scheduler_in_an_iteration_run_fails_too(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = TinyModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    runner = make_runner(
+        tmp_path, [], model=model, optim_wrapper=OptimWrapper(optimizer),
+        param_scheduler=[StepLR(optimizer, step_size=2, by_epoch=False),
+                         StepLR(optimizer, step_size=2)],
+        train_cfg=dict(by_epoch=False, max_iters=6),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"param_scheduler\[1\] \(StepLR\) is epoch-based"):
+        runner.train()
+
+
+def test_each_optimizer_s_schedulers_are_named_by_its_key(tmp_path: Path) -> None:
+    wrappers = dict(gen=dict(optimizer=dict(type="SGD", lr=0.1)),
+                    disc=dict(optimizer=dict(type="SGD", lr=0.1)))  # fmt: skip
+    runner = make_runner(
+        tmp_path, [], model=TwoParts(), optim_wrapper=wrappers,
+        param_scheduler=dict(gen=[dict(type="StepLR", step_size=2, by_epoch=False)],
+                             disc=[dict(type="MultiStepLR", milestones=[4])]),
+        train_cfg=dict(by_epoch=False, max_iters=6),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"param_scheduler\['disc'\]\[0\] \(MultiStepLR\)"):
+        runner.train()
+
+
+class TwoParts(TinyModel):
+    """Two sub-models, one optimizer each (an ``OptimWrapperDict`` by name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gen, self.disc = nn.Linear(3, 1), nn.Linear(3, 1)
+
+
+def test_converted_and_plateau_schedulers_run_by_iterations(tmp_path: Path) -> None:
+    """convert_to_iter_based=True trains, and so does an epoch-based ReduceOnPlateauLR: it
+    reacts to each validation, not to epochs."""
+    iterations = dict(by_epoch=False, max_iters=12, val_interval=3)
+    converted = make_runner(tmp_path / "a", [], train_cfg=iterations, param_scheduler=[
+        dict(type="MultiStepLR", milestones=[1], convert_to_iter_based=True)])  # fmt: skip
+    converted.train()
+    assert converted.param_schedulers[0].milestones == [5]  # one epoch: 5 iterations
+    record = RecordLR()
+    plateau = make_runner(
+        tmp_path / "b", [record], train_cfg=iterations,
+        val_dataloader=dict(dataset=Points(4), batch_size=4), val_cfg=dict(),
+        val_evaluator=LossMetric([1.0, 1.0, 1.0, 1.0]),
+        param_scheduler=[dict(type="ReduceOnPlateauLR", patience=1, factor=0.5)],
+    )  # fmt: skip
+    plateau.train()
+    assert record.lrs[::3] == pytest.approx([0.2, 0.2, 0.2, 0.1])  # halved after validation 3

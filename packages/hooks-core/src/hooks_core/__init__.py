@@ -72,6 +72,7 @@ __getattr__ = lazy_exports(
         "print_log": ".runtime",
         "HistoryBuffer": ".runtime",
         "TrainingInterrupted": ".runtime",
+        "WorkDirLockedError": ".runner",
         "DefaultSampler": ".dataset",
         "InfiniteSampler": ".dataset",
         "pseudo_collate": ".dataset",
@@ -136,6 +137,7 @@ if TYPE_CHECKING:
         Runner,
         TestLoop,
         ValLoop,
+        WorkDirLockedError,
         build_runner,
     )
     from .runtime import HistoryBuffer, MessageHub, MMLogger, TrainingInterrupted, print_log
@@ -179,6 +181,7 @@ __all__ = [
     "default_collate",
     "worker_init_fn",
     "TrainingInterrupted",
+    "WorkDirLockedError",
     # built-in hooks
     "RuntimeInfoHook",
     "IterTimerHook",

@@ -119,16 +119,19 @@ def _with_amp(optim_wrapper: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status, 2 for a mistake in the config or options."""
+    from .runner._work_dir_lock import WorkDirLockedError
+
     args = build_parser().parse_args(argv)
     setup = _Setup(args)
     try:
         runner = setup.build_runner()
-    except _USER_ERRORS as err:
-        if args.debug:
+        # Another run training into the work dir is a wrong --work-dir, not a crash.
+        _train_and_test(runner)
+    except (*_USER_ERRORS, WorkDirLockedError) as err:
+        if args.debug or (setup.built and not isinstance(err, WorkDirLockedError)):
             raise
         print(f"hooks-train: error: {setup.describe(err)}", file=sys.stderr)
         return _EXIT_USER_ERROR
-    _train_and_test(runner)
     return 0
 
 
@@ -143,6 +146,7 @@ class _Setup:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.culprit: str | None = None
+        self.built = False  # the runner exists: later errors are the run's, not the config's
 
     def build_runner(self) -> Runner:
         """Load the config, import its modules, apply the options and build the Runner."""
@@ -165,6 +169,7 @@ class _Setup:
             getattr(runner, stage)
         if cfg.get("train_cfg") is not None:
             runner.train_loop  # noqa: B018  (the loop and its dataloader, built on first read)
+        self.built = True
         return runner
 
     def describe(self, err: BaseException) -> str:
@@ -194,8 +199,18 @@ def _make_room(cfg: Mapping[str, Any], args: argparse.Namespace) -> None:
             "or start over in it with --overwrite (its checkpoints are removed)"
         )
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process removes them
-        for path in earlier:
-            path.unlink(missing_ok=True)
+        import logging
+
+        from .runner._work_dir_lock import WorkDirLock
+
+        # Held while deleting: a run still training there refuses this, naming itself.
+        lock = WorkDirLock.acquire(str(work_dir), "hooks-train --overwrite", logging.getLogger())
+        try:
+            for path in earlier:
+                path.unlink(missing_ok=True)
+        finally:
+            if lock is not None:
+                lock.release()
         print(f"hooks-train: removed {len(earlier)} checkpoint files of the earlier run in "
               f"{work_dir}")  # fmt: skip
 

@@ -57,7 +57,10 @@ class BestCheckpoints:
     """Which metrics to keep the best checkpoint of, by which rule, and the saving of it.
 
     The attribute names are MMEngine's: `key_indicators` and `rules`, one rule
-    per key (None for ``'auto'`` until the first metrics name its key).
+    per key. A rule is None until the first validation for ``'auto'`` (which
+    names its key) and for a key whose name says nothing: unlike MMEngine, which
+    refuses such a key at once, it is checked against the metrics first, so a
+    misspelt key is reported as one (listing the metrics), not as a missing rule.
 
     Args:
         keys: Metric names from `best_keys`, or ``['auto']`` for the first
@@ -71,8 +74,7 @@ class BestCheckpoints:
 
     Raises:
         TypeError: a `rule` that is not a str or a list of them.
-        ValueError: an unknown rule, a rule list of the wrong length, or a rule
-            that cannot be inferred.
+        ValueError: an unknown rule, or a rule list of the wrong length.
     """
 
     def __init__(
@@ -97,9 +99,13 @@ class BestCheckpoints:
         self._info_prefix = info_prefix
 
     def _rule_of(self, key: str, rule: str | None) -> str | None:
+        """The given rule, else the one inferred from `key`'s name; None if it says nothing."""
         if rule is not None or key == AUTO:
             return rule
-        return infer_rule(key, self.owner, self.greater_keys, self.less_keys)
+        try:
+            return infer_rule(key, self.owner, self.greater_keys, self.less_keys)
+        except ValueError:  # a typo, or a metric needing a rule: the first metrics tell
+            return None
 
     # ------------------------------------------------------------ message hub keys
     def score_key(self, key: str) -> str:
@@ -142,6 +148,7 @@ class BestCheckpoints:
 
         Raises:
             KeyError: a key is not among the metrics; the message lists them.
+            ValueError: a key's rule cannot be inferred from its name.
         """
         hub = runner.message_hub
         for key, rule in self._resolve(metrics):
@@ -161,16 +168,23 @@ class BestCheckpoints:
         if self.key_indicators == [AUTO]:
             first = next(iter(metrics))
             self.key_indicators = [first]
-            self.rules = [self._rule_of(first, self.rules[0])]
+            self.rules = [self.rules[0]]
             self.paths = {first: self.paths[AUTO]}
         missing = [key for key in self.key_indicators if key not in metrics]
         if missing:
+            keys = ", ".join(map(repr, missing))
             raise KeyError(
-                f"{self.owner}: save_best key {missing[0]!r} is not among the validation "
-                f"metrics {sorted(metrics)}; give one of them"
+                f"{self.owner}: save_best key{'s' if len(missing) > 1 else ''} {keys} "
+                f"{'are' if len(missing) > 1 else 'is'} not among the metrics this validation "
+                f"produced, {sorted(metrics)}: set save_best to one of them, or to 'auto' "
+                "for the first"
             )
-        pairs = list(zip(self.key_indicators, self.rules, strict=True))
-        return [(key, rule) for key, rule in pairs if rule is not None]  # only 'auto' had none
+        rules = [
+            rule or infer_rule(key, self.owner, self.greater_keys, self.less_keys)
+            for key, rule in zip(self.key_indicators, self.rules, strict=True)
+        ]  # the metric is there: a rule still missing is now the error
+        self.rules = [*rules]
+        return list(zip(self.key_indicators, rules, strict=True))
 
     def _save(
         self,

@@ -49,22 +49,27 @@ class CheckpointHook(Hook):
 
     Args:
         interval: Save every this many epochs (`by_epoch`) or iterations; -1 or
-            0 saves only the last one (with `save_last`).
+            0 (MMEngine's "never") saves only the last one (with `save_last`).
         by_epoch: Count in epochs, else in iterations.
         save_optimizer: Put the optimizer's state in regular checkpoints.
         save_param_scheduler: Put the schedulers' states in regular checkpoints.
         out_dir: Save to ``out_dir/<work dir name>`` instead of the work dir.
             A local folder: remote storage (``s3://``...) is not supported yet.
         max_keep_ckpts: Keep only this many latest regular checkpoints; -1 or 0
-            keeps all.
+            keeps all. Checkpoints the runner saved on SIGTERM
+            (``interrupted_iter_N.pth``) go too, once a checkpoint written after
+            the resume makes every kept one newer than them.
         save_last: Also save after the last epoch (or iteration).
         save_best: A metric name, a list of them, or ``'auto'`` (the first
             metric): after each validation, keep the checkpoint with the best
             score as ``best_{key}_{filename}`` (every ``/`` becomes ``_``),
             replacing the previous best. It holds the model and ``meta`` but no
-            optimizer or scheduler state.
+            optimizer or scheduler state. A key the first validation does not
+            produce is an error (`KeyError`) listing the metrics it produced.
         rule: ``'greater'`` or ``'less'``, one for all keys or one per key;
-            None infers it from the key's name (see `greater_keys`).
+            None infers it from the key's name (see `greater_keys`), at the
+            first validation if the name says nothing (`ValueError` there when
+            the metric exists but its name still says nothing).
         greater_keys: Names better greater, matched exactly then as parts of
             the key, ignoring case; MMEngine's ``_default_greater_keys``
             (``'acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU',
@@ -97,7 +102,8 @@ class CheckpointHook(Hook):
     Raises:
         TypeError: a count that is not an int; a `save_best`, `rule`,
             `greater_keys`, `less_keys` or `published_keys` of the wrong type.
-        ValueError: a negative `save_begin`, a `filename_tmpl` without a number,
+        ValueError: an `interval` or `max_keep_ckpts` below -1, a negative
+            `save_begin`, a `filename_tmpl` without a number,
             repeated `published_keys`, a remote `out_dir`, both `file_client_args`
             and `backend_args`, or a bad `save_best`/`rule` (see `BestCheckpoints`).
 
@@ -142,6 +148,7 @@ class CheckpointHook(Hook):
                 raise TypeError(f"CheckpointHook {name} must be an int, got {value!r}")
         if save_begin < 0:
             raise ValueError(f"CheckpointHook save_begin must be >= 0, got {save_begin}")
+        _check_counts(interval, max_keep_ckpts, "epochs" if by_epoch else "iterations")
         check_local_path(out_dir, file_client_args, backend_args, owner="CheckpointHook")
         self.interval = interval
         self.by_epoch = by_epoch
@@ -367,12 +374,14 @@ class CheckpointHook(Hook):
         path = self._path(step)
         info: dict[str, Any] = {"last_ckpt": path}
         dropped: list[int] = []
+        superseded: list[str] = []
         if self.max_keep_ckpts > 0:
             kept = [s for s in hub.get_info("keep_ckpt_ids", []) if s != step] + [step]
             dropped, info["keep_ckpt_ids"] = (
                 kept[: -self.max_keep_ckpts],
                 kept[-self.max_keep_ckpts :],
             )
+            superseded = self._superseded(hub, info["keep_ckpt_ids"], info)
         checkpoint = self._collect(
             runner, self.save_optimizer, self.save_param_scheduler, meta, self.by_epoch
         )
@@ -387,6 +396,9 @@ class CheckpointHook(Hook):
                 point_latest(path)
             for old in dropped:
                 remove_file(self._path(old))
+            for old_path in superseded:
+                if remove_file(old_path):
+                    runner.logger.info("Removed %s: newer checkpoints replace it", old_path)
 
         def commit() -> None:
             hub.update_info_dict(info)
@@ -395,6 +407,25 @@ class CheckpointHook(Hook):
                 runner.meta.setdefault("hook_msgs", {})["last_ckpt"] = path
 
         self.writer.write(checkpoint, path, point_and_prune, commit)
+
+    def _superseded(self, hub: Any, kept: list[int], info: dict[str, Any]) -> list[str]:
+        """The interrupted checkpoints every `kept` one is newer than; `info` lists the others.
+
+        The runner lists each ``interrupted_iter_N.pth`` it saves on SIGTERM in
+        the hub's ``interrupted_ckpts`` (path, epoch, iter) before writing it,
+        so the list travels in the checkpoints of the run that resumed from it,
+        and only files of this run's own history are ever removed. A scan of
+        the folder could not tell which epoch a file was saved in, nor whether
+        it belongs to this run. A regular checkpoint of step ``s`` is newer
+        than one interrupted at ``p`` epochs (or iterations) done when ``s > p``.
+        They are removed only after the new checkpoint is written and pointed at.
+        """
+        interrupted = hub.get_info("interrupted_ckpts")
+        if not interrupted:
+            return []
+        unit, oldest = ("epoch" if self.by_epoch else "iter"), min(kept)
+        info["interrupted_ckpts"] = [item for item in interrupted if item[unit] >= oldest]
+        return [item["path"] for item in interrupted if item[unit] < oldest]
 
     def _publish(self, runner: Any) -> None:
         assert self.published_keys is not None
@@ -412,6 +443,20 @@ class CheckpointHook(Hook):
             f"max_keep_ckpts={self.max_keep_ckpts}, save_last={self.save_last}, "
             f"save_best={self.save_best}, save_begin={self.save_begin}, "
             f"async_save={self.writer.async_save})"
+        )
+
+
+def _check_counts(interval: int, max_keep_ckpts: int, unit: str) -> None:
+    """MMEngine reads -1 (and 0) as "never" and "keep all"; lower values are most likely typos."""
+    if interval < -1:
+        raise ValueError(
+            f"CheckpointHook interval={interval} is not valid: give the number of {unit} "
+            "between two saves (> 0), or -1 to save only the last checkpoint (save_last)"
+        )
+    if max_keep_ckpts < -1:
+        raise ValueError(
+            f"CheckpointHook max_keep_ckpts={max_keep_ckpts} is not valid: give how many of "
+            "the latest checkpoints to keep (> 0), or -1 to keep all of them"
         )
 
 

@@ -38,7 +38,9 @@ class EarlyStoppingHook(Hook):
             `_default_less_keys`.
         min_delta: The least change that counts as an improvement (MMEngine's
             0.1). Like MMEngine, the attribute holds it negated for ``'less'``.
-        strict: Raise if `monitor` is missing from the metrics, instead of warning.
+        strict: Raise if `monitor` is missing from the metrics. Without it, the
+            first validation without it warns (once) that early stopping is
+            inactive, and such validations are skipped, as in MMEngine.
         check_finite: Stop when the score is NaN or infinite.
         patience: How many validations without improvement to allow.
         stopping_threshold: Stop as soon as the score is better than this.
@@ -84,6 +86,7 @@ class EarlyStoppingHook(Hook):
         self.wait_count = 0
         self.best_score = worst(self.rule)
         self._training: bool | None = None  # None: called directly; False: a run not training
+        self._warned_missing = False  # a missing monitor is told once, not at every validation
 
     @property
     def info_key(self) -> str:
@@ -125,17 +128,7 @@ class EarlyStoppingHook(Hook):
             return
         metrics = metrics or {}
         if self.monitor not in metrics:
-            if self.strict:
-                raise RuntimeError(
-                    f"EarlyStoppingHook monitors {self.monitor!r}, which is not among the "
-                    f"validation metrics {sorted(metrics)}: fix monitor or set strict=False"
-                )
-            warnings.warn(
-                f"EarlyStoppingHook skipped this validation: its metrics {sorted(metrics)} do "
-                f"not include the monitored {self.monitor!r}",
-                UserWarning,
-                stacklevel=2,
-            )
+            self._missing_monitor(sorted(metrics))
             return
         stop, reason = self._check_stop_condition(float(metrics[self.monitor]))
         hub = getattr(runner, "message_hub", None)
@@ -146,6 +139,27 @@ class EarlyStoppingHook(Hook):
         if stop:
             runner.train_loop.stop_training = True
             runner.logger.info(reason)
+
+    def _missing_monitor(self, names: list[str]) -> None:
+        """Raise with `strict`; otherwise warn, the first time, that nothing is monitored."""
+        missing = (
+            f"EarlyStoppingHook monitor={self.monitor!r} is not among the validation metrics "
+            f"{names}"
+        )
+        if self.strict:
+            raise RuntimeError(
+                f"{missing}: set monitor to one of them, or strict=False to skip such "
+                "validations with a warning"
+            )
+        if not self._warned_missing:
+            self._warned_missing = True
+            warnings.warn(
+                f"{missing}, so early stopping is inactive: validations without it are "
+                "skipped (this warning is not repeated). Set monitor to one of them; "
+                "strict=True makes this an error",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _check_stop_condition(self, score: float) -> tuple[bool, str]:
         """Record `score`; return whether training should stop, and why."""

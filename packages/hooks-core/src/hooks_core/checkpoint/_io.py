@@ -2,16 +2,20 @@
 
 A checkpoint is first written to a temporary file next to its target, flushed
 to disk, then renamed over the target, so a crash never leaves a truncated file
-under a checkpoint's name. Loading uses ``torch.load(weights_only=True)``, which
-refuses to run code stored in the file, unless the caller explicitly opts out.
-None of this needs a runner. Torch and numpy are imported inside the functions,
-so importing this module stays cheap.
+under a checkpoint's name; a failed write says which file and why. Every
+checkpoint carries a SHA-256 of its content, checked when it is loaded, so a file
+damaged later is refused by name instead of resuming silently from corrupt state.
+Loading uses ``torch.load(weights_only=True)``, which refuses to run code stored in
+the file, unless the caller explicitly opts out. None of this needs a runner.
+Torch and numpy are imported inside the functions, so importing this module
+stays cheap.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import struct
 from collections.abc import Mapping
 
 from ..model._wrapper import unwrap_model
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = [
+    "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
     "load_checkpoint_file",
@@ -60,7 +65,130 @@ def save_checkpoint(
     import torch
 
     check_local_path(filename, file_client_args, backend_args)
-    write_atomically(filename, lambda file: torch.save(checkpoint, file))
+
+    def write(file: IO[bytes]) -> None:
+        hashing = _HashingWriter(file)
+        torch.save(checkpoint, hashing)  # type: ignore[arg-type]  # it only writes and flushes
+        hashing.append_checksum(file)
+
+    write_atomically(filename, write)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is damaged or is no torch checkpoint: empty, truncated, altered.
+
+    A `RuntimeError`, as torch's own report of a corrupt archive is, so handlers
+    written for that keep working. `filename` is the file and `problem` what is
+    wrong with it; the message adds what to do. Torch's error, if any, is the cause.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        filename: str | None = None,
+        fix: str = "Resume from another checkpoint, or restore this file from a copy",
+    ) -> None:
+        super().__init__(f"{problem}. {fix}")
+        self.problem = problem
+        self.filename = filename
+
+
+# ------------------------------------------------------------ checksums
+# Where the checksum lives, and why there: a torch checkpoint is a zip archive, and a
+# zip archive ends with a record (EOCD, 22 bytes) whose last field is the length of a
+# free-form comment that follows it. `save_checkpoint` hashes every byte torch writes
+# (SHA-256, while they stream to the file) and then stores the digest as that comment.
+# The file stays one ordinary archive: `torch.load` (with or without mmap), python's
+# `zipfile` and copies made with `shutil` read it as before, while a sidecar file
+# would be lost whenever a checkpoint is copied alone. The digest covers the archive
+# exactly as torch wrote it, i.e. with an empty comment. Files without such a comment
+# (older ones, MMEngine's) load unverified, as before.
+_EOCD = b"PK\x05\x06"
+_EOCD_SIZE = 22
+_CHECKSUM_TAG = b"hooks-core sha256 "
+_COMMENT_SIZE = len(_CHECKSUM_TAG) + 64  # the tag and a hex digest
+_EMPTY_COMMENT = b"\0\0"
+
+
+class _HashingWriter:
+    """The file object `torch.save` writes to: hashes each write and keeps the last bytes."""
+
+    __slots__ = ("_file", "_sha", "_tail")
+
+    def __init__(self, file: IO[bytes]) -> None:
+        import hashlib
+
+        self._file = file
+        self._sha = hashlib.sha256()  # releases the GIL for large writes (async saves)
+        self._tail = b""
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        written = self._file.write(view)
+        self._sha.update(view)
+        self._tail = (self._tail + view[-_EOCD_SIZE:].tobytes())[-_EOCD_SIZE:]
+        return written
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def append_checksum(self, file: IO[bytes]) -> None:
+        """Store the digest as the archive's comment: the comment length, then the comment."""
+        tail = self._tail
+        if not (tail.startswith(_EOCD) and tail.endswith(_EMPTY_COMMENT)):
+            return  # not an archive ending as torch's do: leave the file as torch wrote it
+        comment = _CHECKSUM_TAG + self._sha.hexdigest().encode("ascii")
+        file.seek(-len(_EMPTY_COMMENT), os.SEEK_END)
+        file.write(struct.pack("<H", len(comment)) + comment)
+
+
+def _verify_checksum(path: str) -> bool:
+    """Check the file's stored SHA-256; True when it matches, False when the file has none.
+
+    Reads the file once. Raises `CheckpointError` for an empty file or a digest that
+    differs; a file that cannot be opened raises its `OSError` (permissions, a folder).
+    """
+    import hashlib
+
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size == 0:
+            raise CheckpointError(
+                f"checkpoint {path!r} is empty (0 bytes): it was truncated, or the copy or "
+                "download that made it did not finish",
+                path,
+            )
+        end = _EOCD_SIZE + _COMMENT_SIZE
+        if size < end:
+            return False
+        file.seek(size - end)
+        record = file.read(end)
+        if not (
+            record.startswith(_EOCD)
+            and record[_EOCD_SIZE - 2 : _EOCD_SIZE] == struct.pack("<H", _COMMENT_SIZE)
+            and record[_EOCD_SIZE:].startswith(_CHECKSUM_TAG)
+        ):
+            return False
+        expected = record[_EOCD_SIZE + len(_CHECKSUM_TAG) :].decode("ascii", "replace")
+        sha = hashlib.sha256()
+        file.seek(0)
+        remaining = size - _COMMENT_SIZE - len(_EMPTY_COMMENT)  # up to the comment's length
+        buffer = memoryview(bytearray(1 << 20))
+        while remaining:
+            count = file.readinto(buffer[: min(remaining, len(buffer))])
+            if not count:  # shrank while being read
+                break
+            sha.update(buffer[:count])
+            remaining -= count
+    sha.update(_EMPTY_COMMENT)
+    found = sha.hexdigest()
+    if remaining or found != expected:
+        raise CheckpointError(
+            f"checkpoint {path!r} was damaged after it was written: the SHA-256 of its "
+            f"content is {found}, but {expected} was recorded when it was saved",
+            path,
+        )
+    return True
 
 
 # The backend names of MMEngine's local file backends.
@@ -146,14 +274,20 @@ def load_checkpoint(
     return checkpoint
 
 
-def _report(message: str, logger: Any, category: type[Warning] = UserWarning) -> None:
-    """Warn through `logger` if one is given, else by `warnings.warn` at the caller's caller."""
+def _report(
+    message: str, logger: Any, category: type[Warning] = UserWarning, depth: int = 1
+) -> None:
+    """Warn through `logger` if one is given, else by `warnings.warn` in the user's code.
+
+    The user's code is `depth` frames above `_report`'s caller: 1 when that caller
+    is the public function the user called.
+    """
     if logger is not None:
         logger.warning(message)
         return
     import warnings
 
-    warnings.warn(message, category, stacklevel=3)
+    warnings.warn(message, category, stacklevel=2 + depth)
 
 
 def load_checkpoint_file(
@@ -163,6 +297,10 @@ def load_checkpoint_file(
 ) -> dict[str, Any]:
     """Load a checkpoint with `torch.load`, safely (no code from the file runs) by default.
 
+    A checkpoint written by `save_checkpoint` is first checked against the SHA-256
+    stored in it, which costs one read of the file; one without (an older file,
+    MMEngine's) is loaded as it is.
+
     Args:
         filename: The checkpoint file.
         map_location: Where to put the tensors, as for `torch.load`.
@@ -171,26 +309,76 @@ def load_checkpoint_file(
 
     Raises:
         FileNotFoundError: `filename` does not exist.
+        CheckpointError: the file is empty, truncated, no torch checkpoint, or
+            differs from what was saved; the message says which.
         pickle.UnpicklingError: the safe load met an object it refuses; the
             message says which one and how to opt out.
     """
     import errno
-    import pickle
-
-    import torch
 
     path = os.fspath(filename)
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, "checkpoint file not found", path)
-    try:
-        checkpoint: dict[str, Any] = torch.load(
-            path, map_location=map_location, weights_only=weights_only
-        )
-    except pickle.UnpicklingError as err:
-        if not weights_only or "Weights only load failed" not in str(err):
-            raise
-        raise pickle.UnpicklingError(_unsafe_file_message(path, str(err))) from err
+    intact = _verify_checksum(path)
+    checkpoint: dict[str, Any] = _torch_load(
+        path, intact, map_location=map_location, weights_only=weights_only
+    )
     return checkpoint
+
+
+def _peek_meta(path: str) -> Any:
+    """The ``meta`` entry of checkpoint `path`, reading no tensor data (an mmap load); else None.
+
+    The file is not verified, so this is cheap. Raises `CheckpointError` for a file
+    torch cannot read as a checkpoint.
+    """
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"checkpoint {path!r} is empty (0 bytes)", path)
+    checkpoint = _torch_load(path, False, map_location="cpu", weights_only=True, mmap=True)
+    return checkpoint.get("meta") if isinstance(checkpoint, dict) else None
+
+
+# What torch raises for bytes that are no (complete) checkpoint; a damaged pickle can
+# make the unpickler fail in more ways than torch's archive reader.
+_DAMAGE_ERRORS = (OSError, EOFError, RuntimeError, LookupError, ValueError)
+
+
+def _torch_load(path: str, intact: bool, **options: Any) -> Any:
+    """`torch.load` with its errors explained: damage for an unverified file, else as raised.
+
+    `intact` says the file matched its stored checksum: it is exactly what was
+    saved, so a failure then is not damage and keeps torch's own error.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, **options)
+    except pickle.UnpicklingError as err:
+        message = str(err)
+        safe_load_failed = options.get("weights_only") and "Weights only load failed" in message
+        # A safe load refuses objects by name; garbage fails on opcodes instead.
+        if safe_load_failed and (intact or "GLOBAL " in message or "allowlisted" in message):
+            raise pickle.UnpicklingError(_unsafe_file_message(path, message)) from err
+        if intact:
+            raise
+        raise _unreadable(path, err) from err
+    except _DAMAGE_ERRORS as err:
+        if intact:
+            raise
+        raise _unreadable(path, err) from err
+
+
+def _unreadable(path: str, err: BaseException) -> CheckpointError:
+    """The error for a file torch cannot read, with the first sentence of torch's reason."""
+    reason = str(err).split("WeightsUnpickler error:")[-1].strip().split(". ")[0].split("\n")[0]
+    size = os.path.getsize(path)
+    return CheckpointError(
+        f"checkpoint {path!r} ({size} bytes) is truncated or is not a torch checkpoint "
+        f"(torch: {type(err).__name__}: {reason})",
+        path,
+    )
 
 
 def _unsafe_file_message(path: str, torch_message: str) -> str:
@@ -248,24 +436,96 @@ def find_latest_checkpoint(work_dir: str | os.PathLike[str]) -> str | None:
 
 
 def write_atomically(filename: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:
-    """Write a file through a temporary sibling and a rename, so readers never see it half done."""
+    """Write a file through a temporary sibling and a rename, so readers never see it half done.
+
+    `write` gets the open temporary file. If anything fails, the temporary file is
+    removed and a previous file at `filename` is left untouched. A failure of the
+    disk or the folder (full, over a size limit, read-only, denied) raises an
+    `OSError` of the same errno that names `filename`, chained to the original;
+    that includes one a writer such as `torch.save` caught and replaced by its own.
+    """
     target = os.path.abspath(os.fspath(filename))
     folder, name = os.path.split(target)
-    os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    recorder: _FailureRecorder | None = None
+    in_writer = False  # an OSError the writer raises on its own is its business
     try:
+        os.makedirs(folder, exist_ok=True)
         with open(temporary, "wb") as file:
-            write(file)
+            recorder = _FailureRecorder(file)
+            in_writer = True
+            write(recorder)  # type: ignore[arg-type]  # a file object in all but its class
+            in_writer = False
+            if recorder.error is not None:  # the writer swallowed it and went on
+                raise recorder.error
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as err:
         import contextlib
 
         with contextlib.suppress(OSError):
             os.remove(temporary)
-        raise
+        failure = recorder.error if recorder is not None else None
+        if failure is None and isinstance(err, OSError) and not in_writer:
+            failure = err
+        if failure is None or not isinstance(err, Exception):
+            raise
+        raise _write_error(target, failure) from failure
     _fsync_directory(folder)
+
+
+class _FailureRecorder:
+    """The temporary file as `write_atomically`'s writer sees it; keeps the OSError of a write.
+
+    `torch.save` turns an OSError raised by ``write`` into a RuntimeError about
+    positions; the recorded error tells what really failed.
+    """
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        return self._record(self._file.write, data)  # type: ignore[no-any-return]
+
+    def flush(self) -> None:
+        self._record(self._file.flush)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._record(self._file.seek, offset, whence)  # type: ignore[no-any-return]
+
+    def _record(self, method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # tell, fileno, ...
+        return getattr(self._file, name)
+
+
+# What to do about a failed write, by errno.
+_WRITE_FIXES = {
+    "ENOSPC": "free disk space or save elsewhere",
+    "EDQUOT": "free space within the disk quota or save elsewhere",
+    "EFBIG": "over the file-size limit of the process, see ulimit -f, or of the file system",
+    "EACCES": "check the folder's permissions or save elsewhere",
+    "EPERM": "check the folder's permissions or save elsewhere",
+    "EROFS": "the file system is read-only: save elsewhere",
+}
+
+
+def _write_error(target: str, err: OSError) -> OSError:
+    """An OSError of `err`'s errno (and so its subclass) that names the file being written."""
+    import errno
+
+    reason = err.strerror or str(err)
+    fix = _WRITE_FIXES.get(errno.errorcode.get(err.errno or 0, ""))
+    message = f"could not write {target}: {reason}" + (f" ({fix})" if fix else "")
+    message += "; any earlier file of that name is unchanged"
+    return OSError(err.errno, message) if err.errno is not None else OSError(message)
 
 
 def _fsync_directory(folder: str) -> None:
@@ -347,6 +607,22 @@ def load_state_dict(
         RuntimeError: with `strict`, listing the missing, unexpected and
             mismatched keys.
     """
+    return _load_state_dict(module, state_dict, strict, logger, revise_keys)
+
+
+def _load_state_dict(
+    module: Any,
+    state_dict: dict[str, Any],
+    strict: bool,
+    logger: Any,
+    revise_keys: Sequence[tuple[str, str]],
+    resuming_from: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """`load_state_dict`; when `resuming_from` names the checkpoint, other shapes are an error.
+
+    A resume continues the same model, so a tensor of another shape means the
+    wrong checkpoint or config: it raises before anything is loaded.
+    """
     import re
     from collections import OrderedDict
 
@@ -379,13 +655,21 @@ def load_state_dict(
                 f"{key} (checkpoint {tuple(value.shape)}, model {tuple(target.shape)})"
             )
             del revised[key]
+    shapes = ", ".join(mismatched.values())
+    if mismatched and resuming_from is not None:
+        raise RuntimeError(
+            f"cannot resume from {resuming_from}: its tensors differ in shape from "
+            f"{type(module).__name__}'s: {shapes}. A resume continues the same model: build "
+            "it as the checkpoint's run did, or use load_from without resume to start from "
+            "the weights that fit"
+        )
 
     result = module.load_state_dict(revised, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     if strict and (missing or unexpected):
         problems = []
         if mismatched:
-            problems.append(f"shapes differ for {', '.join(mismatched.values())}")
+            problems.append(f"shapes differ for {shapes}")
         if not_mismatched := [key for key in missing if key not in mismatched]:
             problems.append(f"missing keys: {', '.join(not_mismatched)}")
         if unexpected:
@@ -396,9 +680,9 @@ def load_state_dict(
         )
     if mismatched:
         _report(
-            f"not loaded into {type(module).__name__} because the shapes differ: "
-            f"{', '.join(mismatched.values())}",
+            f"not loaded into {type(module).__name__} because the shapes differ: {shapes}",
             logger,
+            depth=2,  # the caller of load_state_dict
         )
     return missing, unexpected
 

@@ -14,8 +14,9 @@ from ._optimizer_view import OptimizerView
 from ._randomness import set_random_seed
 from ._runner import Runner
 from ._stage import Stage
+from ._work_dir_lock import LOCK_FILE, WorkDirLockedError
 
 __all__ = ["Runner", "Stage", "BaseLoop", "EpochBasedTrainLoop", "IterBasedTrainLoop", "ValLoop",
            "TestLoop", "set_random_seed", "default_hook_configs", "BaseRunner", "EpochBasedRunner",
            "IterBasedRunner", "IterLoader", "build_runner", "LogBuffer",
-           "OptimizerView", "from_mmcv_config"]  # fmt: skip
+           "OptimizerView", "from_mmcv_config", "WorkDirLockedError", "LOCK_FILE"]  # fmt: skip

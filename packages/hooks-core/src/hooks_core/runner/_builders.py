@@ -295,28 +295,60 @@ def build_param_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> Any:
                 f"param_scheduler has a config per optimizer ({', '.join(map(str, cfg))}) but "
                 "the optim_wrapper is a single one: give a list of scheduler configs"
             )
-        return _build_schedulers(cfg, optim_wrapper, loop)
+        return _build_schedulers(cfg, optim_wrapper, loop, "param_scheduler")
     per_name = isinstance(cfg, dict) and "type" not in cfg
     return {
-        name: _build_schedulers(cfg[name] if per_name else cfg, wrapper, loop)
+        name: _build_schedulers(
+            cfg[name] if per_name else cfg,
+            wrapper,
+            loop,
+            f"param_scheduler[{name!r}]" if per_name else "param_scheduler",
+        )
         for name, wrapper in wrappers.items()
     }
 
 
-def _build_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> list[Any]:
-    items = cfg if isinstance(cfg, (list, tuple)) else [cfg]
+def _build_schedulers(cfg: Any, optim_wrapper: Any, loop: Any, where: str) -> list[Any]:
+    """Build the configs of `cfg` (one or a list); `where` names it in errors."""
+    several = isinstance(cfg, (list, tuple))
     schedulers = []
-    for item in items:
-        if not isinstance(item, dict):
-            schedulers.append(item)
-            continue
-        defaults: dict[str, Any] = {"optimizer": optim_wrapper}
-        if item.get("convert_to_iter_based"):
-            defaults["epoch_length"] = len(loop.dataloader)
-        elif "end" not in item:
-            defaults["end"] = loop.max_epochs if item.get("by_epoch", True) else loop.max_iters
-        schedulers.append(PARAM_SCHEDULERS.build(copy.deepcopy(item), default_args=defaults))
+    for index, item in enumerate(cfg if several else [cfg]):
+        scheduler = item
+        if isinstance(item, dict):
+            defaults: dict[str, Any] = {"optimizer": optim_wrapper}
+            if item.get("convert_to_iter_based"):
+                defaults["epoch_length"] = len(loop.dataloader)
+            elif "end" not in item:
+                defaults["end"] = loop.max_epochs if item.get("by_epoch", True) else loop.max_iters
+            scheduler = PARAM_SCHEDULERS.build(copy.deepcopy(item), default_args=defaults)
+        _check_scheduler_unit(scheduler, loop, f"{where}[{index}]" if several else where)
+        schedulers.append(scheduler)
     return schedulers
+
+
+def _check_scheduler_unit(scheduler: Any, loop: Any, where: str) -> None:
+    """Refuse an epoch-based scheduler in an iteration-based loop (MMEngine accepts it silently).
+
+    Such a loop ends its one "epoch" after the last iteration, so the scheduler
+    would step once, when nothing is left to train. A metric-driven one
+    (``need_val_args``, e.g. ``ReduceOnPlateauLR``) is fine: it reacts to every validation.
+
+    Raises:
+        ValueError: naming the scheduler (`where`, type) and both fixes.
+    """
+    if (
+        getattr(loop, "by_epoch", True)  # the loop types' class attribute
+        or not getattr(scheduler, "by_epoch", False)
+        or getattr(scheduler, "need_val_args", False)
+    ):
+        return
+    raise ValueError(
+        f"{where} ({type(scheduler).__name__}) is epoch-based (by_epoch=True, the default) but "
+        f"training runs in iterations ({type(loop).__name__}), so it would step only once, "
+        "after the last iteration. Give it by_epoch=False with begin, end and milestones in "
+        "iterations, or convert_to_iter_based=True to keep them in epochs (passes over "
+        "train_dataloader)"
+    )
 
 
 def has_built_scheduler(schedulers: Any) -> bool:

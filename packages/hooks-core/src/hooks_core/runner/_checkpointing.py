@@ -10,22 +10,28 @@ model's ``state_dict``, ``optimizer`` and ``param_schedulers`` states, the
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import os.path as osp
+import pickle
 import time
 
 from ..__about__ import __version__
 from ..checkpoint._io import (
+    LAST_CHECKPOINT,
+    CheckpointError,
+    _load_state_dict,
+    _peek_meta,
     find_latest_checkpoint,
     get_rng_state,
     load_checkpoint_file,
-    load_state_dict,
     save_checkpoint,
     set_rng_state,
     update_last_checkpoint,
     weights_to_cpu,
 )
 from ..model._wrapper import unwrap_model
+from ._data_position import data_state, load_data_state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,21 +48,27 @@ class StartingPoint:
 
     A checkpoint to resume is read at once, when the runner is made, because its
     seed decides the model's initialisation and the data order; the copy is handed
-    to the first load of that file instead of reading it twice.
+    to the first load of that file instead of reading it twice. When the checkpoint
+    ``last_checkpoint`` names is damaged, the newest intact one in its folder or
+    `work_dir` is resumed instead, with a warning that names each file skipped.
 
     Args:
         work_dir: Where `resume` without `load_from` looks for ``last_checkpoint``.
-        load_from: A checkpoint to load weights from (or to resume, with `resume`).
+        load_from: A checkpoint to load weights from (or to resume, with `resume`);
+            resuming it has no fallback: a damaged file is an error.
         resume: Resume training rather than only loading weights.
+        logger: Where the fallback's warning goes: the runner's, so it reaches the log file.
     """
 
-    def __init__(self, work_dir: str, load_from: str | None, resume: bool) -> None:
+    def __init__(self, work_dir: str, load_from: str | None, resume: bool, logger: Any) -> None:
         self.load_from = load_from
         self.resume = resume
-        self.resume_from = (load_from or find_latest_checkpoint(work_dir)) if resume else None
-        self._preloaded = (
-            load_checkpoint_file(self.resume_from) if self.resume_from is not None else None
-        )
+        self.resume_from: str | None = None
+        self._preloaded: dict[str, Any] | None = None
+        if resume and load_from is not None:
+            self.resume_from, self._preloaded = load_from, load_checkpoint_file(load_from)
+        elif resume and (latest := find_latest_checkpoint(work_dir)) is not None:
+            self.resume_from, self._preloaded = _newest_intact(latest, work_dir, logger)
         self.used = False
 
     @property
@@ -73,6 +85,74 @@ class StartingPoint:
         return load_checkpoint_file(filename, map_location=map_location, weights_only=weights_only)
 
 
+def _newest_intact(latest: str, work_dir: str, logger: Any) -> tuple[str, dict[str, Any]]:
+    """Read `latest`, or if it is damaged the newest intact checkpoint beside it or in `work_dir`.
+
+    Raises `CheckpointError` listing every file tried when none is intact.
+    """
+    try:
+        return latest, load_checkpoint_file(latest)
+    except CheckpointError as err:
+        skipped = [err.problem]
+    candidates, unusable = _fallback_candidates(latest, work_dir)
+    skipped += unusable
+    for path in candidates:
+        try:
+            checkpoint = load_checkpoint_file(path)
+        except (CheckpointError, pickle.UnpicklingError) as err:
+            skipped.append(_problem(err))
+            continue
+        meta = checkpoint["meta"]
+        message = (
+            f"resuming from {path} (epoch {meta['epoch']}, iter {meta['iter']}), the newest "
+            f"intact checkpoint, because {osp.join(work_dir, LAST_CHECKPOINT)} names a damaged "
+            "file. Skipped: " + "; ".join(skipped)
+        )
+        logger.warning(message)
+        return path, checkpoint
+    raise CheckpointError(
+        f"cannot resume in {work_dir}: {osp.join(work_dir, LAST_CHECKPOINT)} names a damaged "
+        "checkpoint and no other one there is intact. Tried: " + "; ".join(skipped),
+        latest,
+        fix="Restore a checkpoint from a copy and pass it as load_from, or start afresh with "
+        "resume=False",
+    )
+
+
+def _fallback_candidates(latest: str, work_dir: str) -> tuple[list[str], list[str]]:
+    """Checkpoints other than `latest`, newest first, and why the other files were unusable.
+
+    The candidates are the ``*.pth`` files in the folder of `latest` and in
+    `work_dir` (a symlink such as ``latest.pth`` only once, under its target) that
+    hold a training ``meta``; they are ordered by its iteration, then by time.
+    """
+    seen = {osp.realpath(latest)}
+    found: list[tuple[int, float, str]] = []
+    unusable: list[str] = []
+    for folder in dict.fromkeys((osp.dirname(latest), work_dir)):
+        for path in sorted(glob.glob(osp.join(glob.escape(folder), "*.pth"))):
+            real = osp.realpath(path)
+            if real in seen or not osp.isfile(real):
+                continue
+            seen.add(real)
+            try:
+                meta = _peek_meta(real)
+            except (CheckpointError, pickle.UnpicklingError) as err:
+                unusable.append(_problem(err))
+                continue
+            if not isinstance(meta, dict) or not {"epoch", "iter", "seed"} <= meta.keys():
+                unusable.append(f"{real} is no training checkpoint (no epoch, iter and seed)")
+                continue
+            found.append((int(meta["iter"]), osp.getmtime(real), real))
+    found.sort(reverse=True)
+    return [path for _, _, path in found], unusable
+
+
+def _problem(err: Exception) -> str:
+    """What is wrong with a file, without the advice a `CheckpointError` adds."""
+    return err.problem if isinstance(err, CheckpointError) else str(err)
+
+
 def collect(
     runner: Any,
     save_optimizer: bool,
@@ -86,6 +166,7 @@ def collect(
         "state_dict": weights_to_cpu(unwrap_model(runner.model).state_dict()),
         "message_hub": runner.message_hub.state_dict(),
         "rng_state": get_rng_state(),
+        "dataloader": data_state(runner),  # where the data stands in its pass
     }
     if save_optimizer and hasattr(runner.optim_wrapper, "state_dict"):
         checkpoint["optimizer"] = runner.optim_wrapper.state_dict()
@@ -110,8 +191,12 @@ def save(
     path = osp.join(out_dir, filename)
     checkpoint = collect(runner, save_optimizer, save_param_scheduler, meta, by_epoch)
     if runner.rank == 0:
-        save_checkpoint(checkpoint, path)
-        update_last_checkpoint(runner.work_dir, path)
+        try:
+            save_checkpoint(checkpoint, path)
+            update_last_checkpoint(runner.work_dir, path)
+        except OSError as err:
+            runner.logger.error("saving a checkpoint failed: %s", err)
+            raise
     return path
 
 
@@ -122,12 +207,22 @@ def load(
     strict: bool,
     revise_keys: Sequence[tuple[str, str]],
     weights_only: bool = True,
+    resuming: bool = False,
 ) -> dict[str, Any]:
-    """Read a checkpoint, let hooks see it, then load its weights into the model."""
+    """Read a checkpoint, let hooks see it, then load its weights into the model.
+
+    When `resuming`, weights of another shape are an error (the same model goes
+    on); otherwise they are skipped with a warning in the log, unless `strict`.
+    """
     checkpoint: dict[str, Any] = runner._start.read(filename, map_location, weights_only)
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
-    missing, unexpected = load_state_dict(
-        unwrap_model(runner.model), checkpoint["state_dict"], strict, revise_keys=tuple(revise_keys)
+    missing, unexpected = _load_state_dict(
+        unwrap_model(runner.model),
+        checkpoint["state_dict"],
+        strict,
+        runner.logger,
+        tuple(revise_keys),
+        resuming_from=filename if resuming else None,
     )
     if missing or unexpected:
         runner.logger.warning(
@@ -145,9 +240,10 @@ def resume(
     map_location: Any,
 ) -> None:
     """Restore everything training needs to continue exactly where the checkpoint was taken."""
-    checkpoint = load(runner, filename, map_location, False, ((r"^module\.", ""),))
+    checkpoint = load(runner, filename, map_location, False, ((r"^module\.", ""),), resuming=True)
     meta = checkpoint["meta"]
     runner.train_loop.load_position(meta["epoch"], meta["iter"])
+    load_data_state(runner.train_loop, checkpoint)  # the epoch's data order: see _data_position
     runner.message_hub.load_state_dict(checkpoint["message_hub"])
     if resume_optimizer and "optimizer" in checkpoint:
         runner.optim_wrapper.load_state_dict(checkpoint["optimizer"])

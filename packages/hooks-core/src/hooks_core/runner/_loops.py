@@ -7,13 +7,12 @@ runs inside training, after the epoch (or iteration) counter has moved on.
 from __future__ import annotations
 
 import bisect
-import itertools
-import warnings
 
 from ..dataset._samplers import InfiniteSampler
 from ..registry._roots import LOOPS
 from ..runtime._signals import StopRequested
 from ..utils import check_positive_int
+from ._data_position import DataPosition
 from ._input_checks import check_has_batches, check_val_schedule
 
 TYPE_CHECKING = False
@@ -74,6 +73,7 @@ class _TrainLoop(BaseLoop):
     ) -> None:
         super().__init__(runner, dataloader)
         self._share_dataset_meta()
+        self._data_position = DataPosition()
         self._epoch = 0
         self._iter = 0
         self.val_begin = val_begin
@@ -94,6 +94,16 @@ class _TrainLoop(BaseLoop):
         """Completed training iterations, over the whole run."""
         return self._iter
 
+    @property
+    def max_epochs(self) -> int:
+        """Epochs of the run (each loop type knows its own)."""
+        raise NotImplementedError
+
+    @property
+    def max_iters(self) -> int:
+        """Iterations of the run (each loop type knows its own)."""
+        raise NotImplementedError
+
     def request_stop(self, signum: int) -> None:
         """Stop after the current iteration (from a signal handler): `StopRequested` is raised."""
         self._stop_signal = signum
@@ -103,11 +113,19 @@ class _TrainLoop(BaseLoop):
         self._epoch = epoch
         self._iter = iteration
 
+    def data_state(self) -> dict[str, Any]:
+        """Where the training data stands, for the checkpoint's ``'dataloader'`` entry."""
+        return self._data_position.state_dict(self.dataloader)
+
+    def load_data_state(self, state: dict[str, Any] | None, rng_state: Any) -> None:
+        """Take a checkpoint's data `state` and `rng_state`, for the pass the run resumes in."""
+        self._data_position.load_state_dict(self.dataloader, state, rng_state)
+
     def check_before_training(self, scheduled_validation: bool) -> None:
         """Refuse an empty training set; warn if a `scheduled_validation` would barely run."""
         check_has_batches(self.dataloader)
         if scheduled_validation:
-            by_epoch = getattr(self, "by_epoch", True)
+            by_epoch = getattr(self, "by_epoch", True)  # the loop types' class attribute
             length, unit = (self.max_epochs, "epochs") if by_epoch else (self.max_iters, "iters")
             check_val_schedule(self.val_begin, min(self._intervals), length, unit)
 
@@ -194,7 +212,8 @@ class EpochBasedTrainLoop(_TrainLoop):
         self._call_hook("before_train_epoch")
         runner.model.train()
         start = self._iter - self._epoch * len(self.dataloader)
-        for batch_idx, data_batch in enumerate(_batches_from(self.dataloader, start), start):
+        batches = self._data_position.batches(self.dataloader, self._epoch, start)
+        for batch_idx, data_batch in enumerate(batches, start):
             self._run_iter(batch_idx, data_batch)
             # On the epoch's last iteration, stop after its checkpoint and validation (in `run`).
             if self._stop_signal is not None and batch_idx + 1 < len(self.dataloader):
@@ -243,7 +262,7 @@ class IterBasedTrainLoop(_TrainLoop):
         runner = self.runner
         self._call_hook("before_train")
         self._call_hook("before_train_epoch")
-        batches = _endless_batches(self.dataloader, self._iter)
+        batches = _endless_batches(self.dataloader, self._iter, self._data_position)
         runner.model.train()
         while self._iter < self._max_iters and not self.stop_training:
             self._run_iter(self._iter, next(batches))
@@ -337,28 +356,7 @@ def _split_dynamic_intervals(
     return milestones, intervals
 
 
-def _batches_from(dataloader: Any, start: int) -> Iterator[Any]:
-    """Iterate `dataloader` from batch `start`, skipping at the sampler when it can."""
-    if start == 0:
-        return iter(dataloader)
-    if start >= len(dataloader):  # stopped after the epoch's last batch
-        return iter(())
-    sampler = getattr(dataloader, "sampler", None)
-    skip = getattr(sampler, "skip", None)
-    batch_size = getattr(dataloader, "batch_size", None)
-    if skip is not None and batch_size is not None:
-        skip(start * batch_size)
-        return iter(dataloader)
-    warnings.warn(
-        f"resuming mid-epoch loads and discards {start} batches because the dataloader's "
-        f"sampler ({type(sampler).__name__}) cannot skip; use DefaultSampler to skip instantly",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    return itertools.islice(iter(dataloader), start, None)
-
-
-def _endless_batches(dataloader: Any, done: int) -> Iterator[Any]:
+def _endless_batches(dataloader: Any, done: int, position: DataPosition) -> Iterator[Any]:
     """Cycle through `dataloader` forever, starting after the `done` batches already trained on."""
     sampler = getattr(dataloader, "sampler", None)
     if isinstance(sampler, InfiniteSampler):  # one endless stream: skip straight to `done`
@@ -370,7 +368,7 @@ def _endless_batches(dataloader: Any, done: int) -> Iterator[Any]:
         set_epoch = getattr(sampler, "set_epoch", None)
         if set_epoch is not None:
             set_epoch(passes)
-        yield from _batches_from(dataloader, start)
+        yield from position.batches(dataloader, passes, start)
         passes, start = passes + 1, 0
 
 

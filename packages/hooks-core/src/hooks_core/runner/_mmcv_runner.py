@@ -26,6 +26,7 @@ from ._mmcv import policy_hook_config
 from ._optimizer_view import OptimizerView, momentum_of
 from ._runner import Runner
 from ._stage import Stage
+from ._work_dir_lock import errors_to_log_file, hold_work_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -600,18 +601,19 @@ class EpochBasedRunner(BaseRunner):
             max_epochs: Deprecated in MMCV: give it to the constructor.
             **kwargs: Passed on to ``train_step``/``val_step``.
         """
-        state = self._prepare_run(data_loaders, workflow, "max_epochs", max_epochs)
-        train_loader = self._workflow_loader(data_loaders, workflow, "train")
-        if train_loader is not None:
-            state.max_iters = self.max_epochs * len(train_loader)
-            state.dataloader = train_loader
-        self._start_message(workflow, f"{state.max_epochs} epochs")
-        call_hook = self.call_hook
-        call_hook("before_run")
-        call_hook("before_train")
-        self._run_workflow(data_loaders, workflow, **kwargs)
-        call_hook("after_train")
-        call_hook("after_run")
+        with errors_to_log_file(self.logger, "Training"), hold_work_dir(self):
+            state = self._prepare_run(data_loaders, workflow, "max_epochs", max_epochs)
+            train_loader = self._workflow_loader(data_loaders, workflow, "train")
+            if train_loader is not None:
+                state.max_iters = self.max_epochs * len(train_loader)
+                state.dataloader = train_loader
+            self._start_message(workflow, f"{state.max_epochs} epochs")
+            call_hook = self.call_hook
+            call_hook("before_run")
+            call_hook("before_train")
+            self._run_workflow(data_loaders, workflow, **kwargs)
+            call_hook("after_train")
+            call_hook("after_run")
 
 
 class IterLoader:
@@ -728,20 +730,21 @@ class IterBasedRunner(BaseRunner):
             max_iters: Deprecated in MMCV: give it to the constructor.
             **kwargs: Passed on to ``train_step``/``val_step``.
         """
-        state = self._prepare_run(data_loaders, workflow, "max_iters", max_iters)
-        state.max_epochs = 1
-        self._start_message(workflow, f"{state.max_iters} iters")
-        call_hook = self.call_hook
-        call_hook("before_run")
-        iter_loaders = [IterLoader(loader) for loader in data_loaders]
-        train_loader = self._workflow_loader(iter_loaders, workflow, "train")
-        state.dataloader = None if train_loader is None else train_loader._dataloader
-        call_hook("before_train")
-        call_hook("before_epoch")
-        self._run_workflow(iter_loaders, workflow, **kwargs)
-        call_hook("after_epoch")
-        call_hook("after_train")
-        call_hook("after_run")
+        with errors_to_log_file(self.logger, "Training"), hold_work_dir(self):
+            state = self._prepare_run(data_loaders, workflow, "max_iters", max_iters)
+            state.max_epochs = 1
+            self._start_message(workflow, f"{state.max_iters} iters")
+            call_hook = self.call_hook
+            call_hook("before_run")
+            iter_loaders = [IterLoader(loader) for loader in data_loaders]
+            train_loader = self._workflow_loader(iter_loaders, workflow, "train")
+            state.dataloader = None if train_loader is None else train_loader._dataloader
+            call_hook("before_train")
+            call_hook("before_epoch")
+            self._run_workflow(iter_loaders, workflow, **kwargs)
+            call_hook("after_epoch")
+            call_hook("after_train")
+            call_hook("after_run")
 
     def register_training_hooks(
         self,

@@ -41,6 +41,7 @@ from ._loops import _TrainLoop
 from ._mmcv import MMCV_KEYS, from_mmcv_config, from_mmcv_log_config
 from ._randomness import set_random_seed
 from ._stage import Stage
+from ._work_dir_lock import errors_to_log_file, hold_work_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class Runner:
         self._visualizer: Any = None
         self._dataset_meta: Any = None
 
-        self._start = _checkpointing.StartingPoint(self.work_dir, load_from, resume)
+        self._start = _checkpointing.StartingPoint(self.work_dir, load_from, resume, self.logger)
         self._randomness_cfg = dict(randomness or {"seed": None})
         self._init_randomness()
 
@@ -604,7 +605,17 @@ class Runner:
 
     # ------------------------------------------------------------ running
     def train(self) -> Any:
-        """Train (validating on schedule) and return the model."""
+        """Train (validating on schedule) and return the model.
+
+        Rank 0 holds the work_dir's lock while training (``<work_dir>/.hooks.lock``),
+        so a second run training into the same work_dir fails at once; an error
+        that stops training is written, with its traceback, to the text log.
+        """
+        with errors_to_log_file(self.logger, "Training"), hold_work_dir(self):
+            return self._train_in_work_dir()
+
+    def _train_in_work_dir(self) -> Any:
+        """Everything `train` does while it holds the work_dir."""
         loop = self.train_loop
         if loop is None:
             raise RuntimeError(
@@ -647,9 +658,14 @@ class Runner:
 
     def _stop_after_signal(self, stop: StopRequested) -> None:
         """Save where training stopped, finish the run's hooks, and exit cleanly."""
+        hub, name = self.message_hub, f"interrupted_iter_{self.iter}.pth"
+        # Listed before the save, so the file lists itself: the CheckpointHook of a resumed run
+        # removes it once newer checkpoints replace it (max_keep_ckpts).
+        entry = {"path": osp.join(self.work_dir, name), "epoch": self.epoch, "iter": self.iter}
+        hub.update_info("interrupted_ckpts", [*hub.get_info("interrupted_ckpts", []), entry])
         path = self.save_checkpoint(
             self.work_dir,
-            f"interrupted_iter_{self.iter}.pth",
+            name,
             meta={"epoch": self.epoch, "iter": self.iter},
         )
         self.logger.warning(
@@ -670,17 +686,19 @@ class Runner:
         return self._evaluate("test")
 
     def _evaluate(self, mode: str) -> dict[str, Any]:
-        loop = self.val_loop if mode == "val" else self.test_loop
-        if loop is None:
-            raise RuntimeError(
-                f"this runner cannot {mode}: give {mode}_dataloader, {mode}_cfg and "
-                f"{mode}_evaluator"
-            )
-        _require_method(self.model, f"{mode}_step")
-        self.call_hook("before_run")
-        self.load_or_resume()
-        metrics: dict[str, Any] = loop.run()
-        self.call_hook("after_run")
+        """Run the val or test loop once (an error goes to the text log too); no work_dir lock."""
+        with errors_to_log_file(self.logger, "Validation" if mode == "val" else "Testing"):
+            loop = self.val_loop if mode == "val" else self.test_loop
+            if loop is None:
+                raise RuntimeError(
+                    f"this runner cannot {mode}: give {mode}_dataloader, {mode}_cfg and "
+                    f"{mode}_evaluator"
+                )
+            _require_method(self.model, f"{mode}_step")
+            self.call_hook("before_run")
+            self.load_or_resume()
+            metrics: dict[str, Any] = loop.run()
+            self.call_hook("after_run")
         return metrics
 
     # ------------------------------------------------------------ hooks
