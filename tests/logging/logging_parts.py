@@ -62,3 +62,15 @@ class RecordingBackend(LoggerBackend):
 
     def define_step_axes(self, axes: Any) -> None:
         self.axes.update(axes)
+
+
+class BlockedBackend(RecordingBackend):
+    """Waits for `release` in every write: a tracking server that hangs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def log_scalars(self, scalars: Any, step: int) -> None:
+        self.release.wait()
+        super().log_scalars(scalars, step)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from logging_parts import RecordingBackend, logged_run, read_events
+from logging_parts import BlockedBackend, RecordingBackend, logged_run, read_events
 from run_logs import as_trackers_see, json_records
 
 from hooks_core import Hook, Runner
@@ -98,18 +98,6 @@ def test_each_backend_counts_its_own_attempts() -> None:
     for backend in backends:
         assert backend.records == [({"loss": 1.0}, 1), ({"loss": 2.0}, 2)]
     assert delivery.close() == {}
-
-
-class BlockedBackend(RecordingBackend):
-    """Waits for `release` in every write: a tracking server that hangs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def log_scalars(self, scalars: Any, step: int) -> None:
-        self.release.wait()
-        super().log_scalars(scalars, step)
 
 
 def test_training_never_waits_for_a_hanging_backend(tmp_path: Path) -> None:

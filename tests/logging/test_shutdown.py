@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from logging_parts import RecordingBackend, logged_run
+from logging_parts import BlockedBackend, RecordingBackend, logged_run
 from run_logs import json_records, read_json_lines
 
 from hooks_core import Hook, Runner
@@ -33,16 +33,8 @@ WAIT_LINE = re.compile(
 )
 
 
-class HangingBackend(RecordingBackend):
-    """A tracking server that does not answer: every write waits for `release`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def log_scalars(self, scalars: Any, step: int) -> None:
-        self.release.wait()
-        super().log_scalars(scalars, step)
+class HangingBackend(BlockedBackend):
+    """A tracking server that does not answer (the name the reports here show)."""
 
 
 class Lines(logging.Handler):
