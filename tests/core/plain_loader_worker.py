@@ -28,6 +28,7 @@ from typing import Any
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "support"))
 
 import torch
+from killable_run import TRAIN_CFGS
 from torch.utils.data import DataLoader
 from toy import SaveEveryIter, ToyDataset, runner_kwargs
 
@@ -96,12 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(1)  # the same reduction order in every process
-    train_cfg = (
-        dict(by_epoch=True, max_epochs=3, val_interval=1)
-        if args.mode == "epoch"
-        else dict(by_epoch=False, max_iters=15, val_interval=5)
-    )
-    kwargs = runner_kwargs(args.work_dir, train_cfg=train_cfg, resume=args.resume)
+    kwargs = runner_kwargs(args.work_dir, train_cfg=TRAIN_CFGS[args.mode], resume=args.resume)
     saving = [] if args.no_save else [SaveEveryIter()]
     kill = [] if args.kill_at is None else [KillAt(args.kill_at)]
     runner = Runner(

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 
+# 15 iterations either way: 3 epochs of 5, or 15 iterations validating every 5.
+TRAIN_CFGS = {
+    "epoch": dict(by_epoch=True, max_epochs=3, val_interval=1),
+    "iter": dict(by_epoch=False, max_iters=15, val_interval=5),
+}
+
+
 class Progress(Hook):
     """Tell the parent process which iteration has finished (after the checkpoint hook)."""
 
@@ -46,14 +53,9 @@ def train_from_command_line(
     args = parser.parse_args()
 
     torch.set_num_threads(1)  # the same reduction order in every process
-    train_cfg = (
-        dict(by_epoch=True, max_epochs=3, val_interval=1)
-        if args.mode == "epoch"
-        else dict(by_epoch=False, max_iters=15, val_interval=5)
-    )
     saving = [] if args.no_save else [SaveEveryIter()]
     runner = Runner(
-        **runner_kwargs(args.work_dir, train_cfg=train_cfg, resume=args.resume),
+        **runner_kwargs(args.work_dir, train_cfg=TRAIN_CFGS[args.mode], resume=args.resume),
         custom_hooks=[*extra_hooks, *saving, Progress()],
     )
     runner.train()
