@@ -117,7 +117,7 @@ def torchrun_line(tmp_path: Path) -> None:
 BENCH_SHORT = {
     "dispatch": ["--number", "200", "--repeat", "1"],
     "import-time": ["--samples", "1"],
-    "runner-overhead": ["--iters", "40", "--rounds", "1", "--warmup", "5"],
+    "runner-overhead": ["--iters", "200"],
     "optim-wrapper": ["--number", "2", "--repeat", "1"],
     "logging-overhead": ["--iters", "40", "--interval", "20", "--write-ms", "1", "--rounds", "1"],
     "checkpoint-save": ["--saves", "1", "--interval", "2"],
@@ -151,7 +151,7 @@ HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "hooks-train CONFIG": train_synopsis,
     "torchrun --nproc-per-node 2 tools/train.py CONFIG --launcher pytorch": torchrun_line,
     "python3 tools/dev.py bench": all_benchmarks,
-    ".tools/hatch/bin/hatch run bench:runner-overhead -- --rounds 9": runner_overhead,
+    ".tools/hatch/bin/hatch run bench:runner-overhead": runner_overhead,
 }
 
 

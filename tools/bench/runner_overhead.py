@@ -1,303 +1,295 @@
-"""Benchmark: what `hooks_core.Runner` adds to each training iteration.
+"""Benchmark: what `hooks_core.Runner` adds to each training iteration, beside its peers.
 
-The same tiny model (an MLP 32->64->10, cross-entropy, SGD with momentum, batch
-64, CPU, one thread, a fixed seed, 4096 samples in memory) is trained for
-``--iters`` iterations in three ways, in the same process:
+Each job of `overhead_workload.py` (a plain loop indexing tensors, a plain loop
+over a DataLoader, MMEngine's Runner, Lightning's Trainer, ours) trains the same
+model on the same data with the same optimizer, scheduler, logging interval and
+per-epoch checkpoint, each in its own process.
 
-* (a) ``plain``: a hand-written loop that indexes batches out of the tensors
-  (a new random order each epoch);
-* (b) ``plain + DataLoader``: the same loop over a ``torch.utils.data.DataLoader``
-  of a ``TensorDataset`` (``batch_size=64, shuffle=True``);
-* (c) ``Runner``: `hooks_core.Runner` with its default hooks (RuntimeInfoHook,
-  IterTimerHook, DistSamplerSeedHook, and ParamSchedulerHook from hooks-optim;
-  the logger and checkpoint hooks have benchmarks of their own), the model a
-  `BaseModel`, iteration-based training
-  (``train_cfg=dict(by_epoch=False, max_iters=N, val_interval=10**9)``)
-  and the dataloader given as a config dict, so it uses the core's
-  `DefaultSampler`. The optimizer wrapper is the minimal one defined below.
+How it is measured, and why. This VM's speed drifts by a quarter within
+seconds, so whole runs timed one after another differ by more than the effect.
+Two measurements hold instead:
 
-Each round runs (a), (b) and (c) once, interleaved, after a short warm-up; the
-table shows the median over rounds. For (c) the time is that of
-``runner.train()`` (which builds the loop and the dataloader); constructing the
-`Runner` is a one-off cost, reported on its own line. The runner's overhead is
-its time per iteration minus (b)'s, the fair baseline since both use a
-DataLoader (the target is under 15 µs), and minus (a)'s.
+* CPU time, in lockstep: all jobs start, and the parent lets one job at a time
+  run one block of 50 iterations (an epoch: one log record, one checkpoint)
+  while the others wait, taking turns in a rotating order. Every job's block k
+  runs within a second of the others', so they see the same machine; the
+  overhead is the median over blocks of the paired difference to the
+  DataLoader loop's block. CPU time (``time.process_time``) leaves out the time
+  a job was not scheduled.
+* Instructions (``--instructions``): each job runs alone under valgrind's
+  callgrind, which counts the instructions of two blocks after two of warm-up.
+  The count does not depend on the machine's load at all, so it shows a change
+  of a few hundred instructions; it weighs every instruction the same, so it is
+  a check of the CPU-time figure, not a replacement.
 
-The breakdown then times apart, in short interleaved samples (steadier than
-whole runs on a busy machine), what the runner does per iteration that the
-plain loop does not: the two hook points (``before_train_iter`` and
-``after_train_iter`` with the default hooks) and `BaseModel.train_step` against
-the hand-written step. Their sum estimates the overhead; what it leaves out is
-the loop's own bookkeeping and the sampler.
+``--invocations N`` repeats the whole measurement with new processes and prints
+the spread of the headline. ``--scaling`` measures the runner again with 5, 20
+and 50 custom hooks and with 1, 4 and 16 loss keys, each against a DataLoader
+loop computing the same loss terms. Jobs whose library is not installed are
+left out (the benchmark environment installs MMEngine 0.10.7 and Lightning).
 
-Run it with ``python tools/dev.py bench`` (all benchmarks, ``hatch run bench:all``)
-or ``hatch run bench:runner-overhead -- --iters 500``.
+Run it with ``hatch run bench:runner-overhead`` (``-- --instructions --invocations 5``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
-import time
-import timeit
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import torch
-from plain_loop import train_plain
-from torch import nn
-from torch.nn import functional as F
-from torch.utils.data import TensorDataset
+from callgrind_region import callgrind_command, read_total
+from overhead_workload import BATCH, BLOCK, CLASSES, HIDDEN, IN, Spec
 
-from hooks_core import BaseModel, Runner
-
-SEED = 0
-BATCH = 64
-SAMPLES = 64 * BATCH  # 64 iterations per epoch
-IN, HIDDEN, CLASSES = 32, 64, 10
-LR, MOMENTUM = 0.01, 0.9
+WORKLOAD = Path(__file__).with_name("overhead_workload.py")
+WARMUP_BLOCKS = 2  # blocks left out of the CPU-time medians: imports, first epoch, caches
+MEASURED_BLOCKS = (2, 4)  # instructions: from the end of block 2 to the end of block 4
+NEEDS = {"mmengine": "mmengine", "lightning": "pytorch_lightning", "hooks": "hooks_core"}
 
 
-class MLP(BaseModel):
-    """Two linear layers; ``mode='loss'`` for the runner, plain logits for hand-written loops."""
+@dataclass
+class Job:
+    """One training process and what it reported."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(IN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
+    label: str
+    spec: Spec
+    cpu_us: list[float] = field(default_factory=list)  # per block, per iteration
+    wall_us: list[float] = field(default_factory=list)
+    setup_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    instructions: float = 0.0  # per iteration, under callgrind
 
-    def forward(
-        self, inputs: torch.Tensor, labels: torch.Tensor | None = None, mode: str = "tensor"
-    ) -> Any:
-        logits = self.net(inputs)
-        if mode == "loss":
-            return {"loss": F.cross_entropy(logits, labels)}
-        if mode == "predict":
-            return logits.argmax(1)
-        return logits
-
-
-class BenchOptimWrapper:
-    """zero_grad, backward, step: the least an optimizer wrapper does (hooks-optim is not here)."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
-
-    def zero_grad(self) -> None:
-        self.optimizer.zero_grad()
-
-    def backward(self, loss: torch.Tensor) -> None:
-        loss.backward()
-
-    def step(self) -> None:
-        self.optimizer.step()
-
-    def update_params(self, loss: torch.Tensor) -> None:
-        self.zero_grad()
-        self.backward(loss)
-        self.step()
-
-    def get_lr(self) -> dict[str, list[float]]:
-        return {"lr": [group["lr"] for group in self.optimizer.param_groups]}
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state)
+    def command(self, fds: tuple[int, int], work_dir: Path, mode: str) -> list[str]:
+        return [
+            sys.executable, str(WORKLOAD), "--variant", self.spec.variant,
+            "--iters", str(self.spec.iters), "--loss-keys", str(self.spec.loss_keys),
+            "--extra-hooks", str(self.spec.extra_hooks), "--mode", mode,
+            "--measure", *map(str, MEASURED_BLOCKS), "--fds", *map(str, fds),
+            "--work-dir", str(work_dir),
+        ]  # fmt: skip
 
 
-def make_data() -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(SEED)
-    inputs = torch.randn(SAMPLES, IN, generator=generator)
-    labels = torch.randint(0, CLASSES, (SAMPLES,), generator=generator)
-    return inputs, labels
+class Process:
+    """A running job, talked to over two pipes (its stdout is the framework's log)."""
+
+    def __init__(self, job: Job, work_dir: Path, mode: str, prefix: list[str]) -> None:
+        to_child, from_parent = os.pipe()
+        from_child, to_parent = os.pipe()
+        work_dir.mkdir(parents=True)
+        self.log = work_dir / "process.log"
+        command = prefix + job.command((to_child, to_parent), work_dir, mode)
+        with open(self.log, "wb") as log:
+            self.popen = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, pass_fds=(to_child, to_parent),
+                cwd=work_dir, env={**os.environ, "PYTHONPATH": str(WORKLOAD.parent)},
+            )  # fmt: skip
+        os.close(to_child)
+        os.close(to_parent)
+        self.writer = os.fdopen(from_parent, "w")
+        self.reader = os.fdopen(from_child, "r")
+        self.job = job
+
+    def receive(self) -> dict[str, Any]:
+        line = self.reader.readline()
+        if not line:
+            self.popen.wait()
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"job {self.job.label!r} exited ({self.popen.returncode}):\n{tail}")
+        return dict(json.loads(line))
+
+    def go(self) -> dict[str, Any]:
+        self.writer.write("go\n")
+        self.writer.flush()
+        return self.receive()
+
+    def finish(self, report: dict[str, Any]) -> None:
+        self.job.peak_rss_mb = report["peak_rss_mb"]
+        self.popen.wait()
 
 
-def make_model() -> tuple[MLP, torch.optim.Optimizer]:
-    torch.manual_seed(SEED)
-    model = MLP()
-    return model, torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+def record_block(job: Job, report: dict[str, Any]) -> None:
+    if report["block"] > WARMUP_BLOCKS:
+        job.cpu_us.append(report["cpu_ns"] / BLOCK / 1e3)
+        job.wall_us.append(report["wall_ns"] / BLOCK / 1e3)
 
 
-# ---------------------------------------------------------------- the three variants
-def plain(inputs: torch.Tensor, labels: torch.Tensor, iters: int) -> float:
-    """(a) Index batches out of the tensors, a new permutation each epoch."""
-    model, optimizer = make_model()
-    model.train()
-    generator = torch.Generator().manual_seed(SEED)
-    start = time.perf_counter()
-    done = 0
-    while done < iters:
-        order = torch.randperm(SAMPLES, generator=generator)
-        for first in range(0, SAMPLES, BATCH):
-            index = order[first : first + BATCH]
-            x, y = inputs[index], labels[index]
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            done += 1
-            if done == iters:
-                break
-    return time.perf_counter() - start
+def run_lockstep(jobs: list[Job], root: Path) -> None:
+    """Start the jobs one by one (set-up alone), then run them one block at a time, in turn."""
+    processes = []
+    for index, job in enumerate(jobs):
+        process = Process(job, root / f"{index}-{job.spec.variant}", "lockstep", [])
+        first = process.receive()
+        job.setup_seconds = first["setup_seconds"]
+        processes.append(process)
+    blocks = jobs[0].spec.iters // BLOCK
+    for block in range(2, blocks + 1):
+        shift = block % len(processes)
+        for process in processes[shift:] + processes[:shift]:
+            record_block(process.job, process.go())
+    for process in processes:
+        process.finish(process.go())
 
 
-def plain_dataloader(dataset: TensorDataset, iters: int) -> float:
-    """(b) The same loop over a shuffling DataLoader, epoch after epoch."""
-    model, optimizer = make_model()
-    return train_plain(model, optimizer, dataset, BATCH, iters, SEED)
+def count_instructions(jobs: list[Job], root: Path) -> None:
+    """Run each job alone under callgrind; instructions per iteration of the measured blocks."""
+    iters = (MEASURED_BLOCKS[1] + 1) * BLOCK
+    for index, job in enumerate(jobs):
+        short = Job(job.label, Spec(job.spec.variant, iters, job.spec.loss_keys,
+                                    job.spec.extra_hooks))  # fmt: skip
+        work_dir = root / f"callgrind-{index}-{job.spec.variant}"
+        out_file = work_dir / "callgrind.out"
+        process = Process(short, work_dir, "instructions", callgrind_command(out_file))
+        process.finish(process.receive())
+        blocks = MEASURED_BLOCKS[1] - MEASURED_BLOCKS[0]
+        job.instructions = read_total(out_file) / (blocks * BLOCK)
 
 
-def make_runner(dataset: TensorDataset, iters: int, work_dir: str, name: str) -> Runner:
-    model, optimizer = make_model()
-    return Runner(
-        model=model,
-        work_dir=work_dir,
-        # DefaultSampler(shuffle=True); stacked batches, as the plain loop's DataLoader gives
-        train_dataloader=dict(
-            dataset=dataset, batch_size=BATCH, collate_fn=dict(type="default_collate")
-        ),
-        train_cfg=dict(by_epoch=False, max_iters=iters, val_interval=10**9),
-        optim_wrapper=BenchOptimWrapper(optimizer),
-        default_hooks=dict(logger=None, checkpoint=None),  # logging_overhead.py measures those
-        randomness=dict(seed=SEED),
-        experiment_name=name,
-        log_level="WARNING",
+# ---------------------------------------------------------------- what is measured
+def version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def peer_jobs(iters: int) -> list[Job]:
+    jobs = [
+        Job("(a) plain loop, tensors indexed", Spec("indexed", iters)),
+        Job("(b) plain loop, DataLoader", Spec("dataloader", iters)),
+        Job(f"(c) MMEngine {version('mmengine')} Runner", Spec("mmengine", iters)),
+        Job(f"(d) Lightning {version('pytorch-lightning')} Trainer", Spec("lightning", iters)),
+        Job("(e) hooks_core.Runner, default hooks", Spec("hooks", iters)),
+    ]
+    return [job for job in jobs if installed(job.spec.variant)]
+
+
+def scaling_jobs(iters: int) -> list[Job]:
+    jobs = [Job("plain loop, DataLoader, 1 loss key", Spec("dataloader", iters))]
+    for hooks in (0, 5, 20, 50):
+        jobs.append(Job(f"Runner + {hooks} custom hooks", Spec("hooks", iters, 1, hooks)))
+    for keys in (4, 16):
+        base = Job(f"plain loop, DataLoader, {keys} loss keys", Spec("dataloader", iters, keys))
+        jobs += [base, Job(f"Runner, {keys} loss keys", Spec("hooks", iters, keys))]
+    return jobs
+
+
+def installed(variant: str) -> bool:
+    module = NEEDS.get(variant)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+# ---------------------------------------------------------------- reporting
+def paired_overhead(job: Job, base: Job) -> list[float]:
+    """Per block, the job's CPU µs per iteration minus its baseline's in the same round."""
+    return [mine - theirs for mine, theirs in zip(job.cpu_us, base.cpu_us, strict=True)]
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values * 3)
+    return q1, q3
+
+
+def baseline(job: Job, jobs: list[Job]) -> Job | None:
+    """The DataLoader loop computing the same loss terms as `job` (None for the loops)."""
+    if job.spec.variant in ("indexed", "dataloader"):
+        return None
+    keys = job.spec.loss_keys
+    return next(
+        (j for j in jobs if j.spec.variant == "dataloader" and j.spec.loss_keys == keys), None
     )
 
 
-def close(runner: Runner) -> None:
-    """Close the runner's log file, so the temporary work_dir can go."""
-    for handler in list(runner.logger.handlers):
-        runner.logger.removeHandler(handler)
-        handler.close()
+def print_table(jobs: list[Job], instructions: bool) -> None:
+    header = (f"{'job':<40}{'CPU µs/it':>10}{'overhead':>10}{'IQR':>18}{'ratio':>7}"
+              f"{'wall µs/it':>11}{'RSS MB':>8}{'set-up s':>9}")  # fmt: skip
+    if instructions:
+        header += f"{'instr/it':>10}{'over':>9}"
+    print(header)
+    print("-" * len(header))
+    for job in jobs:
+        base = baseline(job, jobs)
+        cpu = statistics.median(job.cpu_us)
+        if base is None:
+            over = iqr = ratio = "-"
+        else:
+            diffs = paired_overhead(job, base)
+            q1, q3 = quartiles(diffs)
+            over, iqr = f"{statistics.median(diffs):+.1f}", f"{q1:+.1f}..{q3:+.1f}"
+            ratio = f"{cpu / statistics.median(base.cpu_us):.2f}x"
+        row = (f"{job.label:<40}{cpu:10.1f}{over:>10}{iqr:>18}{ratio:>7}"
+               f"{statistics.median(job.wall_us):11.1f}{job.peak_rss_mb:8.0f}"
+               f"{job.setup_seconds:9.2f}")  # fmt: skip
+        if instructions:
+            extra = "-" if base is None else f"{job.instructions - base.instructions:+9.0f}"
+            row += f"{job.instructions:10.0f}{extra:>9}"
+        print(row)
 
 
-def with_runner(dataset: TensorDataset, iters: int, name: str) -> tuple[float, float]:
-    """(c) `Runner.train()`; returns (seconds of train(), seconds of Runner(...))."""
-    with tempfile.TemporaryDirectory(prefix="hooks-bench-") as work_dir:
-        start = time.perf_counter()
-        runner = make_runner(dataset, iters, work_dir, name)
-        built = time.perf_counter()
-        runner.train()
-        end = time.perf_counter()
-        assert runner.iter == iters
-        close(runner)
-    return end - built, built - start
+def headline(jobs: list[Job]) -> float | None:
+    """The runner's median paired overhead over the DataLoader loop, µs per iteration."""
+    ours = next((job for job in jobs if job.spec.variant == "hooks"), None)
+    base = None if ours is None else baseline(ours, jobs)
+    return None if base is None else statistics.median(paired_overhead(ours, base))
 
 
-# ---------------------------------------------------------------- breakdown
-def breakdown(dataset: TensorDataset, repeat: int) -> tuple[dict[str, float], list[str]]:
-    """Median microseconds per call of the runner's extra work, in short interleaved samples.
-
-    Short samples taken in turn see the same machine load, so their medians are
-    steadier than those of whole training runs. Returns the medians and the
-    names of the runner's hooks.
-    """
-    with tempfile.TemporaryDirectory(prefix="hooks-bench-") as work_dir:
-        runner = make_runner(dataset, 10, work_dir, "bench-breakdown")
-        runner.train()  # builds the loop and the dataloader, fires before_run/before_train
-        model, wrapper = runner.model, runner.optim_wrapper
-        data_batch = next(iter(runner.train_dataloader))
-        outputs = model.train_step(data_batch, optim_wrapper=wrapper)
-        x, y = data_batch
-        optimizer = wrapper.optimizer
-        call = runner.call_hook
-
-        def hook_points() -> None:
-            call("before_train_iter", batch_idx=0, data_batch=data_batch)
-            call("after_train_iter", batch_idx=0, data_batch=data_batch, outputs=outputs)
-
-        def train_step() -> None:
-            model.train_step(data_batch, optim_wrapper=wrapper)
-
-        def hand_step() -> None:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-        cases = {  # name: (function, calls per sample)
-            "hooks": (hook_points, 200),
-            "train_step": (train_step, 40),
-            "hand_step": (hand_step, 40),
-        }
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(repeat):
-            for name, (fn, number) in cases.items():
-                samples[name].append(timeit.timeit(fn, number=number) / number * 1e6)
-        names = [type(hook).__name__ for hook in runner.hooks]
-        close(runner)
-    return {name: statistics.median(values) for name, values in samples.items()}, names
+def measure(make_jobs: Any, args: argparse.Namespace, root: Path) -> list[Job]:
+    jobs = make_jobs(args.iters)
+    run_lockstep(jobs, root / "lockstep")
+    if args.instructions:
+        count_instructions(jobs, root)
+    return jobs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iters", type=int, default=2000, help="training iterations per run")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported")
-    parser.add_argument("--warmup", type=int, default=200, help="iterations of the warm-up run")
+    parser.add_argument("--iters", type=int, default=3000, help="iterations per job (x50)")
+    parser.add_argument("--invocations", type=int, default=1, help="repeat with new processes")
+    parser.add_argument("--instructions", action="store_true", help="also count with callgrind")
+    parser.add_argument("--scaling", action="store_true", help="custom hooks and loss keys")
     args = parser.parse_args()
-
-    torch.set_num_threads(1)
-    inputs, labels = make_data()
-    dataset = TensorDataset(inputs, labels)
-
-    plain(inputs, labels, args.warmup)
-    plain_dataloader(dataset, args.warmup)
-    with_runner(dataset, args.warmup, "bench-warmup")
-
-    seconds: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-    setup: list[float] = []
-    for round_index in range(args.rounds):
-        seconds["a"].append(plain(inputs, labels, args.iters))
-        seconds["b"].append(plain_dataloader(dataset, args.iters))
-        train_seconds, build_seconds = with_runner(dataset, args.iters, f"bench-{round_index}")
-        seconds["c"].append(train_seconds)
-        setup.append(build_seconds)
-
-    us = 1e6 / args.iters
-    median = {key: statistics.median(values) for key, values in seconds.items()}
-    best = {key: min(values) * us for key, values in seconds.items()}
-    paired = [(c - b) * us for b, c in zip(seconds["b"], seconds["c"], strict=True)]
-
-    print(
-        f"runner overhead: MLP {IN}->{HIDDEN}->{CLASSES}, batch {BATCH}, CPU, "
-        f"{torch.get_num_threads()} thread, torch {torch.__version__}; "
-        f"median of {args.rounds} rounds x {args.iters} iterations"
-    )
-    header = f"{'variant':<38}{'seconds':>9}{'µs/iter':>10}{'best':>8}{'vs (a)':>9}{'vs (b)':>9}"
-    print(header)
-    print("-" * len(header))
-    for key, label in {
-        "a": "(a) plain loop, tensors indexed",
-        "b": "(b) plain loop, DataLoader",
-        "c": "(c) hooks_core.Runner, default hooks",
-    }.items():
-        print(
-            f"{label:<38}{median[key]:9.3f}{median[key] * us:10.1f}{best[key]:8.1f}"
-            f"{median[key] / median['a']:8.2f}x{median[key] / median['b']:8.2f}x"
+    if args.iters % BLOCK or args.iters < (WARMUP_BLOCKS + 2) * BLOCK:
+        parser.error(
+            f"--iters must be a multiple of {BLOCK} and at least {(WARMUP_BLOCKS + 2) * BLOCK}"
         )
-    over_b = (median["c"] - median["b"]) * us
-    over_a = (median["c"] - median["a"]) * us
-    print(
-        f"Runner overhead: {over_b:+.1f} µs/iter vs (b) (target < 15; best runs "
-        f"{best['c'] - best['b']:+.1f}, per round {min(paired):+.1f} to {max(paired):+.1f}), "
-        f"{over_a:+.1f} µs/iter vs (a)"
-    )
-    print(f"Runner(...) construction, not counted above: {statistics.median(setup) * 1e3:.1f} ms")
 
-    parts, hooks = breakdown(dataset, repeat=60)
-    step_extra = parts["train_step"] - parts["hand_step"]
-    rows = {
-        f"2 hook points, before/after_train_iter ({', '.join(hooks)})": parts["hooks"],
-        f"BaseModel.train_step ({parts['train_step']:.1f}) minus the hand-written step "
-        f"({parts['hand_step']:.1f})": step_extra,
-    }
-    rows["sum"] = sum(rows.values())
-    width = max(len(label) for label in rows)
-    print("what the Runner adds per iteration, timed apart in short interleaved samples, µs:")
-    for label, value in rows.items():
-        print(f"  {label:<{width}}{value:8.1f}")
+    import torch
+
+    print(
+        f"runner overhead: MLP {IN}->{HIDDEN}->{CLASSES}, batch {BATCH}, SGD + MultiStepLR, "
+        f"log every {BLOCK}, checkpoint every epoch ({BLOCK} iterations), CPU, 1 thread, "
+        f"torch {torch.__version__}; {args.iters} iterations per job, CPU time per block of "
+        f"{BLOCK} in lockstep, medians of {args.iters // BLOCK - WARMUP_BLOCKS} blocks"
+    )
+    skipped = [variant for variant in ("mmengine", "lightning") if not installed(variant)]
+    if skipped:
+        print(f"not installed, left out: {', '.join(skipped)} (the bench environment has them)")
+    headlines = []
+    for invocation in range(args.invocations):
+        with tempfile.TemporaryDirectory(prefix="hooks-overhead-") as tmp:
+            jobs = measure(peer_jobs, args, Path(tmp))
+            if args.invocations > 1:
+                print(f"invocation {invocation + 1} of {args.invocations}")
+            print_table(jobs, args.instructions)
+            headlines.append(headline(jobs))
+            if args.scaling and invocation == 0:
+                print(
+                    "scaling: the runner with more custom hooks (3 act per iteration) and more "
+                    "loss keys, each against a DataLoader loop with the same loss terms"
+                )
+                print_table(measure(scaling_jobs, args, Path(tmp) / "scaling"), args.instructions)
+    measured = [value for value in headlines if value is not None]
+    if measured:
+        spread = f"; over {len(measured)} invocations {min(measured):+.1f} to {max(measured):+.1f}"
+        print(f"Runner overhead over the DataLoader loop: {statistics.median(measured):+.1f} "
+              f"µs/iter (CPU time, target < 15){spread if len(measured) > 1 else ''}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -155,9 +155,14 @@ class HistoryBuffer:
 
         Tensors are moved to the host here, in one transfer for values and one
         for counts, so the result loads with ``torch.load(weights_only=True)``.
+        The window keeps the numbers from then on, so the next checkpoint moves
+        only the values logged since this one.
         """
         *values, total = _plain_numbers([*self._values, self._sum])
         *counts, count = _plain_numbers([*self._counts, self._count])
+        self._values = deque(values, maxlen=self._values.maxlen)
+        self._counts = deque(counts, maxlen=self._counts.maxlen)
+        self._sum, self._count = total, count
         return {
             "log_history": values,
             "count_history": counts,
@@ -423,11 +428,16 @@ def _as_read(value: Any) -> Any:
 
 
 def _plain_numbers(values: list[Any]) -> list[Any]:
-    """Python ints and floats for `values`, in one host transfer if tensors are among them."""
-    if _has_tensor(values):
-        plain: list[Any] = _stack(values).tolist()
-        return plain
-    return [_scalar(value) for value in values]
+    """Python ints and floats for `values`, moving the tensors among them in one host transfer."""
+    plain = list(values)
+    tensors = [
+        i for i, value in enumerate(plain) if type(value) is not float and type(value) is not int
+    ]
+    if tensors:
+        numbers = _stack([plain[i] for i in tensors]).tolist()
+        for i, number in zip(tensors, numbers, strict=True):
+            plain[i] = number
+    return plain
 
 
 def _plain(value: Any, key: str) -> Any:

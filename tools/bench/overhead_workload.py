@@ -1,0 +1,385 @@
+"""One training job of the overhead benchmark, run in its own process by runner_overhead.py.
+
+Every variant trains the same model (an MLP 32->32->10 whose forward returns
+`loss_keys` loss terms) on the same 3,200 samples held in memory (50 batches of
+64, so an epoch is 50 iterations), with SGD and momentum, a MultiStepLR stepped
+each epoch, a log record every 50 iterations and a checkpoint at each epoch's
+end, on the CPU with one thread:
+
+* ``indexed``: a hand-written loop indexing batches out of the tensors;
+* ``dataloader``: the same loop over a shuffling ``torch.utils.data.DataLoader``;
+* ``hooks``: `hooks_core.Runner` with its default hooks (logger at interval 50,
+  checkpoint every epoch) and `extra_hooks` custom hooks, three of which act at
+  every iteration;
+* ``mmengine``: MMEngine's `Runner`, configured like ours;
+* ``lightning``: PyTorch Lightning's `Trainer` (CSV logger, a checkpoint per epoch,
+  the learning-rate monitor, no progress bar, no model summary).
+
+After each iteration the job calls a `Pacer`. At every block of iterations
+(one epoch) the pacer either reports the block's CPU and wall time over a pipe
+and waits for its turn to go on (``--mode lockstep``: the parent runs the jobs
+one block at a time, in turn, so all of them see the same machine), or it
+starts and stops callgrind's count around the measured blocks (``--mode
+instructions``). The first and last reports carry the set-up time and the
+process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+STARTED = time.perf_counter()  # before torch and the framework are imported: set-up includes them
+
+SEED = 0
+IN, HIDDEN, CLASSES = 32, 32, 10
+BATCH = 64
+BLOCK = 50  # iterations per epoch, per log record and per report
+SAMPLES = BLOCK * BATCH
+LR, MOMENTUM, MILESTONES, GAMMA = 0.01, 0.9, (20, 40), 0.1
+ACTING_HOOKS = 3  # of the extra custom hooks, how many act at every iteration
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one job trains: its variant, length and the two scaling knobs."""
+
+    variant: str
+    iters: int
+    loss_keys: int = 1
+    extra_hooks: int = 0
+
+    @property
+    def epochs(self) -> int:
+        return self.iters // BLOCK
+
+
+class Pacer:
+    """Called after every iteration; acts at the end of each block of `BLOCK` iterations."""
+
+    def __init__(self, mode: str, channel: tuple[TextIO, TextIO], measured: range) -> None:
+        self.mode, self.measured = mode, measured
+        self.reader, self.writer = channel
+        self.done = 0
+        self.setup_seconds = 0.0
+        self.cpu = self.wall = 0
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done == 1:
+            self.setup_seconds = time.perf_counter() - STARTED
+        if self.done % BLOCK == 0:
+            self._boundary(self.done // BLOCK)
+
+    def _boundary(self, block: int) -> None:
+        cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+        if self.mode == "instructions":
+            from callgrind_region import start, stop
+
+            if block == self.measured.start:
+                start()
+            elif block == self.measured.stop:
+                stop()
+            return
+        report: dict[str, Any] = {
+            "block": block,
+            "cpu_ns": cpu - self.cpu,
+            "wall_ns": wall - self.wall,
+        }
+        if block == 1:
+            report["setup_seconds"] = self.setup_seconds
+        self.send(report)
+        if self.reader.readline().strip() != "go":
+            raise SystemExit("the benchmark's parent went away")
+        self.cpu, self.wall = time.process_time_ns(), time.perf_counter_ns()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(json.dumps(message) + "\n")
+        self.writer.flush()
+
+
+# ---------------------------------------------------------------- shared parts
+def make_data() -> tuple[Any, Any]:
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED)
+    inputs = torch.randn(SAMPLES, IN, generator=generator)
+    labels = torch.randint(0, CLASSES, (SAMPLES,), generator=generator)
+    return inputs, labels
+
+
+def make_net() -> Any:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(SEED)
+    return nn.Sequential(nn.Linear(IN, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
+
+
+def loss_terms(logits: Any, labels: Any, keys: int) -> dict[str, Any]:
+    """Cross-entropy as `keys` weighted terms (one term: ``{'loss': ce}``)."""
+    from torch.nn import functional as F
+
+    loss = F.cross_entropy(logits, labels)
+    if keys == 1:
+        return {"loss": loss}
+    return {f"loss_{i}": loss * (1.0 / keys) for i in range(keys)}
+
+
+def make_optimizer(params: Any) -> Any:
+    import torch
+
+    return torch.optim.SGD(params, lr=LR, momentum=MOMENTUM)
+
+
+# ---------------------------------------------------------------- hand-written loops
+def train_by_hand(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
+    """``indexed`` and ``dataloader``: zero_grad, backward, step; log and save like the runners."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    inputs, labels = make_data()
+    net = make_net()
+    optimizer = make_optimizer(net.parameters())
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(MILESTONES), GAMMA)
+    generator = torch.Generator().manual_seed(SEED)
+    if spec.variant == "dataloader":
+        loader = DataLoader(TensorDataset(inputs, labels), BATCH, shuffle=True, generator=generator)
+    net.train()
+    done = 0
+    with open(work_dir / "log.txt", "w") as log:
+        for epoch in range(spec.epochs):
+            if spec.variant == "dataloader":
+                batches = iter(loader)
+            else:
+                order = torch.randperm(SAMPLES, generator=generator)
+                batches = ((inputs[i], labels[i]) for i in order.split(BATCH))
+            for x, y in batches:
+                losses = loss_terms(net(x), y, spec.loss_keys)
+                loss = sum(losses.values())
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                done += 1
+                if done % BLOCK == 0:
+                    log.write(f"epoch {epoch + 1} iter {done} lr {scheduler.get_last_lr()[0]:.4e} "
+                              f"loss {loss.item():.4f}\n")  # fmt: skip
+                pacer.tick()
+            scheduler.step()
+            state = {
+                "epoch": epoch + 1,
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+            }
+            torch.save(state, work_dir / f"epoch_{epoch + 1}.pth")
+
+
+# ---------------------------------------------------------------- runners
+def runner_config(spec: Spec, model: Any, work_dir: Path) -> dict[str, Any]:
+    """The arguments ours and MMEngine's `Runner` share (MMEngine's names and meanings)."""
+    from torch.utils.data import TensorDataset
+
+    return dict(
+        model=model,
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=TensorDataset(*make_data()),
+            batch_size=BATCH,
+            sampler=dict(type="DefaultSampler", shuffle=True),
+            collate_fn=dict(type="default_collate"),
+        ),
+        train_cfg=dict(by_epoch=True, max_epochs=spec.epochs),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=LR, momentum=MOMENTUM)),
+        param_scheduler=dict(
+            type="MultiStepLR", by_epoch=True, milestones=list(MILESTONES), gamma=GAMMA
+        ),
+        default_hooks=dict(
+            logger=dict(type="LoggerHook", interval=BLOCK),
+            checkpoint=dict(type="CheckpointHook", interval=1),
+        ),
+        randomness=dict(seed=SEED),
+        log_level="INFO",
+    )
+
+
+def train_hooks(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
+    """``hooks``: this project's `Runner` with its default hooks and `extra_hooks` custom ones."""
+    from hooks_core import BaseModel, Hook, Runner
+
+    class Net(BaseModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_net()
+
+        def forward(self, inputs: Any, labels: Any = None, mode: str = "tensor") -> Any:
+            logits = self.net(inputs)
+            return loss_terms(logits, labels, spec.loss_keys) if mode == "loss" else logits
+
+    class PacerHook(Hook):
+        priority = "LOWEST"
+
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            pacer.tick()
+
+    runner = Runner(
+        **runner_config(spec, Net(), work_dir),
+        custom_hooks=[*custom_hooks(Hook, spec.extra_hooks), PacerHook()],
+    )
+    runner.train()
+
+
+def custom_hooks(base: type, count: int) -> list[Any]:
+    """`count` user hooks: `ACTING_HOOKS` count iterations, the others act once per epoch."""
+
+    class CountingHook(base):  # type: ignore[misc,valid-type]
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            self.seen += 1
+
+    class EpochHook(base):  # type: ignore[misc,valid-type]
+        def __init__(self) -> None:
+            self.epochs = 0
+
+        def after_train_epoch(self, runner: Any) -> None:
+            self.epochs += 1
+
+    return [CountingHook() if i < ACTING_HOOKS else EpochHook() for i in range(count)]
+
+
+def train_mmengine(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
+    """``mmengine``: MMEngine 0.10's `Runner`, the same configuration as ours."""
+    from mmengine.hooks import Hook
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Net(BaseModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_net()
+
+        def forward(self, inputs: Any, labels: Any = None, mode: str = "tensor") -> Any:
+            logits = self.net(inputs)
+            return loss_terms(logits, labels, spec.loss_keys) if mode == "loss" else logits
+
+    class PacerHook(Hook):
+        priority = "LOWEST"
+
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            pacer.tick()
+
+    runner = Runner(
+        **runner_config(spec, Net(), work_dir),
+        custom_hooks=[*custom_hooks(Hook, spec.extra_hooks), PacerHook()],
+    )
+    runner.train()
+
+
+def train_lightning(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
+    """``lightning``: Lightning's `Trainer` on the CPU, logging every 50 steps, saving per epoch."""
+    import pytorch_lightning as pl
+    import torch
+    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Net(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_net()
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            x, y = batch
+            losses = loss_terms(self.net(x), y, spec.loss_keys)
+            loss = sum(losses.values())
+            self.log_dict(losses if spec.loss_keys > 1 else {"loss": loss})
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            optimizer = make_optimizer(self.parameters())
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(MILESTONES), GAMMA)
+            return [optimizer], [scheduler]
+
+    class PacerCallback(pl.Callback):
+        def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any,
+                               batch_idx: int) -> None:  # fmt: skip
+            pacer.tick()
+
+    pl.seed_everything(SEED, verbose=False)
+    generator = torch.Generator().manual_seed(SEED)
+    loader = DataLoader(TensorDataset(*make_data()), BATCH, shuffle=True, generator=generator)
+    trainer = pl.Trainer(
+        max_epochs=spec.epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=CSVLogger(work_dir),
+        log_every_n_steps=BLOCK,
+        callbacks=[
+            ModelCheckpoint(dirpath=work_dir, every_n_epochs=1, save_top_k=-1),
+            LearningRateMonitor(logging_interval="step"),
+            PacerCallback(),
+        ],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=work_dir,
+    )
+    trainer.fit(Net(), loader)
+
+
+TRAIN = {
+    "indexed": train_by_hand,
+    "dataloader": train_by_hand,
+    "hooks": train_hooks,
+    "mmengine": train_mmengine,
+    "lightning": train_lightning,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variant", choices=sorted(TRAIN), required=True)
+    parser.add_argument("--iters", type=int, required=True, help="a multiple of 50")
+    parser.add_argument("--loss-keys", type=int, default=1)
+    parser.add_argument("--extra-hooks", type=int, default=0)
+    parser.add_argument("--mode", choices=("lockstep", "instructions"), default="lockstep")
+    parser.add_argument("--measure", type=int, nargs=2, default=(2, 4),
+                        help="instructions mode: count from the end of block A to B")  # fmt: skip
+    parser.add_argument("--fds", type=int, nargs=2, required=True, help="read and write ends")
+    parser.add_argument("--work-dir", type=Path, required=True)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings(
+        "ignore"
+    )  # the peers' advice (few dataloader workers, ...) is noise here
+    spec = Spec(args.variant, args.iters, args.loss_keys, args.extra_hooks)
+    channel = (os.fdopen(args.fds[0], "r"), os.fdopen(args.fds[1], "w"))
+    pacer = Pacer(args.mode, channel, range(*args.measure))
+    TRAIN[spec.variant](spec, pacer, args.work_dir)
+    pacer.send({"done": pacer.done, "peak_rss_mb": peak_rss_mb()})
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+if __name__ == "__main__":
+    main()
