@@ -422,6 +422,15 @@ def test_rng_state_survives_a_safe_save_and_load(tmp_path: Path) -> None:
     assert draw() == first
 
 
+def test_rng_state_packs_python_words_and_still_reads_the_tuple_form() -> None:
+    random.seed(3)
+    version, words, gauss_next = get_rng_state()["python"]
+    assert words.dtype == torch.int64 and words.tolist() == list(random.getstate()[1])
+    first = random.random()
+    set_rng_state({"python": (version, tuple(words.tolist()), gauss_next)})  # older checkpoints
+    assert random.random() == first
+
+
 def test_rng_state_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     with_numpy = get_rng_state()
     assert "numpy" in with_numpy

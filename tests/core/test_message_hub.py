@@ -31,7 +31,7 @@ def save_and_load(obj: Any, tmp_path: Path) -> Any:
 
 
 def assert_plain(obj: Any) -> None:
-    """Fail on anything but plain Python containers and scalars."""
+    """Fail on anything but plain Python containers and scalars, or host tensors of numbers."""
     if isinstance(obj, dict):
         for key, value in obj.items():
             assert type(key) is str
@@ -39,6 +39,8 @@ def assert_plain(obj: Any) -> None:
     elif isinstance(obj, (list, tuple)):
         for value in obj:
             assert_plain(value)
+    elif isinstance(obj, torch.Tensor):
+        assert obj.device.type == "cpu" and obj.dtype in (torch.int64, torch.float64), obj
     else:
         assert type(obj) in (bool, int, float, str, type(None)), f"{obj!r} is {type(obj)}"
 
@@ -214,13 +216,16 @@ def test_buffer_state_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
     for value in (1.0, 2.0, 3.0, 4.0):
         buffer.update(torch.tensor(value), count=2)
     state = buffer.state_dict()
-    assert state == {
+    assert state["log_history"].dtype == torch.float64  # one tensor, not a number per value
+    assert state["count_history"].dtype == torch.int64
+    assert {**state, "log_history": state["log_history"].tolist()} == {
         "log_history": [2.0, 3.0, 4.0],
-        "count_history": [2, 2, 2],
+        "count_history": state["count_history"],
         "max_length": 3,
         "global_sum": 10.0,
         "global_count": 8,
     }
+    assert state["count_history"].tolist() == [2, 2, 2]
     assert_plain(state)
     restored = HistoryBuffer()
     restored.load_state_dict(save_and_load(state, tmp_path))
@@ -230,6 +235,21 @@ def test_buffer_state_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
     restored.update(5.0)  # keeps working, and keeps the window bound
     assert restored.data == ([3.0, 4.0, 5.0], [2, 2, 1])
     assert restored.global_mean() == 15.0 / 9
+
+
+def test_each_checkpoint_moves_only_the_values_logged_since_the_last() -> None:
+    buffer = HistoryBuffer(max_length=3)
+    buffer.update(torch.tensor(1.0))
+    buffer.update(2.0)
+    assert buffer.state_dict()["log_history"].tolist() == [1.0, 2.0]
+    assert [type(value) for value in buffer.data[0]] == [float, float]  # settled in the window
+    buffer.update(torch.tensor(3.0), count=torch.tensor(2))
+    buffer.update(torch.tensor(4.0))  # the window drops 1.0
+    state = buffer.state_dict()
+    assert state["log_history"].tolist() == [2.0, 3.0, 4.0]
+    assert state["count_history"].tolist() == [1, 2, 1]
+    assert (state["global_sum"], state["global_count"]) == (10.0, 5)
+    assert [type(value) for value in buffer.data[0]] == [float, float, float]
 
 
 # ---------------------------------------------------------------- MessageHub, scalars

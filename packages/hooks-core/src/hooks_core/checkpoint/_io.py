@@ -708,7 +708,13 @@ def get_rng_state() -> dict[str, Any]:
 
     import torch
 
-    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    version, internal, gauss_next = random.getstate()
+    # the 625 words as one tensor: a tuple of ints costs a pickling step per int
+    words = torch.tensor(internal, dtype=torch.int64)
+    state: dict[str, Any] = {
+        "python": (version, words, gauss_next),
+        "torch": torch.get_rng_state(),
+    }
     try:
         import numpy as np
     except ImportError:
@@ -742,6 +748,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
     if "python" in state:
         version, internal, gauss_next = state["python"]
+        if isinstance(internal, torch.Tensor):
+            internal = internal.tolist()
         random.setstate((version, tuple(internal), gauss_next))
     if "torch" in state:
         torch.set_rng_state(state["torch"].cpu())

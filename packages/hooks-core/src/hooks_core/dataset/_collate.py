@@ -9,6 +9,8 @@ Both are in the ``FUNCTIONS`` registry, for ``collate_fn=dict(type=...)``.
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Mapping, Sequence
 
 from ..registry._roots import FUNCTIONS
@@ -64,7 +66,22 @@ def default_collate(data_batch: Sequence[Any]) -> Any:
         >>> batch['x'].shape
         torch.Size([2, 3])
     """
+    first = data_batch[0]
+    if type(first) is tuple and _all_tensors(first):
+        return _torch_default_collate()(list(data_batch))  # the same list of stacks, in one pass
     return _regroup(data_batch, _stacked)
+
+
+def _all_tensors(values: tuple[Any, ...]) -> bool:
+    tensor = sys.modules["torch"].Tensor if "torch" in sys.modules else None
+    return tensor is not None and all(isinstance(value, tensor) for value in values)
+
+
+@functools.cache
+def _torch_default_collate() -> Callable[[list[Any]], Any]:
+    from torch.utils.data import default_collate as torch_default_collate
+
+    return torch_default_collate
 
 
 def _regroup(data_batch: Sequence[Any], leaf: Callable[[Sequence[Any]], Any]) -> Any:
@@ -99,9 +116,7 @@ def _as_given(values: Sequence[Any]) -> Any:
 
 
 def _stacked(values: Sequence[Any]) -> Any:
-    from torch.utils.data import default_collate as torch_default_collate
-
-    return torch_default_collate(list(values))
+    return _torch_default_collate()(list(values))
 
 
 FUNCTIONS.register_module(module=pseudo_collate)

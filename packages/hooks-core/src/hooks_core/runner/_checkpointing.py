@@ -10,6 +10,7 @@ model's ``state_dict``, ``optimizer`` and ``param_schedulers`` states, the
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import os.path as osp
@@ -271,6 +272,12 @@ def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
+    """The versions saved in each checkpoint's meta, looked up once per process."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 

@@ -14,6 +14,7 @@ whole run, which stay exact however many values the window has dropped.
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections import deque
 from itertools import islice
@@ -53,7 +54,7 @@ class HistoryBuffer:
         (([3, 2, 1], [1, 1, 1]), 2.0, 2.5)
     """
 
-    __slots__ = ("_count", "_counts", "_sum", "_values")
+    __slots__ = ("_count", "_counts", "_fresh", "_sum", "_values")
 
     def __init__(
         self,
@@ -73,6 +74,7 @@ class HistoryBuffer:
         self._counts: deque[int] = deque(counts, maxlen=max_length)
         self._sum: Any = sum(values, 0)
         self._count: int = sum(counts, 0)
+        self._fresh = len(values)  # the latest values, which may still be tensors
 
     def update(self, value: Any, count: int = 1) -> None:
         """Append `value` logged over `count` samples, in O(1) and without a host sync.
@@ -92,6 +94,7 @@ class HistoryBuffer:
         self._counts.append(count)
         self._sum = self._sum + value
         self._count += count
+        self._fresh += 1
 
     # ------------------------------------------------------------ reads
     def mean(self, window_size: int | None = None) -> Any:
@@ -128,9 +131,7 @@ class HistoryBuffer:
             raise ValueError("HistoryBuffer is empty: update it before reading statistics")
         if window_size is None or window_size >= len(history):
             return list(history)
-        latest = list(islice(reversed(history), window_size))
-        latest.reverse()
-        return latest
+        return _last(history, window_size)
 
     # ------------------------------------------------------------ inspection
     @property
@@ -151,32 +152,37 @@ class HistoryBuffer:
 
     # ------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """Return the window and the running totals as plain Python numbers and lists.
+        """Return the window and the running totals, for a `torch.load(weights_only=True)`.
 
         Tensors are moved to the host here, in one transfer for values and one
-        for counts, so the result loads with ``torch.load(weights_only=True)``.
-        The window keeps the numbers from then on, so the next checkpoint moves
-        only the values logged since this one.
+        for counts; the window keeps the numbers from then on, so the next
+        checkpoint moves only the values logged since this one. With torch
+        loaded, the window is saved as two 1-D tensors (a list of a million
+        numbers costs a pickling step each); the totals are Python numbers.
         """
-        *values, total = _plain_numbers([*self._values, self._sum])
-        *counts, count = _plain_numbers([*self._counts, self._count])
-        self._values = deque(values, maxlen=self._values.maxlen)
-        self._counts = deque(counts, maxlen=self._counts.maxlen)
-        self._sum, self._count = total, count
-        return {
-            "log_history": values,
-            "count_history": counts,
+        fresh = min(self._fresh, len(self._values))
+        *values, self._sum = _plain_numbers([*_last(self._values, fresh), self._sum])
+        *counts, self._count = _plain_numbers([*_last(self._counts, fresh), self._count])
+        for position, (value, count) in enumerate(zip(values, counts, strict=True), -fresh):
+            self._values[position], self._counts[position] = value, count
+        self._fresh = 0
+        return {  # the totals are ints only if every value and count was
+            "log_history": _packed(self._values, type(self._sum) is int),
+            "count_history": _packed(self._counts, type(self._count) is int),
             "max_length": self.max_length,
-            "global_sum": total,
-            "global_count": count,
+            "global_sum": self._sum,
+            "global_count": self._count,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the window and the running totals saved by `state_dict`."""
         restored = HistoryBuffer(
-            state_dict["log_history"], state_dict["count_history"], state_dict["max_length"]
+            _unpacked(state_dict["log_history"]),
+            _unpacked(state_dict["count_history"]),
+            state_dict["max_length"],
         )
         self._values, self._counts = restored._values, restored._counts
+        self._fresh = 0
         self._sum, self._count = state_dict["global_sum"], state_dict["global_count"]
 
 
@@ -438,6 +444,30 @@ def _plain_numbers(values: list[Any]) -> list[Any]:
         for i, number in zip(tensors, numbers, strict=True):
             plain[i] = number
     return plain
+
+
+def _last(window: deque[Any], count: int) -> list[Any]:
+    """The last `count` entries of `window`, oldest first, without walking the rest."""
+    latest = list(islice(reversed(window), count))
+    latest.reverse()
+    return latest
+
+
+def _packed(numbers: deque[Any], exact: bool) -> Any:
+    """`numbers` as one int64 (`exact`) or float64 tensor when torch is loaded, else a list."""
+    torch = sys.modules.get("torch")
+    if torch is None or not numbers:
+        return list(numbers)
+    try:  # struct packs a deque of numbers about twice as fast as array or torch.tensor
+        packed = bytearray(struct.pack(f"{len(numbers)}{'q' if exact else 'd'}", *numbers))
+    except struct.error:  # an int beyond 64 bits: keep it exact
+        return list(numbers)
+    return torch.frombuffer(packed, dtype=torch.int64 if exact else torch.float64)
+
+
+def _unpacked(numbers: Any) -> list[Any]:
+    """The Python numbers of a window saved by `_packed` (a tensor or a list)."""
+    return list(numbers) if isinstance(numbers, (list, tuple)) else numbers.tolist()
 
 
 def _plain(value: Any, key: str) -> Any:
