@@ -118,6 +118,7 @@ BENCH_SHORT = {
     "dispatch": ["--number", "200", "--repeat", "1"],
     "import-time": ["--samples", "1"],
     "runner-overhead": ["--iters", "200"],
+    "iteration-profile": ["--number", "2", "--rounds", "1"],
     "optim-wrapper": ["--number", "2", "--repeat", "1"],
     "logging-overhead": ["--iters", "40", "--interval", "20", "--write-ms", "1", "--rounds", "1"],
     "checkpoint-save": ["--saves", "1", "--interval", "2"],
@@ -145,6 +146,10 @@ def runner_overhead(tmp_path: Path) -> None:
     run_bench("runner-overhead")
 
 
+def iteration_profile(tmp_path: Path) -> None:
+    run_bench("iteration-profile")
+
+
 HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "python3 tools/dev.py demo": demo,
     "python3 tools/dev.py test": tests_command,
@@ -152,6 +157,7 @@ HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "torchrun --nproc-per-node 2 tools/train.py CONFIG --launcher pytorch": torchrun_line,
     "python3 tools/dev.py bench": all_benchmarks,
     ".tools/hatch/bin/hatch run bench:runner-overhead": runner_overhead,
+    ".tools/hatch/bin/hatch run bench:iteration-profile": iteration_profile,
 }
 
 

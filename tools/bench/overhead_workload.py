@@ -134,6 +134,21 @@ def loss_terms(logits: Any, labels: Any, keys: int) -> dict[str, Any]:
     return {f"loss_{i}": loss * (1.0 / keys) for i in range(keys)}
 
 
+def runner_model(base: type, net: Any, loss_keys: int = 1) -> Any:
+    """`net` in a model for ours or MMEngine's runner (`base` is either's `BaseModel`)."""
+
+    class Net(base):  # type: ignore[misc,valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, inputs: Any, labels: Any = None, mode: str = "tensor") -> Any:
+            logits = self.net(inputs)
+            return loss_terms(logits, labels, loss_keys) if mode == "loss" else logits
+
+    return Net()
+
+
 def make_optimizer(params: Any) -> Any:
     import torch
 
@@ -215,15 +230,6 @@ def train_hooks(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
     """``hooks``: this project's `Runner` with its default hooks and `extra_hooks` custom ones."""
     from hooks_core import BaseModel, Hook, Runner
 
-    class Net(BaseModel):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = make_net()
-
-        def forward(self, inputs: Any, labels: Any = None, mode: str = "tensor") -> Any:
-            logits = self.net(inputs)
-            return loss_terms(logits, labels, spec.loss_keys) if mode == "loss" else logits
-
     class PacerHook(Hook):
         priority = "LOWEST"
 
@@ -232,7 +238,7 @@ def train_hooks(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
             pacer.tick()
 
     runner = Runner(
-        **runner_config(spec, Net(), work_dir),
+        **runner_config(spec, runner_model(BaseModel, make_net(), spec.loss_keys), work_dir),
         custom_hooks=[*custom_hooks(Hook, spec.extra_hooks), PacerHook()],
     )
     runner.train()
@@ -265,15 +271,6 @@ def train_mmengine(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
     from mmengine.model import BaseModel
     from mmengine.runner import Runner
 
-    class Net(BaseModel):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = make_net()
-
-        def forward(self, inputs: Any, labels: Any = None, mode: str = "tensor") -> Any:
-            logits = self.net(inputs)
-            return loss_terms(logits, labels, spec.loss_keys) if mode == "loss" else logits
-
     class PacerHook(Hook):
         priority = "LOWEST"
 
@@ -282,7 +279,7 @@ def train_mmengine(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
             pacer.tick()
 
     runner = Runner(
-        **runner_config(spec, Net(), work_dir),
+        **runner_config(spec, runner_model(BaseModel, make_net(), spec.loss_keys), work_dir),
         custom_hooks=[*custom_hooks(Hook, spec.extra_hooks), PacerHook()],
     )
     runner.train()

@@ -45,6 +45,8 @@ class BaseDataPreprocessor(nn.Module):
         type; strings and other objects are returned as they are.
         """
         if isinstance(data, torch.Tensor):
+            if data.device == self._device:  # already there: `to` would only cost its parsing
+                return data
             return data.to(self._device, non_blocking=self._non_blocking)
         if isinstance(data, Mapping):
             return {key: self.cast_data(value) for key, value in data.items()}
