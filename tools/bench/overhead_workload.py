@@ -226,11 +226,19 @@ def runner_config(spec: Spec, model: Any, work_dir: Path) -> dict[str, Any]:
     )
 
 
-def train_hooks(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
-    """``hooks``: this project's `Runner` with its default hooks and `extra_hooks` custom ones."""
-    from hooks_core import BaseModel, Hook, Runner
+def train_runner(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
+    """``hooks`` and ``mmengine``: ours or MMEngine's `Runner`, configured alike.
 
-    class PacerHook(Hook):
+    Both get their default hooks, `extra_hooks` custom ones and the pacer's hook.
+    """
+    if spec.variant == "mmengine":
+        from mmengine.hooks import Hook
+        from mmengine.model import BaseModel
+        from mmengine.runner import Runner
+    else:
+        from hooks_core import BaseModel, Hook, Runner
+
+    class PacerHook(Hook):  # type: ignore[misc,valid-type]
         priority = "LOWEST"
 
         def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
@@ -263,26 +271,6 @@ def custom_hooks(base: type, count: int) -> list[Any]:
             self.epochs += 1
 
     return [CountingHook() if i < ACTING_HOOKS else EpochHook() for i in range(count)]
-
-
-def train_mmengine(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
-    """``mmengine``: MMEngine 0.10's `Runner`, the same configuration as ours."""
-    from mmengine.hooks import Hook
-    from mmengine.model import BaseModel
-    from mmengine.runner import Runner
-
-    class PacerHook(Hook):
-        priority = "LOWEST"
-
-        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
-                             outputs: Any = None) -> None:  # fmt: skip
-            pacer.tick()
-
-    runner = Runner(
-        **runner_config(spec, runner_model(BaseModel, make_net(), spec.loss_keys), work_dir),
-        custom_hooks=[*custom_hooks(Hook, spec.extra_hooks), PacerHook()],
-    )
-    runner.train()
 
 
 def train_lightning(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
@@ -340,8 +328,8 @@ def train_lightning(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
 TRAIN = {
     "indexed": train_by_hand,
     "dataloader": train_by_hand,
-    "hooks": train_hooks,
-    "mmengine": train_mmengine,
+    "hooks": train_runner,
+    "mmengine": train_runner,
     "lightning": train_lightning,
 }
 
