@@ -37,7 +37,7 @@ from hooks_core.checkpoint import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 WORKER = Path(__file__).with_name("checkpoint_write_worker.py")
 
@@ -72,9 +72,18 @@ def log_text(runner: Runner) -> str:
 
 
 # ------------------------------------------------------------ the format
-def test_a_checkpoint_stays_one_ordinary_archive_with_its_checksum(tmp_path: Path) -> None:
+def large_checkpoint() -> dict[str, Any]:
+    """Over 32 MiB of tensors: saved by streaming to the file instead of through memory."""
+    weight = torch.arange(33 * 2**18, dtype=torch.float32).reshape(-1, 64)
+    return {"meta": {"epoch": 1, "iter": 5, "seed": 3}, "state_dict": {"weight": weight}}
+
+
+@pytest.mark.parametrize("make", [make_checkpoint, large_checkpoint])
+def test_a_checkpoint_stays_one_ordinary_archive_with_its_checksum(
+    tmp_path: Path, make: Callable[[], dict[str, Any]]
+) -> None:
     path = tmp_path / "epoch_1.pth"
-    checkpoint = make_checkpoint()
+    checkpoint = make()
     save_checkpoint(checkpoint, path)
     with zipfile.ZipFile(path) as archive:  # python's reader takes the comment
         assert archive.testzip() is None

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import random
+import struct
 import subprocess
 import sys
 from collections import OrderedDict, namedtuple
@@ -422,13 +423,35 @@ def test_rng_state_survives_a_safe_save_and_load(tmp_path: Path) -> None:
     assert draw() == first
 
 
-def test_rng_state_packs_python_words_and_still_reads_the_tuple_form() -> None:
+def test_rng_state_packs_each_generator_into_bytes() -> None:
     random.seed(3)
-    version, words, gauss_next = get_rng_state()["python"]
-    assert words.dtype == torch.int64 and words.tolist() == list(random.getstate()[1])
-    first = random.random()
-    set_rng_state({"python": (version, tuple(words.tolist()), gauss_next)})  # older checkpoints
-    assert random.random() == first
+    np.random.seed(3)
+    torch.manual_seed(3)
+    state = get_rng_state()
+    words = state["python"][1]
+    assert struct.unpack(f"<{len(words) // 4}I", words) == random.getstate()[1]
+    assert state["torch"] == bytes(torch.get_rng_state().tolist())
+    assert state["numpy"]["keys"] == np.random.get_state(legacy=True)[1].astype("<u4").tobytes()
+    assert {type(value) for value in state["numpy"].values()} <= {str, bytes, int, float}
+
+
+def test_rng_state_still_reads_the_tensor_and_tuple_forms_of_older_checkpoints() -> None:
+    random.seed(4)
+    np.random.seed(4)
+    torch.manual_seed(4)
+    state = get_rng_state()
+    version, words, gauss_next = state["python"]
+    word_tuple = struct.unpack(f"<{len(words) // 4}I", words)
+    first = draw()
+    for python_words in (torch.tensor(word_tuple, dtype=torch.int64), word_tuple):
+        older = {
+            "python": (version, python_words, gauss_next),
+            "torch": torch.frombuffer(bytearray(state["torch"]), dtype=torch.uint8),
+            "numpy": {**state["numpy"], "keys": torch.from_numpy(
+                np.frombuffer(state["numpy"]["keys"], dtype="<u4").astype(np.int64))},
+        }  # fmt: skip
+        set_rng_state(older)
+        assert draw() == first
 
 
 def test_rng_state_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:

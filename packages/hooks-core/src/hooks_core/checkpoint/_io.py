@@ -67,11 +67,65 @@ def save_checkpoint(
     check_local_path(filename, file_client_args, backend_args)
 
     def write(file: IO[bytes]) -> None:
+        if _tensor_bytes_at_most(checkpoint, _IN_MEMORY_LIMIT):
+            _write_serialized(checkpoint, file)
+            return
         hashing = _HashingWriter(file)
         torch.save(checkpoint, hashing)  # type: ignore[arg-type]  # it only writes and flushes
         hashing.append_checksum(file)
 
     write_atomically(filename, write)
+
+
+# Checkpoints whose tensors hold at most this many bytes are serialized in memory and
+# written with one call: torch writes a record at a time, and streaming each record
+# through the hashing writer costs a few Python calls, which dominate a small save.
+# Larger ones stream, so a save never holds a second copy of big weights in memory.
+_IN_MEMORY_LIMIT = 32 << 20
+
+
+def _tensor_bytes_at_most(state: Any, limit: int) -> bool:
+    """Whether the tensors nested in `state` hold at most `limit` bytes in all."""
+    import torch
+
+    total, pending = 0, [state]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind in _LEAVES:  # most of a checkpoint's objects, told apart by exact type first
+            continue
+        if kind is dict or kind is list or kind is tuple:
+            pending.extend(value.values() if kind is dict else value)
+        elif isinstance(value, torch.Tensor):
+            total += value.nbytes
+            if total > limit:
+                return False
+        elif isinstance(value, dict):  # OrderedDict, defaultdict
+            pending.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            pending.extend(value)
+    return True
+
+
+_LEAVES = frozenset({int, float, str, bytes, bool, type(None)})
+
+
+def _write_serialized(checkpoint: Any, file: IO[bytes]) -> None:
+    """`torch.save` into memory, then write the archive and its checksum comment to `file`."""
+    import hashlib
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    data = buffer.getbuffer()
+    comment = _checksum_comment(hashlib.sha256(data).hexdigest(), data[-_EOCD_SIZE:].tobytes())
+    if comment is None:
+        file.write(data)
+    else:
+        file.write(data[: -len(_EMPTY_COMMENT)])
+        file.write(comment)
 
 
 class CheckpointError(RuntimeError):
@@ -134,12 +188,22 @@ class _HashingWriter:
 
     def append_checksum(self, file: IO[bytes]) -> None:
         """Store the digest as the archive's comment: the comment length, then the comment."""
-        tail = self._tail
-        if not (tail.startswith(_EOCD) and tail.endswith(_EMPTY_COMMENT)):
-            return  # not an archive ending as torch's do: leave the file as torch wrote it
-        comment = _CHECKSUM_TAG + self._sha.hexdigest().encode("ascii")
-        file.seek(-len(_EMPTY_COMMENT), os.SEEK_END)
-        file.write(struct.pack("<H", len(comment)) + comment)
+        comment = _checksum_comment(self._sha.hexdigest(), self._tail)
+        if comment is not None:
+            file.seek(-len(_EMPTY_COMMENT), os.SEEK_END)
+            file.write(comment)
+
+
+def _checksum_comment(digest: str, tail: bytes) -> bytes | None:
+    """The bytes that replace an archive's empty comment length: a length and the digest.
+
+    None when `tail`, the archive's last bytes, does not end as torch's archives do,
+    so the file is left as torch wrote it.
+    """
+    if not (tail.startswith(_EOCD) and tail.endswith(_EMPTY_COMMENT)):
+        return None
+    comment = _CHECKSUM_TAG + digest.encode("ascii")
+    return struct.pack("<H", len(comment)) + comment
 
 
 def _verify_checksum(path: str) -> bool:
@@ -561,6 +625,8 @@ def weights_to_cpu(state_dict: Any, copy_tensors: bool = False) -> Any:
 
     def convert(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
+            if value.is_cpu and not value.requires_grad and not copy_tensors:
+                return value  # what detach and `to` would give, without making two tensors
             return value.detach().to("cpu", copy=copy_tensors)
         if isinstance(value, dict):
             copy: Any = value.copy()  # keeps the dict's type, e.g. a defaultdict's factory
@@ -700,20 +766,22 @@ def get_state_dict(
 def get_rng_state() -> dict[str, Any]:
     """Capture the state of python's, numpy's and torch's generators, for an exact resume.
 
-    The result holds only tensors, numbers, strings, tuples, lists and dicts, so
-    it survives a safe load. Numpy is skipped when it is not installed, CUDA
-    when it is not available.
+    The result holds only bytes, numbers, strings, tuples, dicts and (for CUDA)
+    tensors, so it survives a safe load. Each generator's words are one bytes
+    object of little-endian 32-bit words (torch's state: its own bytes): a tuple
+    of ints costs a pickling step per int, and a tensor a record of its own in the
+    archive. Numpy is skipped when it is not installed, CUDA when it is not available.
     """
+    import ctypes
     import random
 
     import torch
 
     version, internal, gauss_next = random.getstate()
-    # the 625 words as one tensor: a tuple of ints costs a pickling step per int
-    words = torch.tensor(internal, dtype=torch.int64)
+    generator = torch.get_rng_state()  # a contiguous uint8 tensor on the CPU
     state: dict[str, Any] = {
-        "python": (version, words, gauss_next),
-        "torch": torch.get_rng_state(),
+        "python": (version, struct.pack(f"<{len(internal)}I", *internal), gauss_next),
+        "torch": ctypes.string_at(generator.data_ptr(), generator.nbytes),
     }
     try:
         import numpy as np
@@ -724,7 +792,7 @@ def get_rng_state() -> dict[str, Any]:
         bit_generator, keys, pos, has_gauss, cached_gaussian = legacy
         state["numpy"] = {
             "bit_generator": str(bit_generator),
-            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "keys": keys.astype("<u4").tobytes(),
             "pos": int(pos),
             "has_gauss": int(has_gauss),
             "cached_gaussian": float(cached_gaussian),
@@ -746,13 +814,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
     import torch
 
-    if "python" in state:
+    if "python" in state:  # the words as bytes, or as a tensor or tuple (older checkpoints)
         version, internal, gauss_next = state["python"]
-        if isinstance(internal, torch.Tensor):
+        if isinstance(internal, bytes):
+            internal = struct.unpack(f"<{len(internal) // 4}I", internal)
+        elif isinstance(internal, torch.Tensor):
             internal = internal.tolist()
         random.setstate((version, tuple(internal), gauss_next))
     if "torch" in state:
-        torch.set_rng_state(state["torch"].cpu())
+        generator = state["torch"]
+        if isinstance(generator, bytes):
+            generator = torch.frombuffer(bytearray(generator), dtype=torch.uint8)
+        torch.set_rng_state(generator.cpu())
     if "numpy" in state:
         try:
             import numpy as np
@@ -761,7 +834,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
         else:
             saved = state["numpy"]
             keys = saved["keys"]
-            if isinstance(keys, torch.Tensor):
+            if isinstance(keys, bytes):
+                keys = np.frombuffer(keys, dtype="<u4")
+            elif isinstance(keys, torch.Tensor):
                 keys = keys.cpu().numpy()
             np.random.set_state(
                 (

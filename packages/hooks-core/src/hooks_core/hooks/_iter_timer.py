@@ -72,8 +72,9 @@ class IterTimerHook(Hook):
         self.t = time.perf_counter()
         if mode == "train":
             self.time_sec_tot += elapsed
-            mean = self.time_sec_tot / (runner.iter - self.start_iter + 1)
-            hub.update_info("eta", mean * (runner.max_iters - runner.iter - 1))
+            done = runner.iter
+            mean = self.time_sec_tot / (done - self.start_iter + 1)
+            hub.update_info("eta", mean * (runner.max_iters - done - 1))
         else:
             loader = runner.val_dataloader if mode == "val" else runner.test_dataloader
             self.time_sec_test_val += elapsed

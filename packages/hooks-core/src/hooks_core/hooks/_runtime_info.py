@@ -79,8 +79,9 @@ class RuntimeInfoHook(Hook):
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
         hub = runner.message_hub
         hub.update_info("iter", runner.iter)
-        get_lr = getattr(runner.optim_wrapper, "get_lr", None)
-        if get_lr is None:  # an optimizer wrapper that does not report learning rates
+        try:
+            get_lr = runner.optim_wrapper.get_lr
+        except AttributeError:  # an optimizer wrapper that does not report learning rates
             return
         lrs = get_lr()
         if not isinstance(lrs, dict):

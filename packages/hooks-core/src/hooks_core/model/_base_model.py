@@ -114,20 +114,33 @@ class BaseModel(nn.Module):
         self, forward: nn.Module, data: Any, optim_wrapper: Any
     ) -> dict[str, torch.Tensor]:
         """`train_step` with the forward pass run through `forward` (this model or its DDP)."""
-        context = getattr(optim_wrapper, "optim_context", None)
-        with context(forward) if context is not None else contextlib.nullcontext():
-            losses = run_forward(forward, self.data_preprocessor(data, True), "loss")
+        try:
+            optim_context = optim_wrapper.optim_context
+        except AttributeError:  # a duck-typed wrapper without one: nothing to set up
+            optim_context = None
+        with optim_context(forward) if optim_context is not None else contextlib.nullcontext():
+            losses = run_forward(forward, self._preprocessor()(data, True), "loss")
         loss, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(loss)
         return log_vars
 
+    def _preprocessor(self) -> Callable[..., Any]:
+        """`data_preprocessor`, read from the submodules directly.
+
+        ``self.data_preprocessor`` would first fail the ordinary attribute lookup
+        (a submodule is not in the instance's dict), format that error, then find
+        the module in `nn.Module.__getattr__`: several times the cost of this.
+        """
+        found = self._modules.get("data_preprocessor")
+        return self.data_preprocessor if found is None else found  # a plain callable, a property
+
     def val_step(self, data: Any) -> Any:
         """Forward with ``mode='predict'`` for the evaluator."""
-        return self._run_forward(self.data_preprocessor(data, False), "predict")
+        return self._run_forward(self._preprocessor()(data, False), "predict")
 
     def test_step(self, data: Any) -> Any:
         """Forward with ``mode='predict'`` for the evaluator."""
-        return self._run_forward(self.data_preprocessor(data, False), "predict")
+        return self._run_forward(self._preprocessor()(data, False), "predict")
 
     def _run_forward(self, data: Any, mode: str) -> Any:
         """Call ``forward`` with a prepared batch: a dict as keywords, a sequence as positions."""

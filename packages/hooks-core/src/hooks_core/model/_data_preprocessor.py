@@ -44,17 +44,7 @@ class BaseDataPreprocessor(nn.Module):
         Mappings come back as dicts, sequences (named tuples too) as their own
         type; strings and other objects are returned as they are.
         """
-        if isinstance(data, torch.Tensor):
-            if data.device == self._device:  # already there: `to` would only cost its parsing
-                return data
-            return data.to(self._device, non_blocking=self._non_blocking)
-        if isinstance(data, Mapping):
-            return {key: self.cast_data(value) for key, value in data.items()}
-        if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
-            return data
-        if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple
-            return type(data)(*(self.cast_data(item) for item in data))
-        return type(data)(self.cast_data(item) for item in data)  # type: ignore[call-arg]
+        return _cast(data, self._device, self._non_blocking)
 
     def forward(self, data: Any, training: bool = False) -> Any:
         """Prepare a batch for the model's forward pass; here, only move it to `device`."""
@@ -81,3 +71,28 @@ def cuda_device(device: int | str | torch.device | None) -> torch.device:
     if device is None or isinstance(device, int):
         return torch.device("cuda", torch.cuda.current_device() if device is None else device)
     return torch.device(device)
+
+
+def _cast(data: Any, device: torch.device, non_blocking: bool) -> Any:
+    """`BaseDataPreprocessor.cast_data`, as a function: a module's attributes are slow to read.
+
+    (`nn.Module` defines ``__getattr__``, so every ``self.`` lookup on it takes
+    CPython's slow path; this recursion reads them once per batch.)
+    """
+    if isinstance(data, torch.Tensor):
+        if data.device == device:  # already there: `to` would only cost its parsing
+            return data
+        return data.to(device, non_blocking=non_blocking)
+    kind = type(data)  # the usual containers by exact type, cheaper than the ABC checks
+    if kind is list:
+        return [_cast(item, device, non_blocking) for item in data]
+    if kind is tuple:
+        return tuple([_cast(item, device, non_blocking) for item in data])
+    if kind is dict or isinstance(data, Mapping):
+        return {key: _cast(value, device, non_blocking) for key, value in data.items()}
+    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        return data
+    items = [_cast(item, device, non_blocking) for item in data]
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple
+        return kind(*items)
+    return kind(items)

@@ -302,13 +302,17 @@ class Runner:
     @property
     def max_epochs(self) -> int:
         """Epochs of training (0 for a runner that does not train)."""
-        loop = self.train_loop
+        loop = self._train.loop
+        if loop is None:  # not built yet: build it (its reads during training skip this)
+            loop = self.train_loop
         return 0 if loop is None else int(loop.max_epochs)
 
     @property
     def max_iters(self) -> int:
-        """Iterations of training (0 for a runner that does not train)."""
-        loop = self.train_loop
+        """Iterations of training (0 for a runner that does not train); read every iteration."""
+        loop = self._train.loop
+        if loop is None:
+            loop = self.train_loop
         return 0 if loop is None else int(loop.max_iters)
 
     @property

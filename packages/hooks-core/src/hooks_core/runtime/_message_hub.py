@@ -54,7 +54,7 @@ class HistoryBuffer:
         (([3, 2, 1], [1, 1, 1]), 2.0, 2.5)
     """
 
-    __slots__ = ("_count", "_counts", "_fresh", "_sum", "_values")
+    __slots__ = ("_count", "_counts", "_fresh", "_pending", "_sum", "_values")
 
     def __init__(
         self,
@@ -75,6 +75,7 @@ class HistoryBuffer:
         self._sum: Any = sum(values, 0)
         self._count: int = sum(counts, 0)
         self._fresh = len(values)  # the latest values, which may still be tensors
+        self._pending: list[Any] = []  # tensors logged but not yet added to `_sum`
 
     def update(self, value: Any, count: int = 1) -> None:
         """Append `value` logged over `count` samples, in O(1) and without a host sync.
@@ -88,13 +89,27 @@ class HistoryBuffer:
             ValueError: for a tensor or array with more than one element.
         """
         kind = type(value)
-        if kind is not float and kind is not int:
+        if kind is float or kind is int:
+            self._sum = self._sum + value
+        else:
             value = _scalar(value)
+            if type(value) is float or type(value) is int:  # a numpy scalar
+                self._sum = self._sum + value
+            else:  # a tensor: added to the total with the others, a window's worth at a time
+                pending = self._pending
+                pending.append(value)
+                if len(pending) >= self._values.maxlen:  # type: ignore[operator]  # always set
+                    self._add_pending()
         self._values.append(value)
         self._counts.append(count)
-        self._sum = self._sum + value
         self._count += count
         self._fresh += 1
+
+    def _add_pending(self) -> None:
+        """Add the pending tensors to the running total, in one stack and sum on their device."""
+        if self._pending:
+            self._sum = self._sum + _stack(self._pending).sum()
+            self._pending.clear()
 
     # ------------------------------------------------------------ reads
     def mean(self, window_size: int | None = None) -> Any:
@@ -121,6 +136,7 @@ class HistoryBuffer:
         """Return the mean over every value ever logged, including those the window dropped."""
         if not self._count:
             raise ValueError("HistoryBuffer has no values (or only zero counts) to average yet")
+        self._add_pending()
         return _as_read(self._sum / self._count)
 
     def _latest(self, history: deque[Any], window_size: int | None) -> list[Any]:
@@ -156,10 +172,12 @@ class HistoryBuffer:
 
         Tensors are moved to the host here, in one transfer for values and one
         for counts; the window keeps the numbers from then on, so the next
-        checkpoint moves only the values logged since this one. With torch
-        loaded, the window is saved as two 1-D tensors (a list of a million
-        numbers costs a pickling step each); the totals are Python numbers.
+        checkpoint moves only the values logged since this one. The window's
+        values and counts are saved as two ``(kind, bytes)`` pairs of 64-bit
+        little-endian numbers (a list costs a pickling step per number, a tensor
+        its own record in the archive); the totals are Python numbers.
         """
+        self._add_pending()
         fresh = min(self._fresh, len(self._values))
         *values, self._sum = _plain_numbers([*_last(self._values, fresh), self._sum])
         *counts, self._count = _plain_numbers([*_last(self._counts, fresh), self._count])
@@ -183,6 +201,7 @@ class HistoryBuffer:
         )
         self._values, self._counts = restored._values, restored._counts
         self._fresh = 0
+        self._pending = []
         self._sum, self._count = state_dict["global_sum"], state_dict["global_count"]
 
 
@@ -453,20 +472,24 @@ def _last(window: deque[Any], count: int) -> list[Any]:
     return latest
 
 
-def _packed(numbers: deque[Any], exact: bool) -> Any:
-    """`numbers` as one int64 (`exact`) or float64 tensor when torch is loaded, else a list."""
-    torch = sys.modules.get("torch")
-    if torch is None or not numbers:
-        return list(numbers)
-    try:  # struct packs a deque of numbers about twice as fast as array or torch.tensor
-        packed = bytearray(struct.pack(f"{len(numbers)}{'q' if exact else 'd'}", *numbers))
+# How `_packed` stores a window: its kind, and the struct code of one (little-endian) number.
+_PACKED = {"int64": "q", "float64": "d"}
+
+
+def _packed(numbers: deque[Any], exact: bool) -> tuple[str, bytes] | list[Any]:
+    """`numbers` as ``('int64' if exact else 'float64', bytes)``; a list if they do not fit."""
+    kind = "int64" if exact else "float64"
+    try:  # one bytes object pickles in one step; a list of numbers, or a tensor, costs more
+        return kind, struct.pack(f"<{len(numbers)}{_PACKED[kind]}", *numbers)
     except struct.error:  # an int beyond 64 bits: keep it exact
         return list(numbers)
-    return torch.frombuffer(packed, dtype=torch.int64 if exact else torch.float64)
 
 
 def _unpacked(numbers: Any) -> list[Any]:
-    """The Python numbers of a window saved by `_packed` (a tensor or a list)."""
+    """The Python numbers of a window saved by `_packed` (or, in older checkpoints, a tensor)."""
+    if isinstance(numbers, tuple) and len(numbers) == 2 and isinstance(numbers[1], bytes):
+        kind, data = numbers
+        return list(struct.unpack(f"<{len(data) // 8}{_PACKED[kind]}", data))
     return list(numbers) if isinstance(numbers, (list, tuple)) else numbers.tolist()
 
 
