@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import struct
 import subprocess
 import sys
@@ -245,6 +246,20 @@ def test_buffer_loads_the_list_and_tensor_windows_of_older_checkpoints() -> None
         restored.load_state_dict(state)
         assert restored.data == ([2.0, 3.0, 4.0], [1, 1, 2])
         assert restored.global_mean() == 9.0 / 4
+
+
+def test_each_checkpoint_packs_the_window_it_holds() -> None:
+    """Only new values are packed again; what is saved is the whole current window all the same."""
+    rng = random.Random(16)
+    buffer = HistoryBuffer(max_length=7)
+    for step in range(60):
+        value: Any = rng.randrange(10) if step < 20 else rng.random()  # ints, then floats
+        buffer.update(torch.tensor(value) if step % 3 == 0 else value, count=rng.randrange(1, 3))
+        if rng.random() < 0.3:
+            state = buffer.state_dict()
+            whole = HistoryBuffer(*buffer.data, max_length=7).state_dict()
+            assert (state["log_history"], state["count_history"]) == (
+                whole["log_history"], whole["count_history"]), step  # fmt: skip
 
 
 def test_buffer_keeps_ints_beyond_64_bits_exact() -> None:

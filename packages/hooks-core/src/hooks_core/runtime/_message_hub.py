@@ -54,7 +54,7 @@ class HistoryBuffer:
         (([3, 2, 1], [1, 1, 1]), 2.0, 2.5)
     """
 
-    __slots__ = ("_count", "_counts", "_fresh", "_pending", "_sum", "_values")
+    __slots__ = ("_count", "_counts", "_fresh", "_pending", "_saved", "_sum", "_values")
 
     def __init__(
         self,
@@ -76,6 +76,7 @@ class HistoryBuffer:
         self._count: int = sum(counts, 0)
         self._fresh = len(values)  # the latest values, which may still be tensors
         self._pending: list[Any] = []  # tensors logged but not yet added to `_sum`
+        self._saved: tuple[Any, Any] = ([], [])  # the window as the last `state_dict` packed it
 
     def update(self, value: Any, count: int = 1) -> None:
         """Append `value` logged over `count` samples, in O(1) and without a host sync.
@@ -175,7 +176,8 @@ class HistoryBuffer:
         checkpoint moves only the values logged since this one. The window's
         values and counts are saved as two ``(kind, bytes)`` pairs of 64-bit
         little-endian numbers (a list costs a pickling step per number, a tensor
-        its own record in the archive); the totals are Python numbers.
+        its own record in the archive), and only the new values are packed
+        again; the totals are Python numbers.
         """
         self._add_pending()
         fresh = min(self._fresh, len(self._values))
@@ -184,9 +186,14 @@ class HistoryBuffer:
         for position, (value, count) in enumerate(zip(values, counts, strict=True), -fresh):
             self._values[position], self._counts[position] = value, count
         self._fresh = 0
-        return {  # the totals are ints only if every value and count was
-            "log_history": _packed(self._values, type(self._sum) is int),
-            "count_history": _packed(self._counts, type(self._count) is int),
+        saved_values, saved_counts = self._saved
+        self._saved = (  # the totals are ints only if every value and count was
+            _repacked(saved_values, self._values, values, type(self._sum) is int),
+            _repacked(saved_counts, self._counts, counts, type(self._count) is int),
+        )
+        return {
+            "log_history": self._saved[0],
+            "count_history": self._saved[1],
             "max_length": self.max_length,
             "global_sum": self._sum,
             "global_count": self._count,
@@ -202,6 +209,7 @@ class HistoryBuffer:
         self._values, self._counts = restored._values, restored._counts
         self._fresh = 0
         self._pending = []
+        self._saved = ([], [])
         self._sum, self._count = state_dict["global_sum"], state_dict["global_count"]
 
 
@@ -416,11 +424,11 @@ def _scalar(value: Any) -> Any:
     """Return `value` as a detached 0-d tensor or a Python int/float, without a host sync."""
     torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
     if torch is not None and isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"expected a scalar, got a tensor of shape {tuple(value.shape)}")
-        if value.requires_grad:
-            value = value.detach()
-        return value.reshape(()) if value.dim() else value
+        if value.ndim:  # a loss is usually 0-d already: one check instead of three calls
+            if value.numel() != 1:
+                raise ValueError(f"expected a scalar, got a tensor of shape {tuple(value.shape)}")
+            value = value.reshape(())
+        return value.detach() if value.requires_grad else value
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
         if value.size != 1:
@@ -483,6 +491,24 @@ def _packed(numbers: deque[Any], exact: bool) -> tuple[str, bytes] | list[Any]:
         return kind, struct.pack(f"<{len(numbers)}{_PACKED[kind]}", *numbers)
     except struct.error:  # an int beyond 64 bits: keep it exact
         return list(numbers)
+
+
+def _repacked(
+    saved: tuple[str, bytes] | list[Any], window: deque[Any], fresh: list[Any], exact: bool
+) -> tuple[str, bytes] | list[Any]:
+    """`_packed(window, exact)`, given `saved`, the window's packing before `fresh` was appended.
+
+    The window drops its oldest values as new ones arrive, so its packing is the
+    end of the saved bytes followed by the fresh values': only those are packed.
+    """
+    kind = "int64" if exact else "float64"
+    if not (isinstance(saved, tuple) and saved[0] == kind):
+        return _packed(window, exact)
+    try:
+        data = saved[1] + struct.pack(f"<{len(fresh)}{_PACKED[kind]}", *fresh)
+    except struct.error:  # an int beyond 64 bits: keep it exact
+        return list(window)
+    return kind, data[len(data) - 8 * len(window) :]
 
 
 def _unpacked(numbers: Any) -> list[Any]:
