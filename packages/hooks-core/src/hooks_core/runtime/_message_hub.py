@@ -451,8 +451,11 @@ def _has_tensor(values: list[Any]) -> bool:
 def _stack(values: list[Any]) -> Any:
     """Stack tensors and numbers into one tensor on the device of the first tensor."""
     torch = sys.modules["torch"]
-    device = next(value.device for value in values if isinstance(value, torch.Tensor))
-    return torch.stack([torch.as_tensor(value, device=device) for value in values])
+    try:  # tensors on one device, the usual window of losses: no conversion per value
+        return torch.stack(values)
+    except (TypeError, RuntimeError):  # numbers among them, or tensors on several devices
+        device = next(value.device for value in values if isinstance(value, torch.Tensor))
+        return torch.stack([torch.as_tensor(value, device=device) for value in values])
 
 
 def _as_read(value: Any) -> Any:
