@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from killable_run import signal_at
 
 WORKER = Path(__file__).with_name("resume_worker.py")
 
@@ -40,28 +41,14 @@ def run_worker(work_dir: Path, mode: str, out: Path, *flags: str) -> int:
 def run_until_signal(
     work_dir: Path, mode: str, out: Path, at: int, sig: int, *flags: str
 ) -> tuple[int, int]:
-    """Send `sig` once the run reports iteration `at` done; return its status and last iteration.
-
-    The signal is asynchronous: the run may finish a few more iterations before
-    it arrives, so the caller gets the last iteration the run reported.
-    """
-    proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(work_dir), mode, str(out), *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip() == f"iter {at}":
-            proc.send_signal(sig)
-            break
-    rest, stderr = proc.communicate(timeout=120)
+    """Send `sig` once the run reports iteration `at` done; return its status and last iteration."""
+    command = [sys.executable, str(WORKER), str(work_dir), mode, str(out), *flags]
+    status, rest, stderr = signal_at(command, at, sig)
     assert not out.exists(), "the run finished before the signal arrived"
-    if proc.returncode not in (0, -sig):
-        pytest.fail(f"worker exited with {proc.returncode}:\n{stderr}")
+    if status not in (0, -sig):
+        pytest.fail(f"worker exited with {status}:\n{stderr}")
     reported = [int(line.split()[1]) for line in rest.splitlines() if line.startswith("iter ")]
-    return proc.returncode, max(reported, default=at)
+    return status, max(reported, default=at)
 
 
 def assert_same_weights(a: Path, b: Path) -> None:

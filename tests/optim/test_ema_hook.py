@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import torch
+from killable_run import signal_at
 from torch import nn
 from toy import SaveEveryIter, ToyDataset, ToyModel
 from toy_ema import RecordTrainWeights, WeightRecordingEvaluator, runner_kwargs
@@ -537,14 +538,9 @@ def run_worker(work_dir: Path, mode: str, out: Path, *flags: str) -> None:
 
 def kill_at(work_dir: Path, mode: str, out: Path, at: int) -> None:
     """Start a run and SIGKILL it as soon as it reports iteration `at` done."""
-    proc = start_worker(work_dir, mode, out)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip() == f"iter {at}":
-            proc.send_signal(signal.SIGKILL)
-            break
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == -signal.SIGKILL, stderr
+    command = [sys.executable, str(WORKER), str(work_dir), mode, str(out)]
+    status, _, stderr = signal_at(command, at, signal.SIGKILL)
+    assert status == -signal.SIGKILL, stderr
     assert not out.exists(), "the run finished before it was killed"
 
 
