@@ -423,34 +423,42 @@ def test_rng_state_survives_a_safe_save_and_load(tmp_path: Path) -> None:
     assert draw() == first
 
 
-def test_rng_state_packs_each_generator_into_bytes() -> None:
+def test_rng_state_packs_each_generator_into_one_string() -> None:
     random.seed(3)
     np.random.seed(3)
     torch.manual_seed(3)
     state = get_rng_state()
-    words = state["python"][1]
+    words = state["python"][1].encode("latin-1")  # one character per byte
     assert struct.unpack(f"<{len(words) // 4}I", words) == random.getstate()[1]
-    assert state["torch"] == bytes(torch.get_rng_state().tolist())
-    assert state["numpy"]["keys"] == np.random.get_state(legacy=True)[1].astype("<u4").tobytes()
-    assert {type(value) for value in state["numpy"].values()} <= {str, bytes, int, float}
+    assert state["torch"].encode("latin-1") == bytes(torch.get_rng_state().tolist())
+    keys = np.random.get_state(legacy=True)[1].astype("<u4").tobytes()
+    assert state["numpy"]["keys"].encode("latin-1") == keys
+    assert {type(value) for value in state["numpy"].values()} <= {str, int, float}
 
 
-def test_rng_state_still_reads_the_tensor_and_tuple_forms_of_older_checkpoints() -> None:
+def test_rng_state_still_reads_the_tensor_tuple_and_bytes_forms_of_older_checkpoints() -> None:
     random.seed(4)
     np.random.seed(4)
     torch.manual_seed(4)
     state = get_rng_state()
     version, words, gauss_next = state["python"]
-    word_tuple = struct.unpack(f"<{len(words) // 4}I", words)
+    word_bytes = words.encode("latin-1")
+    word_tuple = struct.unpack(f"<{len(word_bytes) // 4}I", word_bytes)
+    torch_bytes, keys = state["torch"].encode("latin-1"), state["numpy"]["keys"].encode("latin-1")
     first = draw()
-    for python_words in (torch.tensor(word_tuple, dtype=torch.int64), word_tuple):
-        older = {
+    older_forms = [  # tensors; a tuple of Python words; bytes
+        (torch.tensor(word_tuple, dtype=torch.int64),
+         torch.frombuffer(bytearray(torch_bytes), dtype=torch.uint8),
+         torch.from_numpy(np.frombuffer(keys, dtype="<u4").astype(np.int64))),
+        (word_tuple, torch.frombuffer(bytearray(torch_bytes), dtype=torch.uint8), keys),
+        (word_bytes, torch_bytes, keys),
+    ]  # fmt: skip
+    for python_words, torch_state, numpy_keys in older_forms:
+        set_rng_state({
             "python": (version, python_words, gauss_next),
-            "torch": torch.frombuffer(bytearray(state["torch"]), dtype=torch.uint8),
-            "numpy": {**state["numpy"], "keys": torch.from_numpy(
-                np.frombuffer(state["numpy"]["keys"], dtype="<u4").astype(np.int64))},
-        }  # fmt: skip
-        set_rng_state(older)
+            "torch": torch_state,
+            "numpy": {**state["numpy"], "keys": numpy_keys},
+        })  # fmt: skip
         assert draw() == first
 
 

@@ -766,11 +766,13 @@ def get_state_dict(
 def get_rng_state() -> dict[str, Any]:
     """Capture the state of python's, numpy's and torch's generators, for an exact resume.
 
-    The result holds only bytes, numbers, strings, tuples, dicts and (for CUDA)
-    tensors, so it survives a safe load. Each generator's words are one bytes
-    object of little-endian 32-bit words (torch's state: its own bytes): a tuple
-    of ints costs a pickling step per int, and a tensor a record of its own in the
-    archive. Numpy is skipped when it is not installed, CUDA when it is not available.
+    The result holds only numbers, strings, tuples, dicts and (for CUDA) tensors,
+    so it survives a safe load. Each generator's state is one string: its bytes
+    (little-endian 32-bit words for Python's and numpy's) decoded as latin-1, one
+    character per byte. A tuple of ints costs a pickling step per int, a tensor a
+    record of its own in the archive, and a `bytes` object, under torch's pickle
+    protocol 2, this same string and a call to rebuild it. Numpy is skipped when
+    it is not installed, CUDA when it is not available.
     """
     import ctypes
     import random
@@ -780,8 +782,8 @@ def get_rng_state() -> dict[str, Any]:
     version, internal, gauss_next = random.getstate()
     generator = torch.get_rng_state()  # a contiguous uint8 tensor on the CPU
     state: dict[str, Any] = {
-        "python": (version, struct.pack(f"<{len(internal)}I", *internal), gauss_next),
-        "torch": ctypes.string_at(generator.data_ptr(), generator.nbytes),
+        "python": (version, _text(struct.pack(f"<{len(internal)}I", *internal)), gauss_next),
+        "torch": _text(ctypes.string_at(generator.data_ptr(), generator.nbytes)),
     }
     try:
         import numpy as np
@@ -792,7 +794,7 @@ def get_rng_state() -> dict[str, Any]:
         bit_generator, keys, pos, has_gauss, cached_gaussian = legacy
         state["numpy"] = {
             "bit_generator": str(bit_generator),
-            "keys": keys.astype("<u4").tobytes(),
+            "keys": _text(keys.astype("<u4").tobytes()),
             "pos": int(pos),
             "has_gauss": int(has_gauss),
             "cached_gaussian": float(cached_gaussian),
@@ -814,17 +816,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
     import torch
 
-    if "python" in state:  # the words as bytes, or as a tensor or tuple (older checkpoints)
+    if "python" in state:  # the words as text, or as a tensor or tuple (older checkpoints)
         version, internal, gauss_next = state["python"]
-        if isinstance(internal, bytes):
-            internal = struct.unpack(f"<{len(internal) // 4}I", internal)
+        if isinstance(internal, (str, bytes)):
+            data = _bytes(internal)
+            internal = struct.unpack(f"<{len(data) // 4}I", data)
         elif isinstance(internal, torch.Tensor):
             internal = internal.tolist()
         random.setstate((version, tuple(internal), gauss_next))
     if "torch" in state:
         generator = state["torch"]
-        if isinstance(generator, bytes):
-            generator = torch.frombuffer(bytearray(generator), dtype=torch.uint8)
+        if isinstance(generator, (str, bytes)):
+            generator = torch.frombuffer(bytearray(_bytes(generator)), dtype=torch.uint8)
         torch.set_rng_state(generator.cpu())
     if "numpy" in state:
         try:
@@ -834,8 +837,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
         else:
             saved = state["numpy"]
             keys = saved["keys"]
-            if isinstance(keys, bytes):
-                keys = np.frombuffer(keys, dtype="<u4")
+            if isinstance(keys, (str, bytes)):
+                keys = np.frombuffer(_bytes(keys), dtype="<u4")
             elif isinstance(keys, torch.Tensor):
                 keys = keys.cpu().numpy()
             np.random.set_state(
@@ -850,6 +853,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "torch_cuda" in state and torch.cuda.is_available():
         for device, device_state in enumerate(state["torch_cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(device_state.cpu(), device)
+
+
+def _text(data: bytes) -> str:
+    """`data` as the string `get_rng_state` stores: one latin-1 character per byte."""
+    return data.decode("latin-1")
+
+
+def _bytes(saved: str | bytes) -> bytes:
+    """The bytes of a generator state saved by `get_rng_state` (or as bytes)."""
+    return saved.encode("latin-1") if isinstance(saved, str) else saved
 
 
 def point_latest(path: str) -> None:

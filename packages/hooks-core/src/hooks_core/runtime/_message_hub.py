@@ -174,10 +174,9 @@ class HistoryBuffer:
         Tensors are moved to the host here, in one transfer for values and one
         for counts; the window keeps the numbers from then on, so the next
         checkpoint moves only the values logged since this one. The window's
-        values and counts are saved as two ``(kind, bytes)`` pairs of 64-bit
-        little-endian numbers (a list costs a pickling step per number, a tensor
-        its own record in the archive), and only the new values are packed
-        again; the totals are Python numbers.
+        values and counts are saved as two ``(kind, text)`` pairs holding 64-bit
+        little-endian numbers (see `_packed`), and only the new values are
+        packed again; the totals are Python numbers.
         """
         self._add_pending()
         fresh = min(self._fresh, len(self._values))
@@ -487,37 +486,46 @@ def _last(window: deque[Any], count: int) -> list[Any]:
 _PACKED = {"int64": "q", "float64": "d"}
 
 
-def _packed(numbers: deque[Any], exact: bool) -> tuple[str, bytes] | list[Any]:
-    """`numbers` as ``('int64' if exact else 'float64', bytes)``; a list if they do not fit."""
+def _packed(numbers: deque[Any], exact: bool) -> tuple[str, str] | list[Any]:
+    """`numbers` as ``('int64' if exact else 'float64', text)``; a list if they do not fit.
+
+    The text is the numbers' little-endian bytes decoded as latin-1 (one character
+    per byte). A list costs a pickling step per number and a tensor its own
+    record in the archive; and torch pickles with protocol 2, which turns a
+    `bytes` object into this same text plus a call to rebuild it, about 3x slower.
+    """
     kind = "int64" if exact else "float64"
-    try:  # one bytes object pickles in one step; a list of numbers, or a tensor, costs more
-        return kind, struct.pack(f"<{len(numbers)}{_PACKED[kind]}", *numbers)
+    try:
+        data = struct.pack(f"<{len(numbers)}{_PACKED[kind]}", *numbers)
     except struct.error:  # an int beyond 64 bits: keep it exact
         return list(numbers)
+    return kind, data.decode("latin-1")
 
 
 def _repacked(
-    saved: tuple[str, bytes] | list[Any], window: deque[Any], fresh: list[Any], exact: bool
-) -> tuple[str, bytes] | list[Any]:
+    saved: tuple[str, str] | list[Any], window: deque[Any], fresh: list[Any], exact: bool
+) -> tuple[str, str] | list[Any]:
     """`_packed(window, exact)`, given `saved`, the window's packing before `fresh` was appended.
 
     The window drops its oldest values as new ones arrive, so its packing is the
-    end of the saved bytes followed by the fresh values': only those are packed.
+    end of the saved text followed by the fresh values': only those are packed.
     """
     kind = "int64" if exact else "float64"
     if not (isinstance(saved, tuple) and saved[0] == kind):
         return _packed(window, exact)
     try:
-        data = saved[1] + struct.pack(f"<{len(fresh)}{_PACKED[kind]}", *fresh)
+        data = struct.pack(f"<{len(fresh)}{_PACKED[kind]}", *fresh)
     except struct.error:  # an int beyond 64 bits: keep it exact
         return list(window)
-    return kind, data[len(data) - 8 * len(window) :]
+    text = saved[1] + data.decode("latin-1")
+    return kind, text[len(text) - 8 * len(window) :]
 
 
 def _unpacked(numbers: Any) -> list[Any]:
     """The Python numbers of a window saved by `_packed` (or, in older checkpoints, a tensor)."""
-    if isinstance(numbers, tuple) and len(numbers) == 2 and isinstance(numbers[1], bytes):
-        kind, data = numbers
+    if isinstance(numbers, tuple) and len(numbers) == 2 and isinstance(numbers[1], (str, bytes)):
+        kind, text = numbers
+        data = text.encode("latin-1") if isinstance(text, str) else text
         return list(struct.unpack(f"<{len(data) // 8}{_PACKED[kind]}", data))
     return list(numbers) if isinstance(numbers, (list, tuple)) else numbers.tolist()
 
