@@ -38,7 +38,8 @@ class ParamSchedulerHook(Hook):
         self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
     ) -> None:
         """Step the iteration-based schedulers."""
-        for scheduler in _schedulers(runner):
+        schedulers = runner.param_schedulers
+        for scheduler in schedulers if type(schedulers) is list else _schedulers(runner):
             if not scheduler.by_epoch:
                 scheduler.step()
 

@@ -67,9 +67,10 @@ class IterTimerHook(Hook):
         mode: str = "train",
     ) -> None:
         hub = runner.message_hub
-        elapsed = time.perf_counter() - self.t
+        now = time.perf_counter()
+        elapsed = now - self.t
         hub.update_scalar(_keys(mode)[1], elapsed)
-        self.t = time.perf_counter()
+        self.t = now  # the next iteration's time starts where this one's ends
         if mode == "train":
             self.time_sec_tot += elapsed
             done = runner.iter
