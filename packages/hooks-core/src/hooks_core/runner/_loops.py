@@ -301,16 +301,14 @@ class _EvalLoop(BaseLoop):
         runner.model.eval()
         losses: dict[str, list[Any]] = {}
         step = getattr(runner.model, f"{mode}_step")
+        before_iter, after_iter = f"before_{mode}_iter", f"after_{mode}_iter"  # once, not per batch
         with torch.no_grad(), _autocast(runner.model, self.fp16):
             for batch_idx, data_batch in enumerate(self.dataloader):
-                self._call_hook(f"before_{mode}_iter", batch_idx=batch_idx, data_batch=data_batch)
+                self._call_hook(before_iter, batch_idx=batch_idx, data_batch=data_batch)
                 outputs = _take_losses(step(data_batch), losses, mode)
                 self.evaluator.process(data_samples=outputs, data_batch=data_batch)
                 self._call_hook(
-                    f"after_{mode}_iter",
-                    batch_idx=batch_idx,
-                    data_batch=data_batch,
-                    outputs=outputs,
+                    after_iter, batch_idx=batch_idx, data_batch=data_batch, outputs=outputs
                 )
         metrics = dict(self.evaluator.evaluate(_dataset_size(self.dataloader)))
         for key, values in losses.items():
