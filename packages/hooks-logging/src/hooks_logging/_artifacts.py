@@ -9,7 +9,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["default_artifact_dir", "files_with_suffix"]
+__all__ = ["TRACKER_DIRS", "default_artifact_dir", "files_with_suffix"]
+
+# The folders trackers keep their own files in (W&B's run folder with its debug and
+# output logs, MLflow's store, DVCLive's and Neptune's data, Aim's repo): never a
+# run's log files, so no backend uploads them as such, its own or another's.
+TRACKER_DIRS = ("wandb", "mlruns", "mlartifacts", "dvclive", ".neptune", "neptune", ".aim")
 
 
 def default_artifact_dir(
@@ -30,13 +35,11 @@ def default_artifact_dir(
     return save_dir
 
 
-def files_with_suffix(
-    root: str, suffixes: Sequence[str], skip_dirs: Sequence[str] = ()
-) -> list[str]:
-    """Files under `root` whose names end with one of `suffixes`, sorted; `skip_dirs` left out."""
+def files_with_suffix(root: str, suffixes: Sequence[str]) -> list[str]:
+    """Files under `root` whose names end with one of `suffixes`, sorted; not in `TRACKER_DIRS`."""
     ends = tuple(suffixes)
     found = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in skip_dirs)
+        dirs[:] = sorted(d for d in dirs if d not in TRACKER_DIRS)
         found += [osp.join(folder, name) for name in sorted(files) if name.endswith(ends)]
     return found

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     import numpy as np
     from typing_extensions import Self
 
-__all__ = ["LoggerBackend", "image_to_hwc_uint8", "config_to_text", "jsonable"]
+__all__ = [
+    "LoggerBackend",
+    "END_STATUSES",
+    "exit_status",
+    "image_to_hwc_uint8",
+    "config_to_text",
+    "jsonable",
+]
 
 
 class LoggerBackend(abc.ABC):
@@ -62,6 +69,7 @@ class LoggerBackend(abc.ABC):
     """
 
     _closed: bool = False
+    end_status: str = "finished"  # how the run ended, set by `close` before `_close` runs
     _axes: Mapping[str, str] = {}  # name -> its step axis, from `define_step_axes`; replaced there
 
     # ------------------------------------------------------------ the protocol
@@ -116,11 +124,27 @@ class LoggerBackend(abc.ABC):
         """Make everything logged so far visible to readers (files, dashboards)."""
         return  # nothing is buffered by default
 
-    def close(self) -> None:
-        """Flush and release the backend's resources; calling it again does nothing."""
+    def close(self, status: str = "finished") -> None:
+        """Flush and release the backend's resources; calling it again does nothing.
+
+        `status` says how the run ended: ``'finished'``, ``'failed'`` (an
+        error stopped it) or ``'killed'`` (Ctrl-C, a stop signal). Trackers
+        with a run status show it (MLflow ``FAILED``/``KILLED``, a non-zero W&B
+        exit code, Neptune's ``sys/failed``); it is `end_status` in `_close`.
+        Leaving a ``with`` block by an exception closes with ``'failed'``
+        (``'killed'`` for Ctrl-C).
+
+        Raises:
+            ValueError: for another `status`.
+        """
+        if status not in END_STATUSES:
+            raise ValueError(
+                f"close(status={status!r}): a run ends as one of {', '.join(END_STATUSES)}"
+            )
         if self._closed:
             return
         self._closed = True
+        self.end_status = status
         self._close()
 
     @property
@@ -147,7 +171,21 @@ class LoggerBackend(abc.ABC):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(exit_status(exc))
+
+
+# How a run can end, as `LoggerBackend.close` takes it.
+END_STATUSES = ("finished", "failed", "killed")
+
+
+def exit_status(exc: BaseException | None) -> str:
+    """The end status of a run stopped by `exc`: none finished; Ctrl-C or a stop signal
+    (the runner's `StopRequested` on SIGTERM) killed; any other exception failed."""
+    from hooks_core.runtime import StopRequested
+
+    if exc is None:
+        return "finished"
+    return "killed" if isinstance(exc, (KeyboardInterrupt, StopRequested)) else "failed"
 
 
 # ------------------------------------------------------------ shared helpers

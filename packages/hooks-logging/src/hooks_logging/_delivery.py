@@ -126,6 +126,7 @@ class BackendWorker:
         self._next_attempt = 0.0
         self._failing: str | None = None  # the method whose failure is being retried
         self._closing = False
+        self._status = "finished"  # how the run ended: what `begin_close` passes to the backend
         self._abandoned = threading.Event()
         self.finished = threading.Event()  # set when the backend was closed
         self.undelivered: list[Call] = []  # filled when the worker finishes
@@ -170,12 +171,16 @@ class BackendWorker:
         """Wait until the worker reached every call queued so far; False if `timeout` ran out."""
         return self.mark().wait(timeout)
 
-    def begin_close(self) -> None:
-        """Refuse new calls; the worker delivers what it holds, then closes the backend."""
+    def begin_close(self, status: str = "finished") -> None:
+        """Refuse new calls; the worker delivers what it holds, then closes the backend.
+
+        `status` is how the run ended, for ``backend.close`` (the first call's counts).
+        """
         with self._lock:
             if self._closing:
                 return
             self._closing = True
+            self._status = status
             self._put(_Marker(final=True))
 
     def abandon(self) -> list[Call]:
@@ -312,7 +317,7 @@ class BackendWorker:
                 if error is not None:
                     self._given_up.append(entry.call)
         try:
-            self.backend.close()
+            self.backend.close(self._status)
         except Exception as err:
             self._report(f"{self.name} failed to close: {type(err).__name__}: {err}")
         with self._lock:
@@ -357,13 +362,18 @@ class Delivery:
         deadline = None if timeout is None else time.monotonic() + timeout
         return all(event.wait(_left(deadline)) for event in events)
 
-    def begin_close(self) -> None:
-        """Let every worker deliver what it holds and close its backend, without waiting."""
+    def begin_close(self, status: str = "finished") -> None:
+        """Let every worker deliver what it holds and close its backend, without waiting.
+
+        `status` is how the run ended (see `LoggerBackend.close`).
+        """
         self.closed = True
         for worker in self.workers:
-            worker.begin_close()
+            worker.begin_close(status)
 
-    def close(self, deadline: float | None = None, note: str = "") -> dict[str, list[Call]]:
+    def close(
+        self, deadline: float | None = None, note: str = "", status: str = "finished"
+    ) -> dict[str, list[Call]]:
         """Close every backend by `deadline` and report, per backend, what it did not deliver.
 
         Every worker finishes at once, so all share the one deadline
@@ -374,6 +384,7 @@ class Delivery:
         Args:
             deadline: When to stop waiting.
             note: Added to the report of undelivered calls (where else they are).
+            status: How the run ended, for each backend's ``close``.
 
         Returns:
             The undelivered calls of each backend that missed some.
@@ -384,7 +395,7 @@ class Delivery:
         """
         if self._settled:
             return {}
-        self.begin_close()
+        self.begin_close(status)
         if deadline is None:
             deadline = time.monotonic() + self._close_timeout
         try:

@@ -102,15 +102,16 @@ class Forwarder:
         self._delivery.call("flush")
         return self._delivery.drain(self.close_timeout)
 
-    def close(self) -> None:
+    def close(self, status: str = "finished") -> None:
         """Deliver what is queued, close every backend, and report what was not delivered.
 
-        While that lasts, a line every few seconds says what is left; Ctrl-C
-        stops the wait, reports what was not delivered and raises KeyboardInterrupt.
+        `status` is how the run ended (see `LoggerBackend.close`). While that
+        lasts, a line every few seconds says what is left; Ctrl-C stops the
+        wait, reports what was not delivered and raises KeyboardInterrupt.
         """
         if self._delivery is not None and not self._delivery.closed:
             atexit.unregister(self._close_at_exit)
-            self._delivery.close()
+            self._delivery.close(status=status)
 
     def _close_at_exit(self) -> None:
         """`close` at the end of the process, where a Ctrl-C only ends the wait."""

@@ -154,12 +154,21 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
 
     @_rank_zero_only
     def finalize(self, status: str) -> None:
-        """Flush every backend and wait for it (the end of ``fit`` or ``test``)."""
-        self._forwarder.flush()
+        """Flush every backend and wait for it (the end of ``fit`` or ``test``).
 
-    def close(self) -> None:
-        """Close the backends (end their runs); later records raise ValueError."""
-        self._forwarder.close()
+        Lightning says ``'failed'`` when an exception (Ctrl-C included) ended
+        the run: the backends are then closed with the ``failed`` status, so
+        their runs show it. After ``'success'`` they stay open for a later
+        ``test``; `close` (or the end of the process) ends them.
+        """
+        if status == "failed":
+            self._forwarder.close("failed")
+        else:
+            self._forwarder.flush()
+
+    def close(self, status: str = "finished") -> None:
+        """Close the backends (end their runs as `status`); later records raise ValueError."""
+        self._forwarder.close(status)
 
     def _start(self) -> None:
         if not self._forwarder.started:

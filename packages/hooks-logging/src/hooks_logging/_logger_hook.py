@@ -26,8 +26,10 @@ import time
 from hooks_core import HOOKS, LOG_BACKENDS, Hook
 from hooks_core.checkpoint import check_local_path
 from hooks_core.model import unwrap_model
+from hooks_core.runtime import StopRequested
 from hooks_core.utils import check_positive_int
 
+from ._backend import exit_status
 from ._delivery import CTRL_C, BackendWorker, Delivery, backend_names
 from ._json_backend import JsonBackend
 from ._mmcv_log_buffer import LogBufferReader
@@ -196,6 +198,7 @@ class LoggerHook(Hook):
         self._visualizer_link: VisualizerLink | None = None  # to the runner's visualizer
         self._axes_declared: dict[str, set[str]] = {"json": set(), "other": set()}
         self._by_epoch = True
+        self._end_status = "finished"  # "failed" or "killed" once `on_exception` is called
         self._log_buffer: LogBufferReader | None = None  # the first logger's, on MMCV's runners
         # Training batches in [_quiet_from, _next_event) can neither log nor print the name.
         self._quiet_from = self._next_event = 0
@@ -212,10 +215,27 @@ class LoggerHook(Hook):
         """
         if self._logs is None:  # called directly, nothing logged: only copy the logs
             self._prepare(runner)
+        self._end_run(runner)
+
+    def on_exception(self, runner: Any, exception: BaseException) -> None:
+        """Mark the backends' runs failed (killed on Ctrl-C or SIGTERM), close and copy the logs.
+
+        On SIGTERM the runner saves a checkpoint and calls `after_run`, which
+        then closes the logs with the ``killed`` status recorded here. A Ctrl-C
+        while the backends are closed only ends the wait: `exception` goes on.
+        """
+        self._end_status = exit_status(exception)
+        if self._logs is not None and not isinstance(exception, StopRequested):
+            with contextlib.suppress(KeyboardInterrupt):
+                self._end_run(runner)
+
+    def _end_run(self, runner: Any) -> None:
+        """Close the logs with the run's end status, then copy them to `out_dir`."""
+        status, self._end_status = self._end_status, "finished"  # the next run starts afresh
         try:
             if self._logs and self._closes_backends():
                 atexit.unregister(self._close_at_exit)
-                self._close()
+                self._close(status)
         finally:
             if self.out_dir is not None and getattr(runner, "rank", 0) == 0:
                 self._copy_logs(runner)  # after the first logger hook closed the logs
@@ -526,8 +546,10 @@ class LoggerHook(Hook):
     def _closes_backends(self) -> bool:
         return self._text is not None and not self._text.closed
 
-    def _close(self) -> None:
+    def _close(self, status: str = "finished") -> None:
         """Close every backend within one `close_timeout`, the JSON logs first; then the text log.
+
+        `status` is how the run ended (see `LoggerBackend.close`).
 
         All backends finish at once; the JSON logs (local files) are waited
         for first, so they are complete on disk while the wait for the others
@@ -546,7 +568,7 @@ class LoggerHook(Hook):
         assert self._json is not None and self._sinks is not None
         deadline = time.monotonic() + self.close_timeout
         for delivery in self._deliveries:
-            delivery.begin_close()
+            delivery.begin_close(status)
         paths = [worker.backend.path for worker in self._json.workers]
         note = f"the JSON log has every record: {paths[0]}" if paths else ""
         try:

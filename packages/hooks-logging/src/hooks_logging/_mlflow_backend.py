@@ -84,10 +84,10 @@ class MlflowBackend(LoggerBackend):
     A store that stops answering (a server that went away) does not lose
     metrics: they stay buffered (up to 100,000 points, the oldest dropped
     first) and `flush` raises, so the logger hook reports it and retries with
-    back-off; `close` sends what is left and ends the run (``FINISHED``)
-    however little was logged. If points were dropped, `close` raises
-    RuntimeError once the rest is sent, before logging the files and ending
-    the run.
+    back-off; `close` sends what is left and ends the run (``FINISHED``, or
+    ``FAILED``/``KILLED`` as its status says) however little was logged. If
+    points were dropped, `close` raises RuntimeError once the rest is sent,
+    before logging the files and ending the run.
 
     Raises:
         ImportError: mlflow is not installed; the message is the fix,
@@ -224,15 +224,14 @@ class MlflowBackend(LoggerBackend):
                 "was unreachable (the JSON log has them)"
             )
         if self.artifact_dir is not None:
-            for path in files_with_suffix(
-                self.artifact_dir, self.artifact_suffix, skip_dirs=("mlartifacts", "mlruns")
-            ):
+            for path in files_with_suffix(self.artifact_dir, self.artifact_suffix):
                 folder = osp.dirname(osp.relpath(path, self.artifact_dir))
                 self._client.log_artifact(self.run_id, path, f"logs/{folder}" if folder else "logs")
         if self.checkpoint_dir is not None:
             for path in files_with_suffix(self.checkpoint_dir, (".pth",)):
                 self._client.log_artifact(self.run_id, path, "checkpoints")
-        self._client.set_terminated(self.run_id, "FINISHED")
+        # MLflow's statuses are the end statuses in capitals: FINISHED, FAILED, KILLED.
+        self._client.set_terminated(self.run_id, self.end_status.upper())
 
     # ------------------------------------------------------------ helpers
     def _key(self, name: str) -> str:

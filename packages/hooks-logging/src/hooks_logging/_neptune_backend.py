@@ -122,6 +122,9 @@ class NeptuneBackend(LoggerBackend):
             self._run.wait()
 
     def _close(self) -> None:
+        if self.end_status != "finished":  # Neptune's own mark of a failed run, and a tag
+            self._run["sys/failed"] = True
+            self._run["sys/tags"].add(self.end_status)
         self._run.stop()
 
     def __repr__(self) -> str:

@@ -107,9 +107,9 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         if state.is_world_process_zero:
             self._forwarder.flush()
 
-    def close(self) -> None:
-        """Close the backends (end their runs)."""
-        self._forwarder.close()
+    def close(self, status: str = "finished") -> None:
+        """Close the backends (end their runs as `status`, see `LoggerBackend.close`)."""
+        self._forwarder.close(status)
 
     def _start(self, args: Any) -> None:
         if not self._forwarder.started:

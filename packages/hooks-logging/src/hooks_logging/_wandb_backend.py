@@ -27,6 +27,11 @@ __all__ = ["WandbBackend"]
 MISSING_WANDB = f"WandbBackend needs wandb: {pip_install('hooks-logging[wandb]')}"
 
 
+# The exit code a run's end status gives W&B, which shows a non-zero one as failed
+# (130: how a shell reports a program stopped by Ctrl-C).
+EXIT_CODES = {"finished": 0, "failed": 1, "killed": 130}
+
+
 @LOG_BACKENDS.register_module(name=["wandb", "WandbBackend"])
 class WandbBackend(LoggerBackend):
     """Log to a W&B run: scalars, the config, images, text, and the log files as an artifact.
@@ -154,11 +159,11 @@ class WandbBackend(LoggerBackend):
             if self.log_artifact and self.artifact_dir is not None:
                 self._log_files()
         finally:
-            self._run.finish()
+            self._run.finish(exit_code=EXIT_CODES[self.end_status])
 
     def _log_files(self) -> None:
         assert self.artifact_dir is not None
-        files = files_with_suffix(self.artifact_dir, self.out_suffix, skip_dirs=("wandb",))
+        files = files_with_suffix(self.artifact_dir, self.out_suffix)
         if not files:
             return
         artifact = self._wandb.Artifact(f"logs-{self._run.id}", type="logs")

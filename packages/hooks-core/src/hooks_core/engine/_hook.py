@@ -90,6 +90,14 @@ class Hook:
     def after_run(self, runner: Any) -> None:
         """Called once at the very end of `train()`, `val()` or `test()`."""
 
+    def on_exception(self, runner: Any, exception: BaseException) -> None:
+        """Called when `exception` stops `train()`, `val()` or `test()`, before it propagates.
+
+        Not one of MMEngine's points (it is not in `stages`), but Lightning's
+        ``Callback.on_exception``: the place to mark a tracker's run failed. On
+        SIGTERM it gets the `StopRequested` stop before `after_run` is called.
+        """
+
     def before_train(self, runner: Any) -> None:
         """Called before the first training epoch, after resuming."""
 

@@ -21,6 +21,7 @@ import warnings
 from ..checkpoint import check_local_path, point_latest
 from ..model._wrapper import unwrap_model
 from ..registry._roots import OPTIM_WRAPPER_CONSTRUCTORS, RUNNERS
+from ._exceptions import exceptions_to_hooks
 from ._log_buffer import LogBuffer
 from ._mmcv import policy_hook_config
 from ._optimizer_view import OptimizerView, momentum_of
@@ -601,7 +602,11 @@ class EpochBasedRunner(BaseRunner):
             max_epochs: Deprecated in MMCV: give it to the constructor.
             **kwargs: Passed on to ``train_step``/``val_step``.
         """
-        with errors_to_log_file(self.logger, "Training"), hold_work_dir(self):
+        with (
+            exceptions_to_hooks(self),
+            errors_to_log_file(self.logger, "Training"),
+            hold_work_dir(self),
+        ):
             state = self._prepare_run(data_loaders, workflow, "max_epochs", max_epochs)
             train_loader = self._workflow_loader(data_loaders, workflow, "train")
             if train_loader is not None:
@@ -730,7 +735,11 @@ class IterBasedRunner(BaseRunner):
             max_iters: Deprecated in MMCV: give it to the constructor.
             **kwargs: Passed on to ``train_step``/``val_step``.
         """
-        with errors_to_log_file(self.logger, "Training"), hold_work_dir(self):
+        with (
+            exceptions_to_hooks(self),
+            errors_to_log_file(self.logger, "Training"),
+            hold_work_dir(self),
+        ):
             state = self._prepare_run(data_loaders, workflow, "max_iters", max_iters)
             state.max_epochs = 1
             self._start_message(workflow, f"{state.max_iters} iters")

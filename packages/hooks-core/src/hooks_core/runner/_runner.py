@@ -36,6 +36,7 @@ from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests
 from . import _builders, _checkpointing
 from ._default_hooks import merge_default_hooks
 from ._environment import apply_env_cfg
+from ._exceptions import exceptions_to_hooks, notify_exception
 from ._input_checks import check_dataloader
 from ._loops import _TrainLoop
 from ._mmcv import MMCV_KEYS, from_mmcv_config, from_mmcv_log_config
@@ -615,7 +616,11 @@ class Runner:
         so a second run training into the same work_dir fails at once; an error
         that stops training is written, with its traceback, to the text log.
         """
-        with errors_to_log_file(self.logger, "Training"), hold_work_dir(self):
+        with (
+            exceptions_to_hooks(self),
+            errors_to_log_file(self.logger, "Training"),
+            hold_work_dir(self),
+        ):
             return self._train_in_work_dir()
 
     def _train_in_work_dir(self) -> Any:
@@ -678,6 +683,7 @@ class Runner:
             self.iter,
             path,
         )
+        notify_exception(self, stop)
         self.call_hook("after_run")
         raise TrainingInterrupted(path) from None
 
@@ -691,7 +697,8 @@ class Runner:
 
     def _evaluate(self, mode: str) -> dict[str, Any]:
         """Run the val or test loop once (an error goes to the text log too); no work_dir lock."""
-        with errors_to_log_file(self.logger, "Validation" if mode == "val" else "Testing"):
+        what = "Validation" if mode == "val" else "Testing"
+        with exceptions_to_hooks(self), errors_to_log_file(self.logger, what):
             loop = self.val_loop if mode == "val" else self.test_loop
             if loop is None:
                 raise RuntimeError(
