@@ -86,7 +86,8 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
 
     Blank lines are skipped. A line that is not a JSON object (typically the
     truncated last line of a run that crashed while writing) is skipped with a
-    warning on stderr. ``NaN`` and ``Infinity`` are read as floats.
+    warning on stderr. Non-finite values, bare (``NaN``, MMEngine's logs) or
+    as strings (``"NaN"``, this project's), become floats in `series`.
     """
     path = Path(path)
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -110,7 +111,13 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+# How the JSON logs write non-finite values (strict JSON has no NaN).
+NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
 def _number(value: Any) -> float | None:
+    if isinstance(value, str) and value in NON_FINITE:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)

@@ -119,13 +119,25 @@ def test_json_lines_are_on_disk_before_close_and_appended_on_reopen(tmp_path: Pa
         resumed.log_scalars({"loss": 0.5}, 3)
 
 
-def test_json_keeps_nan_and_infinity_readable_by_json_loads(tmp_path: Path) -> None:
+def test_json_writes_nan_and_infinity_as_strict_json_that_float_reads_back(tmp_path: Path) -> None:
     with JsonBackend(tmp_path) as backend:
         backend.log_scalars({"loss": math.nan, "grad_norm": math.inf, "low": -math.inf}, 3)
+        backend.log_scalars({"loss": np.float32("nan"), "ok": 0.5}, 4)  # through .item()
+        backend.log_scalars({"loss": 0.25}, 5)
     text = (tmp_path / "scalars.json").read_text(encoding="utf-8")
-    assert text == '{"loss": NaN, "grad_norm": Infinity, "low": -Infinity, "step": 3}\n'
-    (line,) = read_json_lines(tmp_path / "scalars.json")
-    assert math.isnan(line["loss"]) and line["grad_norm"] == math.inf and line["low"] == -math.inf
+    assert text == (
+        '{"loss": "NaN", "grad_norm": "Infinity", "low": "-Infinity", "step": 3}\n'
+        '{"loss": "NaN", "ok": 0.5, "step": 4}\n'
+        '{"loss": 0.25, "step": 5}\n'
+    )
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"bare {constant} is not JSON")
+
+    lines = [json.loads(line, parse_constant=strict) for line in text.splitlines()]
+    first = {key: float(value) for key, value in lines[0].items()}
+    assert math.isnan(first["loss"]) and first["grad_norm"] == math.inf
+    assert first["low"] == -math.inf
 
 
 def test_json_rejects_a_step_key_and_non_numbers(tmp_path: Path) -> None:

@@ -91,6 +91,16 @@ def test_series_keeps_each_key_at_its_own_steps(tool: Any, two_runs: tuple[Path,
     assert tool.series(records, "grad_norm") == ([], [])
 
 
+def test_non_finite_values_plot_in_both_forms(tool: Any, tmp_path: Path) -> None:
+    """This project's strict-JSON strings and MMEngine's bare constants."""
+    log = tmp_path / "scalars.json"
+    log.write_text('{"loss": 1.0, "step": 1}\n{"loss": "NaN", "step": 2}\n'
+                   '{"loss": Infinity, "step": 3}\n{"loss": "-Infinity", "step": 4}\n')  # fmt: skip
+    steps, loss = tool.series(tool.load_records(log), "loss")
+    assert steps == [1, 2, 3, 4]
+    assert loss[0] == 1.0 and math.isnan(loss[1]) and loss[2:] == [math.inf, -math.inf]
+
+
 def test_validation_panels_say_their_steps_are_epochs(
     tool: Any, two_runs: tuple[Path, Path]
 ) -> None:

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 from ports import free_port
-from trackers_parts import isolate, json_records, toy_run, train_records, val_records
+from trackers_parts import (
+    SaveAtEpochEnd,
+    isolate,
+    json_records,
+    toy_run,
+    train_records,
+    val_records,
+)
 
 from hooks_core import Hook
 from hooks_logging import LoggerHook, MlflowBackend
@@ -121,11 +128,6 @@ def test_mmcv_mlflow_logger_hook_run_matches_the_json_log(tmp_path: Path) -> Non
     files = artifact_paths(client, run.info.run_id)
     assert "checkpoints/epoch_3.pth" in files  # log_model=True: the checkpoints
     assert f"logs/{runner.timestamp}.log" in files and "logs/vis_data/scalars.json" in files
-
-
-class SaveAtEpochEnd(Hook):
-    def after_train_epoch(self, runner: Any) -> None:
-        runner.save_checkpoint(runner.work_dir, f"epoch_{runner.epoch + 1}.pth")
 
 
 # ------------------------------------------------------------ a real tracking server

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from run_logs import json_records
 from toy import runner_kwargs
 
-from hooks_core import Runner
+from hooks_core import Hook, Runner
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,6 +50,13 @@ def toy_run(tmp_path: Path, logger: dict[str, Any], **overrides: Any) -> Runner:
     kwargs.setdefault("cfg", config)  # what backends log as the config (credentials masked)
     kwargs.setdefault("default_hooks", {"logger": {"type": "LoggerHook", "interval": 2, **logger}})
     return Runner(**kwargs)
+
+
+class SaveAtEpochEnd(Hook):
+    """A checkpoint at each epoch's end (this environment has no hooks-eval CheckpointHook)."""
+
+    def after_train_epoch(self, runner: Any) -> None:
+        runner.save_checkpoint(runner.work_dir, f"epoch_{runner.epoch + 1}.pth")
 
 
 def train_records(runner: Runner) -> list[dict[str, Any]]:

@@ -124,6 +124,26 @@ class LoggerBackend(abc.ABC):
         """Make everything logged so far visible to readers (files, dashboards)."""
         return  # nothing is buffered by default
 
+    # ------------------------------------------------------------ resuming a tracker's run
+    def run_state(self) -> dict[str, Any] | None:
+        """What a later process needs to continue this backend's run (a tracker's run id).
+
+        The logger hook saves it in each checkpoint (``meta['tracker_runs']``),
+        and a run resumed from that checkpoint builds the backend with
+        `resume_config`, so the tracker shows one run, not one per restart.
+        None (the default): there is no run to continue, e.g. for local files.
+        """
+        return None
+
+    @classmethod
+    def resume_config(cls, config: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        """`config` (this class's constructor arguments) changed to continue the run of `state`.
+
+        `state` is what `run_state` returned in the process that saved the
+        checkpoint. The default changes nothing.
+        """
+        return config
+
     def close(self, status: str = "finished") -> None:
         """Flush and release the backend's resources; calling it again does nothing.
 

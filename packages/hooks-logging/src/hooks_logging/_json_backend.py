@@ -9,9 +9,11 @@ scripts written for MMEngine's ``vis_data/scalars.json`` read it unchanged::
 The logger hook also passes ``copy_filename=<timestamp>.json``, so every
 record lands in MMEngine's ``vis_data/<timestamp>.json`` as well.
 
-NaN and infinities are written as ``NaN``, ``Infinity`` and ``-Infinity``,
-as Python's `json` (and so MMEngine) writes them: `json.loads` reads them back
-as floats; a strict JSON parser (jq, JavaScript) rejects those lines.
+NaN and infinities are written as the strings ``"NaN"``, ``"Infinity"`` and
+``"-Infinity"``, so every line is strict JSON (jq, JavaScript and other strict
+parsers reject Python's bare ``NaN``, which MMEngine writes), and ``float()``
+of the string gives the value back. Finite numbers are written as Python's
+`json` writes them.
 Nothing but the standard library is needed, for images too (see `_png`).
 """
 
@@ -109,7 +111,11 @@ class JsonBackend(LoggerBackend):
                 "'step' is the JsonBackend's own key for the step of each record; "
                 "rename the scalar called 'step'"
             )
-        line = json.dumps({**scalars, "step": step}, default=_number) + "\n"
+        record = {**scalars, "step": step}
+        try:  # the usual record: finite numbers only
+            line = json.dumps(record, default=_number, allow_nan=False) + "\n"
+        except ValueError:  # NaN or an infinity among them
+            line = json.dumps({k: _strict(v) for k, v in record.items()}) + "\n"
         for file in self._files:
             file.write(line)
 
@@ -155,6 +161,19 @@ def _number(value: Any) -> Any:
             if isinstance(result, (int, float, bool)):
                 return result
     raise TypeError(f"JsonBackend.log_scalars takes numbers, got {type(value).__name__}: {value!r}")
+
+
+# How a non-finite value is written: JavaScript's names, which ``float()`` reads back.
+_NON_FINITE_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _strict(value: Any) -> Any:
+    """`value` as strict JSON allows: a number, or the text of a NaN or an infinity."""
+    if not isinstance(value, (int, float)):
+        value = _number(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE_TEXT[repr(value)]
+    return value
 
 
 def config_to_python(config: Mapping[str, Any]) -> str:

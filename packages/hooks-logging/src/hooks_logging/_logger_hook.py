@@ -29,7 +29,7 @@ from hooks_core.model import unwrap_model
 from hooks_core.runtime import StopRequested
 from hooks_core.utils import check_positive_int
 
-from ._backend import exit_status
+from ._backend import LoggerBackend, exit_status
 from ._delivery import CTRL_C, BackendWorker, Delivery, backend_names
 from ._json_backend import JsonBackend
 from ._mmcv_log_buffer import LogBufferReader
@@ -217,6 +217,23 @@ class LoggerHook(Hook):
             self._prepare(runner)
         self._end_run(runner)
 
+    def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
+        """Keep each tracker's run (its id) in the checkpoint, so a resumed run continues it.
+
+        Stored as ``checkpoint['meta']['tracker_runs']``, by backend name; see
+        `LoggerBackend.run_state`.
+        """
+        if not self._logs or not self._closes_backends():
+            return
+        assert self._json is not None and self._sinks is not None
+        runs = {}
+        for worker in self._sinks.workers:
+            state = getattr(worker.backend, "run_state", None)
+            if callable(state) and (found := state()) is not None:
+                runs[worker.name] = found
+        if runs:
+            checkpoint.setdefault("meta", {})[TRACKER_RUNS] = runs
+
     def on_exception(self, runner: Any, exception: BaseException) -> None:
         """Mark the backends' runs failed (killed on Ctrl-C or SIGTERM), close and copy the logs.
 
@@ -269,8 +286,12 @@ class LoggerHook(Hook):
             return
         configs = [config for hook in hooks for config in hook._backend_configs(runner)]
         report = runner.logger.warning
+        resume_meta = getattr(runner, "resume_meta", None) or {}
         backends = _build_backends(
-            configs, osp.join(runner.log_dir, "vis_data"), json_copy=self.json_log_path
+            configs,
+            osp.join(runner.log_dir, "vis_data"),
+            json_copy=self.json_log_path,
+            tracker_runs=resume_meta.get(TRACKER_RUNS),
         )
         self._visualizer_link = VisualizerLink(runner, backends)  # it writes through them too
         backends += self._visualizer_link.extra_backends
@@ -626,6 +647,8 @@ class LoggerHook(Hook):
             os.remove(source)
 
 
+# The key of a checkpoint's meta that holds each tracker's run, for a resumed run to continue.
+TRACKER_RUNS = "tracker_runs"
 _AXES = frozenset({"iter", "epoch"})
 _EVAL_TIMINGS = frozenset({"time", "data_time"})  # names validation shares with training
 # Options of the one log that several logger hooks write, merged by `_merge_options`.
@@ -746,19 +769,26 @@ def _dump_json(tag: Mapping[str, Any], path: str) -> None:
 
 # ---------------------------------------------------------------- backends
 def _build_backends(
-    configs: Sequence[Any], vis_dir: str, with_json: bool = True, json_copy: str | None = None
+    configs: Sequence[Any],
+    vis_dir: str,
+    with_json: bool = True,
+    json_copy: str | None = None,
+    tracker_runs: Mapping[str, Any] | None = None,
 ) -> list[Any]:
     """Build every backend config once, with a JSON log first unless one is given or not asked.
 
     Configs (names or dicts) whose class takes ``save_dir`` get `vis_dir` unless
     they give one; JSON logs in `vis_dir` also write the records to `json_copy`
-    (MMEngine's ``<timestamp>.json``). Backend objects are checked and used as
-    they are.
+    (MMEngine's ``<timestamp>.json``). A config whose backend name (as
+    `backend_names` gives it) has a run in `tracker_runs`, a resumed
+    checkpoint's, continues that run (`LoggerBackend.resume_config`). Backend
+    objects are checked and used as they are.
     """
     import inspect
 
     built: list[Any] = []
     seen_configs: set[str] = set()
+    counts: dict[str, int] = {}  # backends of each class so far: their names' numbers
     for config in configs:
         if isinstance(config, str):
             config = {"type": config}
@@ -773,9 +803,16 @@ def _build_backends(
                 if "save_dir" not in cfg and json_copy and issubclass(cls, JsonBackend):
                     cfg.setdefault("copy_filename", json_copy)
                 cfg.setdefault("save_dir", vis_dir)
+            if cls is not None:
+                counts[cls.__name__] = count = counts.get(cls.__name__, 0) + 1
+                name = f"{cls.__name__} #{count}" if count > 1 else cls.__name__
+                state = (tracker_runs or {}).get(name)
+                if state is not None and issubclass(cls, LoggerBackend):
+                    cfg = cls.resume_config(cfg, state)
             built.append(LOG_BACKENDS.build(cfg))
         else:
             _check_backend(config)
+            counts[type(config).__name__] = counts.get(type(config).__name__, 0) + 1
             built.append(config)
     if with_json and not any(_is_json(backend) for backend in built):
         built.insert(0, JsonBackend(vis_dir, copy_filename=json_copy))

@@ -72,6 +72,10 @@ class MlflowBackend(LoggerBackend):
             ``checkpoints/`` at `close` (the MMCV hook's ``log_model``).
         flush_interval: Seconds after which buffered metrics are sent on the
             next `log_scalars`; `flush` and `close` always send.
+        run_id: Continue this run of the store (set back to ``RUNNING``)
+            instead of creating one; `exp_name`, `run_name` and
+            `artifact_location` are then not used. A resumed training run
+            passes the id saved in its checkpoint (see `run_state`).
 
     Metrics are buffered and sent with ``log_batch``, up to 1000 per request:
     over HTTP that is about 80 times cheaper than one request per metric.
@@ -108,6 +112,7 @@ class MlflowBackend(LoggerBackend):
         artifact_dir: str | os.PathLike[str] | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         flush_interval: float = 5.0,
+        run_id: str | None = None,
     ) -> None:
         mlflow = _import_mlflow()
         self.save_dir = None if save_dir is None else osp.abspath(os.fspath(save_dir))
@@ -136,22 +141,19 @@ class MlflowBackend(LoggerBackend):
         self.flush_interval = flush_interval
         self._entities = mlflow.entities
         self._client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-        experiment = self._client.get_experiment_by_name(self.exp_name)
-        if experiment is None:
-            experiment_id = self._client.create_experiment(
-                self.exp_name, artifact_location=artifact_location
-            )
-        else:
-            experiment_id = experiment.experiment_id
         run_tags = {_clean_key(str(k)): _cut(v) for k, v in (tags or {}).items()}
-        run = self._client.create_run(experiment_id, tags=run_tags, run_name=run_name)
+        self._params: dict[str, str] = {}
+        if run_id is None:
+            experiment_id = self._experiment_id(artifact_location)
+            run = self._client.create_run(experiment_id, tags=run_tags, run_name=run_name)
+        else:
+            run = self._reopen(run_id, run_tags)
         self.run_id: str = run.info.run_id
         self._keys: dict[str, str] = {}
         self._buffer: list[Any] = []
         self._oldest = 0.0  # when the oldest buffered point was logged (monotonic)
         self._send_failed = False
         self._dropped = 0
-        self._params: dict[str, str] = {}
         if params:
             self._log_params(_flatten(jsonable(params)))
 
@@ -159,6 +161,47 @@ class MlflowBackend(LoggerBackend):
     def client(self) -> Any:
         """The ``MlflowClient``, for what the protocol does not cover (use `run_id`)."""
         return self._client
+
+    def run_state(self) -> dict[str, Any]:
+        """The run's id and its store: what `resume_config` continues."""
+        return {"run_id": self.run_id, "tracking_uri": self.tracking_uri}
+
+    @classmethod
+    def resume_config(cls, config: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        """`config` continuing the run of `state`, in the store that holds it.
+
+        The default store is a file in each run's own log folder, so the
+        resumed run goes on writing to the first run's store. A `config` that
+        names another store or run is left as it is.
+        """
+        if config.get("tracking_uri") not in (None, state["tracking_uri"]):
+            return config
+        if config.get("run_id") not in (None, state["run_id"]):
+            return config
+        return {**config, "tracking_uri": state["tracking_uri"], "run_id": state["run_id"]}
+
+    def _experiment_id(self, artifact_location: str | None) -> str:
+        """The id of experiment `exp_name`, created if missing."""
+        experiment = self._client.get_experiment_by_name(self.exp_name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        created = self._client.create_experiment(self.exp_name, artifact_location=artifact_location)
+        return str(created)
+
+    def _reopen(self, run_id: str, tags: Mapping[str, str]) -> Any:
+        """Run `run_id` set back to ``RUNNING``, its params kept so none is logged again."""
+        try:
+            run = self._client.get_run(run_id)
+        except Exception as err:  # MlflowException: RESOURCE_DOES_NOT_EXIST
+            raise ValueError(
+                f"MlflowBackend(run_id={run_id!r}): {self.tracking_uri} has no such run ({err}); "
+                "give the tracking_uri of the store that holds it, or no run_id for a new run"
+            ) from err
+        self._client.update_run(run_id, status="RUNNING")
+        for key, value in tags.items():
+            self._client.set_tag(run_id, key, value)
+        self._params.update(run.data.params)
+        return run
 
     # ------------------------------------------------------------ the protocol
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:

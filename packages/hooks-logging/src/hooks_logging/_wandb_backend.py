@@ -106,6 +106,25 @@ class WandbBackend(LoggerBackend):
         """The ``wandb`` run, for what the protocol does not cover."""
         return self._run
 
+    def run_state(self) -> dict[str, Any]:
+        """The run's id and project: what `resume_config` continues."""
+        return {"id": self._run.id, "project": self._run.project}
+
+    @classmethod
+    def resume_config(cls, config: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+        """`config` with ``init_kwargs`` continuing the run of `state` (its id, ``resume='allow'``).
+
+        An ``init_kwargs`` that names another run id is left as it is.
+        Offline, W&B writes a new run folder under the same id, and
+        ``wandb sync`` of both folders makes one run.
+        """
+        init = dict(config.get("init_kwargs") or {})
+        if init.get("id") not in (None, state["id"]):
+            return config
+        init.update(id=state["id"], resume="allow")
+        init.setdefault("project", state["project"])
+        return {**config, "init_kwargs": init}
+
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Log `scalars` as one row at W&B step ``max(step, highest step so far)``."""
         self._check_open()

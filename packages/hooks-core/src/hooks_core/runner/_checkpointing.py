@@ -71,11 +71,15 @@ class StartingPoint:
         elif resume and (latest := find_latest_checkpoint(work_dir)) is not None:
             self.resume_from, self._preloaded = _newest_intact(latest, work_dir, logger)
         self.used = False
+        # The checkpoint's meta outlives `_preloaded`, which the load hands over.
+        self.resume_meta: dict[str, Any] | None = (
+            None if self._preloaded is None else self._preloaded.get("meta")
+        )
 
     @property
     def seed(self) -> int | None:
         """The seed of the checkpoint to resume, or None when not resuming from one."""
-        return None if self._preloaded is None else self._preloaded["meta"]["seed"]
+        return None if self.resume_meta is None else self.resume_meta["seed"]
 
     def read(self, filename: str, map_location: Any, weights_only: bool) -> dict[str, Any]:
         """The checkpoint `filename`: the copy read at start-up the first time, else from disk."""

@@ -396,6 +396,15 @@ class Runner:
         return self._start.resume
 
     @property
+    def resume_meta(self) -> dict[str, Any] | None:
+        """The ``meta`` of the checkpoint `train()` will resume, or None when it resumes none.
+
+        The checkpoint is read when the runner is made, so hooks can see it in
+        `before_run`, before it is loaded (a logger continuing a tracker's run).
+        """
+        return self._start.resume_meta if self._train.configured else None
+
+    @property
     def _load_from(self) -> str | None:
         """The checkpoint given as `load_from`: MMEngine's attribute, which hooks read."""
         return self._start.load_from
