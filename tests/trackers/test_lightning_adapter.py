@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 from mlflow import MlflowClient
 from torch.utils.data import DataLoader, TensorDataset
-from trackers_parts import isolate
+from trackers_parts import isolate, lightning_trainer
 
 from hooks_logging import JsonBackend, LightningLogger
 
@@ -68,11 +68,7 @@ def test_trainer_fit_forwards_to_json_and_mlflow(tmp_path: Path) -> None:
     logger = LightningLogger(
         ["json", dict(type="mlflow", exp_name="lightning")], save_dir=tmp_path / "logs"
     )
-    trainer = pl.Trainer(
-        logger=logger, max_epochs=3, log_every_n_steps=1, accelerator="cpu", devices=1,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )  # fmt: skip
+    trainer = lightning_trainer(logger, tmp_path, max_epochs=3)
     train, val = loaders()
     trainer.fit(Regression(), train, val)
     logger.close()
@@ -94,3 +90,34 @@ def test_trainer_fit_forwards_to_json_and_mlflow(tmp_path: Path) -> None:
     )
     assert history == losses
     assert run.data.params == {"lr": "0.05"} and run.info.status == "FINISHED"
+
+
+def test_hyperparams_merge_across_calls_and_experiment_is_the_trackers_object(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    torch.manual_seed(0)
+    logger = LightningLogger(
+        [dict(type="mlflow", exp_name="hp"), "json"], save_dir=tmp_path / "logs"
+    )
+    trainer = lightning_trainer(logger, tmp_path)
+    train, val = loaders()
+    trainer.fit(Regression(), train, val)  # save_hyperparameters(): lr
+    logger.log_hyperparams({"batch_size": 8, "lr": 0.1}, metrics={"hp_metric": 0.5})
+    mlflow_backend, json_backend = logger.backends
+    assert isinstance(logger.experiment, MlflowClient)  # as Lightning's MLFlowLogger
+    assert logger.experiments == [logger.experiment, json_backend]
+    logger.close()
+    log_dir = Path(logger.log_dir)
+    merged = {"lr": 0.1, "batch_size": 8}
+    assert json.loads((log_dir / "config.json").read_text()) == merged
+    assert yaml.safe_load((log_dir / "hparams.yaml").read_text()) == merged
+    records = [json.loads(line) for line in Path(json_backend.path).read_text().splitlines()]
+    assert {"hp_metric": 0.5, "step": 0} in records
+    run = MlflowClient(mlflow_backend.tracking_uri).get_run(mlflow_backend.run_id)
+    assert run.data.params == {
+        "lr": "0.05",
+        "batch_size": "8",
+    }  # MLflow keeps a param's first value
+    assert run.data.metrics["hp_metric"] == 0.5

@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 from ports import free_port
 from trackers_parts import (
-    SaveAtEpochEnd,
+    artifact_paths,
     isolate,
     json_records,
     toy_run,
@@ -45,13 +45,6 @@ def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def history(client: Any, run_id: str, key: str) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
-
-
-def artifact_paths(client: Any, run_id: str, path: str | None = None) -> list[str]:
-    found = []
-    for info in client.list_artifacts(run_id, path):
-        found += artifact_paths(client, run_id, info.path) if info.is_dir else [info.path]
-    return sorted(found)
 
 
 def only_run(client: Any, exp_name: str) -> Any:
@@ -115,7 +108,7 @@ def test_a_run_with_nothing_logged_still_ends(tmp_path: Path) -> None:
 
 def test_mmcv_mlflow_logger_hook_run_matches_the_json_log(tmp_path: Path) -> None:
     hook = {"type": "MlflowLoggerHook", "exp_name": "toy", "params": {"depth": 2}}
-    runner = toy_run(tmp_path, hook, custom_hooks=[SaveAtEpochEnd()])
+    runner = toy_run(tmp_path, hook)
     runner.train()
     db = Path(runner.log_dir) / "vis_data" / "mlflow.db"
     client = MlflowClient(f"sqlite:///{db}")

@@ -16,20 +16,20 @@ import torch
 import wandb
 from mlflow import MlflowClient
 from torch.utils.data import DataLoader, TensorDataset
-from trackers_parts import WandbRun, isolate, neptune_operations, toy_run, wandb_run_file
+from trackers_parts import (
+    FRAMEWORK_NOISE,
+    WandbRun,
+    isolate,
+    lightning_trainer,
+    neptune_operations,
+    toy_run,
+    wandb_run_file,
+)
 
 from hooks_core import Hook, TrainingInterrupted
 from hooks_logging import LightningLogger, MlflowBackend
 
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
-    ),
-    pytest.mark.filterwarnings("ignore:The 'train_dataloader' does not have many workers"),
-    pytest.mark.filterwarnings(
-        "ignore:`isinstance.treespec, LeafSpec.` is deprecated:FutureWarning"
-    ),
-]
+pytestmark = [pytest.mark.filterwarnings(noise) for noise in FRAMEWORK_NOISE]
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +112,7 @@ def test_backend_left_by_an_exception_is_failed_and_status_is_checked(tmp_path: 
     client = MlflowClient(backend.tracking_uri)
     assert client.get_run(backend.run_id).info.status == "FAILED"
     other = MlflowBackend(tmp_path / "t")
+    assert other.experiment is other.client  # the tracker's own object, as Lightning names it
     with pytest.raises(ValueError, match=r"'crashed'.*finished, failed, killed"):
         other.close("crashed")
     other.close("killed")
@@ -175,11 +176,7 @@ class Exploding(pl.LightningModule):
 def test_lightning_fit_that_raises_ends_the_mlflow_run_failed(tmp_path: Path) -> None:
     torch.manual_seed(0)
     logger = LightningLogger([dict(type="mlflow", exp_name="lightning")], save_dir=tmp_path / "l")
-    trainer = pl.Trainer(
-        logger=logger, max_epochs=1, log_every_n_steps=1, accelerator="cpu", devices=1,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )  # fmt: skip
+    trainer = lightning_trainer(logger, tmp_path)
     data = TensorDataset(torch.randn(32, 3), torch.randn(32, 1))
     with pytest.raises(FloatingPointError):
         trainer.fit(Exploding(), DataLoader(data, batch_size=8))

@@ -15,7 +15,6 @@ import torch
 import wandb
 from mlflow import MlflowClient
 from trackers_parts import (
-    SaveAtEpochEnd,
     WandbRun,
     isolate,
     toy_run,
@@ -37,7 +36,7 @@ def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def train_then_resume(tmp_path: Path, backends: list[Any]) -> tuple[Any, Any]:
     """The first run (2 epochs) and the resumed one (to 3), both trained."""
-    first = toy_run(tmp_path, {"backends": backends}, custom_hooks=[SaveAtEpochEnd()],
+    first = toy_run(tmp_path, {"backends": backends},
                     train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=1))  # fmt: skip
     first.train()
     second = toy_run(tmp_path, {"backends": backends}, resume=True,

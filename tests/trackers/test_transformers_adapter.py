@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import torch
 import wandb
-from trackers_parts import WandbRun, isolate, wandb_run_file
+from trackers_parts import Sequences, WandbRun, isolate, wandb_run_file
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
 from hooks_logging import HFTrainerCallback
@@ -19,19 +19,6 @@ if TYPE_CHECKING:
 @pytest.fixture(autouse=True)
 def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(tmp_path, monkeypatch)
-
-
-class Sequences(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
-    """Fixed random token sequences; the labels are the inputs (language modelling)."""
-
-    def __init__(self, size: int) -> None:
-        self.ids = torch.randint(0, 32, (size, 8), generator=torch.Generator().manual_seed(0))
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.ids[index], "labels": self.ids[index]}
 
 
 def test_trainer_train_forwards_on_log_to_wandb_and_dvclive(tmp_path: Path) -> None:

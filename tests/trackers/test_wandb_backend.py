@@ -34,6 +34,7 @@ def test_backend_logs_config_scalars_images_text_and_an_artifact(tmp_path: Path)
              define_metric_cfg={"mse": "min"})
     )  # fmt: skip
     assert isinstance(backend, WandbBackend)
+    assert backend.experiment is backend.run
     with backend:
         backend.log_config({"lr": 0.1, "model": {"type": "Toy", "depth": 2}, "obj": object})
         backend.define_step_axes({"loss": "iter"})

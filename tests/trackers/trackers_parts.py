@@ -13,16 +13,53 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
+import torch
 from run_logs import json_records
 from toy import runner_kwargs
 
-from hooks_core import Hook, Runner
+from hooks_core import Runner
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     import pytest
+
+
+# Warnings of the frameworks and trackers about themselves, which no user of ours can act on.
+FRAMEWORK_NOISE = [
+    # SQLAlchemy 2.1 deprecates a loader option that MLflow's sqlite store still uses.
+    "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning",
+    # Lightning's advice for real data loaders, about the tiny in-memory ones here.
+    "ignore:The '(train|val)_dataloader' does not have many workers",
+    # Lightning 2.6 uses a torch.utils._pytree API that torch 2.13 deprecates.
+    "ignore:`isinstance.treespec, LeafSpec.` is deprecated:FutureWarning",
+]
+
+
+def lightning_trainer(logger: Any, root: Path, **overrides: Any) -> Any:
+    """A CPU ``pl.Trainer`` logging every step to `logger`, without bar, summary or checkpoints."""
+    import pytorch_lightning as pl
+
+    options = dict(
+        logger=logger, max_epochs=1, log_every_n_steps=1, accelerator="cpu", devices=1,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=root,
+    )  # fmt: skip
+    return pl.Trainer(**{**options, **overrides})
+
+
+class Sequences(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
+    """Fixed random token sequences; the labels are the inputs (language modelling)."""
+
+    def __init__(self, size: int) -> None:
+        self.ids = torch.randint(0, 32, (size, 8), generator=torch.Generator().manual_seed(0))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.ids[index], "labels": self.ids[index]}
 
 
 def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,11 +89,12 @@ def toy_run(tmp_path: Path, logger: dict[str, Any], **overrides: Any) -> Runner:
     return Runner(**kwargs)
 
 
-class SaveAtEpochEnd(Hook):
-    """A checkpoint at each epoch's end (this environment has no hooks-eval CheckpointHook)."""
-
-    def after_train_epoch(self, runner: Any) -> None:
-        runner.save_checkpoint(runner.work_dir, f"epoch_{runner.epoch + 1}.pth")
+def artifact_paths(client: Any, run_id: str, path: str | None = None) -> list[str]:
+    """Every artifact file of an MLflow run under `path` (all when None), recursively."""
+    found = []
+    for info in client.list_artifacts(run_id, path):
+        found += artifact_paths(client, run_id, info.path) if info.is_dir else [info.path]
+    return sorted(found)
 
 
 def train_records(runner: Runner) -> list[dict[str, Any]]:
@@ -112,6 +150,7 @@ class WandbRun:
         self.config: dict[str, Any] = {}
         self.step_metrics: dict[str, str] = {}
         self.artifacts: dict[str, list[str]] = {}
+        self.artifact_versions: list[tuple[str, list[str], list[str]]] = []  # name, paths, aliases
         self.exit_code: int | None = None
         for record in wandb_records(path):
             kind = record.WhichOneof("record_type")
@@ -129,8 +168,10 @@ class WandbRun:
             elif kind == "metric" and record.metric.step_metric:
                 self.step_metrics[record.metric.name] = record.metric.step_metric
             elif kind == "artifact":
-                paths = [entry.path for entry in record.artifact.manifest.contents]
-                self.artifacts[record.artifact.name] = sorted(paths)
+                paths = sorted(entry.path for entry in record.artifact.manifest.contents)
+                self.artifacts[record.artifact.name] = paths
+                aliases = list(record.artifact.aliases)
+                self.artifact_versions.append((record.artifact.name, paths, aliases))
             elif kind == "exit":
                 self.exit_code = record.exit.exit_code
 

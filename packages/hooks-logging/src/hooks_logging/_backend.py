@@ -18,10 +18,11 @@ an image is logged.
 from __future__ import annotations
 
 import abc
+import os
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole module
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from types import TracebackType
     from typing import Any
 
@@ -69,6 +70,8 @@ class LoggerBackend(abc.ABC):
     """
 
     _closed: bool = False
+    log_model: bool | str = False  # which checkpoints to upload; see `log_checkpoint`
+    _final_checkpoints: dict[str, str] | None = None  # alias -> path, for ``log_model=True``
     end_status: str = "finished"  # how the run ended, set by `close` before `_close` runs
     _axes: Mapping[str, str] = {}  # name -> its step axis, from `define_step_axes`; replaced there
 
@@ -123,6 +126,49 @@ class LoggerBackend(abc.ABC):
     def flush(self) -> None:
         """Make everything logged so far visible to readers (files, dashboards)."""
         return  # nothing is buffered by default
+
+    # ------------------------------------------------------------ checkpoints as artifacts
+    def log_checkpoint(self, path: str | os.PathLike[str], aliases: Sequence[str] = ()) -> None:
+        """Offer the checkpoint at `path` (a file, or a folder like HF's ``checkpoint-N``).
+
+        `aliases` tag it: ``'latest'`` for the newest, ``'best'`` for the best
+        so far. Backends that keep files upload it as `log_model` says
+        (Lightning's option): ``False`` never; ``True`` the latest and the best
+        when the run ends; ``'all'`` each one now. Elsewhere a no-op.
+        """
+        self._check_open()
+        if not self.log_model:
+            return
+        path = os.fspath(path)
+        if self.log_model == "all":
+            self._upload_checkpoint(path, tuple(aliases))
+            return
+        if self._final_checkpoints is None:
+            self._final_checkpoints = {}
+        for alias in aliases:
+            self._final_checkpoints[alias] = path
+
+    def _upload_final_checkpoints(self) -> None:
+        """With ``log_model=True``: upload the latest and best checkpoints offered (`_close`)."""
+        by_path: dict[str, list[str]] = {}
+        for alias, path in (self._final_checkpoints or {}).items():
+            by_path.setdefault(path, []).append(alias)
+        for path, aliases in by_path.items():
+            if os.path.exists(path):  # not removed since (max_keep_ckpts)
+                self._upload_checkpoint(path, tuple(aliases))
+
+    def _upload_checkpoint(self, path: str, aliases: tuple[str, ...]) -> None:
+        """Store the checkpoint file or folder `path` with the run, tagged `aliases`."""
+        raise NotImplementedError(f"{type(self).__name__} does not upload checkpoints")
+
+    @property
+    def experiment(self) -> Any:
+        """The tracker's own object, as Lightning's ``logger.experiment``: this backend by default.
+
+        A W&B or Neptune run, MLflow's client, TensorBoard's writer, DVCLive's
+        ``Live``, for what the protocol does not cover.
+        """
+        return self
 
     # ------------------------------------------------------------ resuming a tracker's run
     def run_state(self) -> dict[str, Any] | None:
@@ -192,6 +238,16 @@ class LoggerBackend(abc.ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.close(exit_status(exc))
+
+
+def check_log_model(log_model: bool | str) -> bool | str:
+    """`log_model` if it is ``False``, ``True`` or ``'all'`` (Lightning's values)."""
+    if not (isinstance(log_model, bool) or log_model == "all"):
+        raise ValueError(
+            f"log_model={log_model!r}: give False (no checkpoints), True (the latest and the "
+            "best, when the run ends) or 'all' (each checkpoint as it is saved)"
+        )
+    return log_model
 
 
 # How a run can end, as `LoggerBackend.close` takes it.

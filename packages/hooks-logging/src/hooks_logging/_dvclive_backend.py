@@ -80,6 +80,11 @@ class DvcliveBackend(LoggerBackend):
         """The ``dvclive.Live``, for what the protocol does not cover."""
         return self._live
 
+    @property
+    def experiment(self) -> Any:
+        """The ``dvclive.Live`` (Lightning's name for a logger's own object)."""
+        return self._live
+
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Log each value as a metric at `step` (a row of its TSV file)."""
         self._check_open()

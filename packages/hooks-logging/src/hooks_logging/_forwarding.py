@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 
-from ._delivery import BackendWorker, Delivery, backend_names
+from ._delivery import BackendWorker, Call, Delivery, backend_names
 from ._logger_hook import _build_backends, _is_json
 from ._secrets import mask_secrets
 
@@ -94,6 +94,13 @@ class Forwarder:
     def log_image(self, name: str, image: Any, step: int) -> None:
         """Queue an image for every backend."""
         self._started().call("log_image", name, image, step, step=step)
+
+    def log_checkpoint(self, path: str, aliases: Sequence[str] = ()) -> None:
+        """Queue a checkpoint for the backends with `log_model` (`LoggerBackend.log_checkpoint`)."""
+        call = Call("log_checkpoint", (os.fspath(path), tuple(aliases)), None)
+        for worker in self._started().workers:
+            if getattr(worker.backend, "log_model", False):
+                worker.submit(call)
 
     def flush(self) -> bool:
         """Flush every backend and wait as `Delivery.drain`; False if `close_timeout` ran out."""

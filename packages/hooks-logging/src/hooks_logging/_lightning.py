@@ -42,6 +42,12 @@ def _lightning() -> Any:
 
 _pl = _lightning()
 _Logger: Any = importlib.import_module(_pl.__name__ + ".loggers").Logger
+_rank_zero_experiment: Any = importlib.import_module(
+    _pl.__name__ + ".loggers.logger"
+).rank_zero_experiment
+_save_hparams_to_yaml: Any = importlib.import_module(
+    _pl.__name__ + ".core.saving"
+).save_hparams_to_yaml
 _rank_zero: Any = importlib.import_module(_pl.__name__ + ".utilities.rank_zero").rank_zero_only
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -49,6 +55,11 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _rank_zero_only(method: _F) -> _F:
     """Lightning's ``rank_zero_only``: the method does nothing on other ranks."""
     return cast("_F", _rank_zero(method))
+
+
+def _rank_zero_object(method: _F) -> _F:
+    """Lightning's ``rank_zero_experiment``: other ranks get a stand-in accepting any call."""
+    return cast("_F", _rank_zero_experiment(method))
 
 
 class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base (typed Any here)
@@ -95,6 +106,8 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         self._version = version
         self._forwarder = Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
         self._step = 0  # for records without a step
+        self._hparams: dict[str, Any] = {}  # every call's, merged: what the config shows
+        self._offered: dict[str, list[str]] = {}  # checkpoint path -> aliases offered
 
     # ------------------------------------------------------------ where
     @property
@@ -128,12 +141,41 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         """The backends, once built (on rank 0, at the first record)."""
         return self._forwarder.backends
 
+    @property
+    @_rank_zero_object
+    def experiment(self) -> Any:
+        """The first backend's own object (a W&B run, MLflow's client, ...); see `experiments`.
+
+        On ranks other than 0, Lightning's stand-in that accepts any call.
+        """
+        return self.experiments[0]
+
+    @property
+    def experiments(self) -> list[Any]:
+        """Every backend's own object (`LoggerBackend.experiment`), in order; built if needed."""
+        self._start()
+        return [getattr(backend, "experiment", backend) for backend in self.backends]
+
     # ------------------------------------------------------------ logging
     @_rank_zero_only
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        """Log the hyperparameters (a dict or an ``argparse.Namespace``) as the config."""
+    def log_hyperparams(
+        self, params: Any, metrics: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any
+    ) -> None:
+        """Log the hyperparameters (a dict or an ``argparse.Namespace``) as the config.
+
+        Successive calls add to the earlier ones (a key given again takes the
+        new value), and the backends get the merged config; ``hparams.yaml``
+        in `log_dir` has it too, as Lightning's own loggers write it.
+        `metrics` are logged as a record at step 0, as Lightning's
+        ``TensorBoardLogger`` does.
+        """
         self._start()
-        self._forwarder.log_config(_as_dict(params))
+        self._hparams.update(_as_dict(params))
+        self._forwarder.log_config(dict(self._hparams))
+        os.makedirs(self.log_dir, exist_ok=True)
+        _save_hparams_to_yaml(osp.join(self.log_dir, "hparams.yaml"), self._hparams)
+        if metrics:
+            self.log_metrics(metrics, 0)
 
     @_rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -151,6 +193,32 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         """Log an image (see `LoggerBackend`), e.g. from a ``LightningModule``."""
         self._start()
         self._forwarder.log_image(name, image, step)
+
+    @_rank_zero_only
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Offer what a ``ModelCheckpoint`` just saved to the backends with `log_model`.
+
+        The newest of its files is ``latest`` and its best model ``best``, as
+        Lightning's own loggers tag them; a file is offered again only when its
+        aliases change.
+        """
+        self._start()
+        paths = [
+            *getattr(checkpoint_callback, "best_k_models", {}),
+            getattr(checkpoint_callback, "last_model_path", ""),
+            getattr(checkpoint_callback, "best_model_path", ""),
+        ]
+        found = sorted({p for p in paths if p and osp.isfile(p)}, key=osp.getmtime)
+        best = getattr(checkpoint_callback, "best_model_path", "")
+        for path in found:
+            aliases = [
+                name
+                for name, chosen in (("latest", path == found[-1]), ("best", path == best))
+                if chosen
+            ]
+            if self._offered.get(path) != aliases:
+                self._offered[path] = aliases
+                self._forwarder.log_checkpoint(path, aliases)
 
     @_rank_zero_only
     def finalize(self, status: str) -> None:

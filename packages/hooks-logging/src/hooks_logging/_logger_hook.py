@@ -30,7 +30,7 @@ from hooks_core.runtime import StopRequested
 from hooks_core.utils import check_positive_int
 
 from ._backend import LoggerBackend, exit_status
-from ._delivery import CTRL_C, BackendWorker, Delivery, backend_names
+from ._delivery import CTRL_C, BackendWorker, Call, Delivery, backend_names
 from ._json_backend import JsonBackend
 from ._mmcv_log_buffer import LogBufferReader
 from ._progress import ProgressBar, progress_wanted
@@ -199,6 +199,8 @@ class LoggerHook(Hook):
         self._axes_declared: dict[str, set[str]] = {"json": set(), "other": set()}
         self._by_epoch = True
         self._end_status = "finished"  # "failed" or "killed" once `on_exception` is called
+        self._model_workers: list[BackendWorker] = []  # of the backends with `log_model`
+        self._offered: dict[str, list[str]] = {}  # checkpoint path -> aliases offered
         self._log_buffer: LogBufferReader | None = None  # the first logger's, on MMCV's runners
         # Training batches in [_quiet_from, _next_event) can neither log nor print the name.
         self._quiet_from = self._next_event = 0
@@ -216,6 +218,28 @@ class LoggerHook(Hook):
         if self._logs is None:  # called directly, nothing logged: only copy the logs
             self._prepare(runner)
         self._end_run(runner)
+
+    def _offer_checkpoints(self, runner: Any) -> None:
+        """Offer the backends with `log_model` each checkpoint saved, or newly the best, since.
+
+        The runner's checkpoint hooks name them in the message hub: ``last_ckpt``
+        (alias ``latest``) and ``best_ckpt`` (``best``; ``best_ckpt_<key>`` is
+        ``best_<key>``; MMCV's ``EvalHook`` writes ``eval_best_ckpt``). Checked
+        when an epoch starts, at each record and when the run ends.
+        """
+        if not self._model_workers:
+            return
+        aliases: dict[str, list[str]] = {}
+        for key, value in runner.message_hub.runtime_info.items():
+            alias = _checkpoint_alias(key)
+            if alias is not None and isinstance(value, str) and osp.exists(value):
+                aliases.setdefault(value, []).append(alias)
+        for path, names in aliases.items():
+            if self._offered.get(path) != names:  # a new checkpoint, or newly the best
+                self._offered[path] = names
+                call = Call("log_checkpoint", (path, tuple(names)), None)
+                for worker in self._model_workers:
+                    worker.submit(call)
 
     def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
         """Keep each tracker's run (its id) in the checkpoint, so a resumed run continues it.
@@ -251,6 +275,7 @@ class LoggerHook(Hook):
         status, self._end_status = self._end_status, "finished"  # the next run starts afresh
         try:
             if self._logs and self._closes_backends():
+                self._offer_checkpoints(runner)
                 atexit.unregister(self._close_at_exit)
                 self._close(status)
         finally:
@@ -308,6 +333,8 @@ class LoggerHook(Hook):
             )
             for backend, name in zip(backends, backend_names(backends), strict=True)
         ]
+        self._model_workers = [w for w in workers if getattr(w.backend, "log_model", False)]
+        self._offered = {}
         self._text = TextBackend(logger=runner.logger)
         progress = runner.logger.info  # what the end of the run waits for
         essential = [w for w in workers if w.essential]
@@ -362,6 +389,7 @@ class LoggerHook(Hook):
             self._log_buffer.clear()
         if not logs:
             return
+        self._offer_checkpoints(runner)
         self._quiet_from = self._next_event = 0  # the epoch's first batch plans the next ones
         if self._bar is not None:
             length = len(runner.train_dataloader)
@@ -400,6 +428,7 @@ class LoggerHook(Hook):
             step = runner.iter + 1
             self._text.log_text("train", line, step)
             self._send_scalars(tag, step, "iter")
+            self._offer_checkpoints(runner)
             if self._bar is not None:
                 self._bar.show({key: value for key, value in tag.items() if "loss" in key})
         self._plan_quiet(runner, batch_idx + 1, runner.iter + 1)
@@ -645,6 +674,17 @@ class LoggerHook(Hook):
         _detach_file_handlers(runner.logger)  # or the next line would bring the file back
         for source in copied:
             os.remove(source)
+
+
+def _checkpoint_alias(key: str) -> str | None:
+    """The alias of the checkpoint named by runtime info `key`, or None for other keys."""
+    if key == "last_ckpt":
+        return "latest"
+    if key in ("best_ckpt", "eval_best_ckpt"):
+        return "best"
+    if key.startswith("best_ckpt_"):
+        return "best_" + key[len("best_ckpt_") :]
+    return None
 
 
 # The key of a checkpoint's meta that holds each tracker's run, for a resumed run to continue.

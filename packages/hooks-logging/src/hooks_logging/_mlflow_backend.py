@@ -17,7 +17,7 @@ from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
-from ._backend import LoggerBackend, config_to_text, image_to_hwc_uint8, jsonable
+from ._backend import LoggerBackend, check_log_model, config_to_text, image_to_hwc_uint8, jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,6 +72,11 @@ class MlflowBackend(LoggerBackend):
             ``checkpoints/`` at `close` (the MMCV hook's ``log_model``).
         flush_interval: Seconds after which buffered metrics are sent on the
             next `log_scalars`; `flush` and `close` always send.
+        log_model: Which checkpoints offered by `log_checkpoint` are logged
+            under ``checkpoints/`` (a folder keeps its name), each alias as
+            the run tag ``checkpoint_<alias>`` naming its artifact path:
+            ``False`` none, ``True`` the latest and best at `close`, ``'all'``
+            each one (Lightning's ``MLFlowLogger`` option).
         run_id: Continue this run of the store (set back to ``RUNNING``)
             instead of creating one; `exp_name`, `run_name` and
             `artifact_location` are then not used. A resumed training run
@@ -113,8 +118,10 @@ class MlflowBackend(LoggerBackend):
         checkpoint_dir: str | os.PathLike[str] | None = None,
         flush_interval: float = 5.0,
         run_id: str | None = None,
+        log_model: bool | str = False,
     ) -> None:
         mlflow = _import_mlflow()
+        self.log_model = check_log_model(log_model)
         self.save_dir = None if save_dir is None else osp.abspath(os.fspath(save_dir))
         if tracking_uri is None:
             tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or None
@@ -160,6 +167,11 @@ class MlflowBackend(LoggerBackend):
     @property
     def client(self) -> Any:
         """The ``MlflowClient``, for what the protocol does not cover (use `run_id`)."""
+        return self._client
+
+    @property
+    def experiment(self) -> Any:
+        """The ``MlflowClient`` (Lightning's name for a logger's own object)."""
         return self._client
 
     def run_state(self) -> dict[str, Any]:
@@ -261,6 +273,7 @@ class MlflowBackend(LoggerBackend):
 
     def _close(self) -> None:
         self._send()
+        self._upload_final_checkpoints()
         if self._dropped:
             raise RuntimeError(
                 f"MlflowBackend dropped the {self._dropped} oldest metric values while the store "
@@ -275,6 +288,15 @@ class MlflowBackend(LoggerBackend):
                 self._client.log_artifact(self.run_id, path, "checkpoints")
         # MLflow's statuses are the end statuses in capitals: FINISHED, FAILED, KILLED.
         self._client.set_terminated(self.run_id, self.end_status.upper())
+
+    def _upload_checkpoint(self, path: str, aliases: tuple[str, ...]) -> None:
+        name = osp.basename(osp.normpath(path))
+        if osp.isdir(path):
+            self._client.log_artifacts(self.run_id, path, f"checkpoints/{name}")
+        else:
+            self._client.log_artifact(self.run_id, path, "checkpoints")
+        for alias in aliases:
+            self._client.set_tag(self.run_id, f"checkpoint_{alias}", f"checkpoints/{name}")
 
     # ------------------------------------------------------------ helpers
     def _key(self, name: str) -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import os
+import os.path as osp
 
 from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
-from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
+from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ class NeptuneBackend(LoggerBackend):
             ``NEPTUNE_API_TOKEN`` environment variable); the capture of
             stdout, stderr, tracebacks and hardware metrics defaults to off
             (the text log has them).
+        log_model: Which checkpoints offered by `log_checkpoint` are uploaded
+            to ``model/checkpoints/<name>`` (a folder's files under it), each
+            alias as ``model/<alias>_model_path``, Lightning's
+            ``NeptuneLogger`` layout: ``False`` none, ``True`` the latest and
+            best at `close`, ``'all'`` each one.
 
     What goes where:
         - `log_scalars`: ``run[name].append(value, step=step)``. Neptune wants
@@ -70,8 +76,11 @@ class NeptuneBackend(LoggerBackend):
             ``pip install "hooks-logging[neptune]"``.
     """
 
-    def __init__(self, init_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, init_kwargs: Mapping[str, Any] | None = None, log_model: bool | str = False
+    ) -> None:
         neptune = _import_neptune()
+        self.log_model = check_log_model(log_model)
         kwargs = {**_QUIET, **(init_kwargs or {})}
         if "mode" not in kwargs and not (
             kwargs.get("api_token") or os.environ.get("NEPTUNE_API_TOKEN")
@@ -85,6 +94,11 @@ class NeptuneBackend(LoggerBackend):
     @property
     def run(self) -> Any:
         """The ``neptune.Run``, for what the protocol does not cover."""
+        return self._run
+
+    @property
+    def experiment(self) -> Any:
+        """The Neptune run (Lightning's name for a logger's own object)."""
         return self._run
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
@@ -121,7 +135,17 @@ class NeptuneBackend(LoggerBackend):
         if not self._closed:
             self._run.wait()
 
+    def _upload_checkpoint(self, path: str, aliases: tuple[str, ...]) -> None:
+        name = osp.splitext(osp.basename(osp.normpath(path)))[0]
+        if osp.isdir(path):
+            self._run[f"model/checkpoints/{name}"].upload_files(osp.join(path, "*"))
+        else:
+            self._run[f"model/checkpoints/{name}"].upload(path)
+        for alias in aliases:
+            self._run[f"model/{alias}_model_path"] = path
+
     def _close(self) -> None:
+        self._upload_final_checkpoints()
         if self.end_status != "finished":  # Neptune's own mark of a failed run, and a tag
             self._run["sys/failed"] = True
             self._run["sys/tags"].add(self.end_status)

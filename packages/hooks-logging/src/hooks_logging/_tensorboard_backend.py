@@ -70,6 +70,11 @@ class TensorboardBackend(LoggerBackend):
         """The underlying ``SummaryWriter``, for what the protocol does not cover."""
         return self._writer
 
+    @property
+    def experiment(self) -> Any:
+        """The event-file writer (Lightning's name for a logger's own object)."""
+        return self._writer
+
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Add each value as a scalar under its key at `step` (not the record's own axis)."""
         self._check_open()

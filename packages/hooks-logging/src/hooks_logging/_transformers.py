@@ -103,6 +103,21 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         if numbers:
             self._forwarder.log_scalars(numbers, int(state.global_step))
 
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Offer the ``checkpoint-<step>`` folder just saved to the backends with `log_model`.
+
+        Aliases: ``latest``, and ``best`` when it is the Trainer's best model so far.
+        """
+        if not state.is_world_process_zero:
+            return
+        self._start(args)
+        folder = osp.join(args.output_dir, f"checkpoint-{state.global_step}")
+        if not osp.isdir(folder):
+            return
+        best = state.best_model_checkpoint
+        same = best is not None and osp.abspath(best) == osp.abspath(folder)
+        self._forwarder.log_checkpoint(folder, ["latest", "best"] if same else ["latest"])
+
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
             self._forwarder.flush()

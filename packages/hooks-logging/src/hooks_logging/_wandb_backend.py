@@ -15,7 +15,7 @@ from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
-from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
+from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,6 +53,11 @@ class WandbBackend(LoggerBackend):
             names end with one of `out_suffix` as one artifact of type
             ``'logs'`` (W&B's own ``wandb/`` folder is left out).
         out_suffix: Suffixes of the files in the artifact.
+        log_model: Which checkpoints offered by `log_checkpoint` become
+            artifacts of type ``'model'`` named ``model-<run id>``, one version
+            each, with their aliases (``latest``, ``best``): ``False`` none,
+            ``True`` the latest and best at `close`, ``'all'`` each one
+            (Lightning's ``WandbLogger`` option).
         artifact_dir: The folder whose files make the artifact. None: the
             parent of `save_dir` when `save_dir` is called ``vis_data`` (the
             logger hook's layout, so the artifact has the text log and
@@ -81,8 +86,10 @@ class WandbBackend(LoggerBackend):
         log_artifact: bool = True,
         out_suffix: str | Sequence[str] = (".json", ".log", ".py", "yaml"),
         artifact_dir: str | os.PathLike[str] | None = None,
+        log_model: bool | str = False,
     ) -> None:
         wandb = _import_wandb()
+        self.log_model = check_log_model(log_model)
         self.save_dir = None if save_dir is None else os.fspath(save_dir)
         kwargs = dict(init_kwargs or {})
         if self.save_dir is not None:
@@ -104,6 +111,11 @@ class WandbBackend(LoggerBackend):
     @property
     def run(self) -> Any:
         """The ``wandb`` run, for what the protocol does not cover."""
+        return self._run
+
+    @property
+    def experiment(self) -> Any:
+        """The ``wandb`` run (Lightning's name for a logger's own object)."""
         return self._run
 
     def run_state(self) -> dict[str, Any]:
@@ -175,10 +187,19 @@ class WandbBackend(LoggerBackend):
 
     def _close(self) -> None:
         try:
+            self._upload_final_checkpoints()
             if self.log_artifact and self.artifact_dir is not None:
                 self._log_files()
         finally:
             self._run.finish(exit_code=EXIT_CODES[self.end_status])
+
+    def _upload_checkpoint(self, path: str, aliases: tuple[str, ...]) -> None:
+        artifact = self._wandb.Artifact(f"model-{self._run.id}", type="model")
+        if osp.isdir(path):
+            artifact.add_dir(path, name=osp.basename(osp.normpath(path)))
+        else:
+            artifact.add_file(path, name=osp.basename(path))
+        self._run.log_artifact(artifact, aliases=list(aliases) or None)
 
     def _log_files(self) -> None:
         assert self.artifact_dir is not None
