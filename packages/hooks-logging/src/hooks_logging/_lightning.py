@@ -199,8 +199,8 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         """Offer what a ``ModelCheckpoint`` just saved to the backends with `log_model`.
 
         The newest of its files is ``latest`` and its best model ``best``, as
-        Lightning's own loggers tag them; a file is offered again only when its
-        aliases change.
+        Lightning's own loggers tag them; a file is offered again only when it
+        gains an alias (it becomes the best).
         """
         self._start()
         paths = [
@@ -216,8 +216,9 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
                 for name, chosen in (("latest", path == found[-1]), ("best", path == best))
                 if chosen
             ]
-            if self._offered.get(path) != aliases:
-                self._offered[path] = aliases
+            offered = self._offered.setdefault(path, [])
+            if set(aliases) - set(offered):  # a new file, or newly the best
+                offered += [name for name in aliases if name not in offered]
                 self._forwarder.log_checkpoint(path, aliases)
 
     @_rank_zero_only

@@ -235,11 +235,13 @@ class LoggerHook(Hook):
             if alias is not None and isinstance(value, str) and osp.exists(value):
                 aliases.setdefault(value, []).append(alias)
         for path, names in aliases.items():
-            if self._offered.get(path) != names:  # a new checkpoint, or newly the best
-                self._offered[path] = names
-                call = Call("log_checkpoint", (path, tuple(names)), None)
-                for worker in self._model_workers:
-                    worker.submit(call)
+            offered = self._offered.setdefault(path, [])
+            if not set(names) - set(offered):  # no new checkpoint, nor newly the best
+                continue
+            offered += [name for name in names if name not in offered]
+            call = Call("log_checkpoint", (path, tuple(names)), None)
+            for worker in self._model_workers:
+                worker.submit(call)
 
     def before_save_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
         """Keep each tracker's run (its id) in the checkpoint, so a resumed run continues it.
