@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wheels import build_wheel
+from wheels import build_wheel, release_problems
 
 import hooks_core
 
@@ -16,6 +16,7 @@ def test_wheel_contents_and_metadata(tmp_path: Path) -> None:
     wheel = build_wheel("hooks-core", tmp_path)
     names, metadata = wheel.names, wheel.metadata
     assert "hooks_core/py.typed" in names
+    assert release_problems(wheel) == []  # license, authors, URLs, absolute README links
     assert "hooks_core/__init__.py" in names
     assert not any(name.startswith("tests/") for name in names)
     assert metadata["Name"] == "hooks-core"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wheels import build_wheel
+from wheels import build_wheel, release_problems
 
 import hooks_eval
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def test_wheel_metadata_and_entry_points(tmp_path: Path) -> None:
     wheel = build_wheel("hooks-eval", tmp_path)
     assert "hooks_eval/py.typed" in wheel.names
+    assert release_problems(wheel) == []  # license, authors, URLs, absolute README links
     assert wheel.metadata["Version"] == hooks_eval.__version__
     requires = wheel.metadata.get_all("Requires-Dist") or []
     assert "hooks-core<0.2,>=0.1" in requires

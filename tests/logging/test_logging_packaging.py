@@ -6,7 +6,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from wheels import build_wheel
+from wheels import build_wheel, release_problems
 
 import hooks_logging
 
@@ -19,6 +19,7 @@ def test_wheel_metadata_extras_and_entry_points(tmp_path: Path) -> None:
     names, metadata = wheel.names, wheel.metadata
     entry_points = wheel.entry_points
     assert "hooks_logging/py.typed" in names
+    assert release_problems(wheel) == []  # license, authors, URLs, absolute README links
     assert metadata["Version"] == hooks_logging.__version__
     requires = metadata.get_all("Requires-Dist") or []
     assert "hooks-core<0.2,>=0.1" in requires
@@ -28,7 +29,7 @@ def test_wheel_metadata_extras_and_entry_points(tmp_path: Path) -> None:
     assert "mlflow>=2.12; extra == 'mlflow'" in requires
     assert "pytorch-lightning>=2.0; extra == 'lightning'" in requires
     extras = {"tensorboard", "wandb", "mlflow", "neptune", "dvclive", "lightning", "transformers"}
-    extras |= {"progress", "plot", "all"}
+    extras |= {"comet", "clearml", "aim", "swanlab", "progress", "plot", "all"}
     assert set(metadata.get_all("Provides-Extra") or []) == extras
     assert "tensorboard = hooks_logging:TensorboardBackend" in entry_points
     assert "logger = hooks_logging:LoggerHook" in entry_points  # the default hook

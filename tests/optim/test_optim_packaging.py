@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wheels import build_wheel
+from wheels import build_wheel, release_problems
 
 import hooks_optim
 
@@ -17,6 +17,7 @@ def test_wheel_metadata_and_entry_points(tmp_path: Path) -> None:
     names, metadata = wheel.names, wheel.metadata
     entry_points = wheel.entry_points
     assert "hooks_optim/py.typed" in names
+    assert release_problems(wheel) == []  # license, authors, URLs, absolute README links
     assert metadata["Version"] == hooks_optim.__version__
     requires = metadata.get_all("Requires-Dist") or []
     assert "hooks-core<0.2,>=0.1" in requires
