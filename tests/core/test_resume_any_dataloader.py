@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import torch
 from torch.utils.data import DataLoader, IterableDataset, Sampler
-from toy import SaveEveryIter, ToyDataset, runner_kwargs
+from toy import FailAfter, SaveEveryIter, ToyDataset, runner_kwargs
 
-from hooks_core import Hook, Runner
+from hooks_core import Runner
 
 WORKER = Path(__file__).with_name("plain_loader_worker.py")
 
@@ -97,23 +97,10 @@ class _Stop(Exception):
     """Ends the first run after an iteration's checkpoint, as a crash would."""
 
 
-class StopAt(Hook):
-    priority = "LOWEST"  # after SaveEveryIter wrote the iteration's checkpoint
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def after_train_iter(
-        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
-    ) -> None:
-        if runner.iter + 1 == self.at:
-            raise _Stop
-
-
 def interrupt(work_dir: Path, loader: Any, at: int = 3) -> None:
     """Train epoch-based on `loader` until iteration `at` is saved, then fail."""
     runner = Runner(**runner_kwargs(work_dir, train_dataloader=loader),
-                    custom_hooks=[SaveEveryIter(), StopAt(at)])  # fmt: skip
+                    custom_hooks=[SaveEveryIter(), FailAfter(at, _Stop())])  # fmt: skip
     with pytest.raises(_Stop):
         runner.train()
 

@@ -11,7 +11,6 @@ SIGTERM to a real process.
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,26 +18,13 @@ from typing import Any
 
 import pytest
 from eval_parts import ScriptedMetric, checkpoint_run, epochs, files, scripted_runner
+from toy import StopAfter
 
 from hooks_core import Hook, Runner, TrainingInterrupted
 from hooks_core.checkpoint import load_checkpoint_file
 from hooks_eval import CheckpointHook
 
 WORKER = Path(__file__).with_name("sigterm_worker.py")
-
-
-class StopAfter(Hook):
-    """Stop training after iteration `at`, through the call the runner's SIGTERM handler makes."""
-
-    priority = "LOWEST"
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
-                         outputs: Any = None) -> None:  # fmt: skip
-        if runner.iter + 1 == self.at:
-            runner.train_loop.request_stop(signal.SIGTERM)
 
 
 class Snapshots(Hook):

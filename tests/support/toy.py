@@ -9,6 +9,7 @@ worker scripts started as subprocesses add it themselves.
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import torch
@@ -117,6 +118,36 @@ class SaveEveryIter(Hook):
     ) -> None:
         if self.every_n_train_iters(runner, self.interval):
             runner.save_checkpoint(runner.work_dir, f"iter_{runner.iter + 1}.pth", by_epoch=False)
+
+
+class StopAfter(Hook):
+    """Stop training after iteration `at` (1-based), through the call the SIGTERM handler makes."""
+
+    priority = "LOWEST"  # after the iteration's checkpoint and log record
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def after_train_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
+        if runner.iter + 1 == self.at:
+            runner.train_loop.request_stop(signal.SIGTERM)
+
+
+class FailAfter(Hook):
+    """Raise `error` after training iteration `at` (1-based), as a crash would."""
+
+    priority = "LOWEST"  # after the iteration's checkpoint and log record
+
+    def __init__(self, at: int, error: BaseException) -> None:
+        self.at, self.error = at, error
+
+    def after_train_iter(
+        self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None
+    ) -> None:
+        if runner.iter + 1 == self.at:
+            raise self.error
 
 
 def runner_kwargs(

@@ -6,7 +6,6 @@ reader: MLflow's client, W&B's run file, Neptune's offline op log.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 import wandb
 from mlflow import MlflowClient
 from torch.utils.data import DataLoader, TensorDataset
+from toy import FailAfter, StopAfter
 from trackers_parts import (
     FRAMEWORK_NOISE,
     WandbRun,
@@ -26,7 +26,7 @@ from trackers_parts import (
     wandb_run_file,
 )
 
-from hooks_core import Hook, TrainingInterrupted
+from hooks_core import TrainingInterrupted
 from hooks_logging import LightningLogger, MlflowBackend
 
 pytestmark = [pytest.mark.filterwarnings(noise) for noise in FRAMEWORK_NOISE]
@@ -35,30 +35,6 @@ pytestmark = [pytest.mark.filterwarnings(noise) for noise in FRAMEWORK_NOISE]
 @pytest.fixture(autouse=True)
 def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(tmp_path, monkeypatch)
-
-
-class FailAt(Hook):
-    """Raises `error` after training iteration `at` (1-based)."""
-
-    def __init__(self, at: int, error: BaseException) -> None:
-        self.at, self.error = at, error
-
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
-                         outputs: Any = None) -> None:  # fmt: skip
-        if runner.iter + 1 == self.at:
-            raise self.error
-
-
-class StopAt(Hook):
-    """Asks the loop to stop after iteration `at`, as the runner's SIGTERM handler does."""
-
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
-                         outputs: Any = None) -> None:  # fmt: skip
-        if runner.iter + 1 == self.at:
-            runner.train_loop.request_stop(signal.SIGTERM)
 
 
 MLFLOW = dict(type="mlflow", exp_name="status")
@@ -74,7 +50,7 @@ def mlflow_status(runner: Any) -> tuple[str, list[int]]:
 
 def test_mlflow_run_of_an_error_is_failed_with_what_was_logged(tmp_path: Path) -> None:
     runner = toy_run(
-        tmp_path, {"backends": [MLFLOW]}, custom_hooks=[FailAt(6, ValueError("loss is NaN"))]
+        tmp_path, {"backends": [MLFLOW]}, custom_hooks=[FailAfter(6, ValueError("loss is NaN"))]
     )
     with pytest.raises(ValueError, match="loss is NaN"):
         runner.train()
@@ -82,7 +58,7 @@ def test_mlflow_run_of_an_error_is_failed_with_what_was_logged(tmp_path: Path) -
 
 
 def test_mlflow_run_stopped_by_sigterm_is_killed(tmp_path: Path) -> None:
-    runner = toy_run(tmp_path, {"backends": [MLFLOW]}, custom_hooks=[StopAt(5)])
+    runner = toy_run(tmp_path, {"backends": [MLFLOW]}, custom_hooks=[StopAfter(5)])
     with pytest.raises(TrainingInterrupted):
         runner.train()
     assert mlflow_status(runner) == ("KILLED", [2, 4])
@@ -90,7 +66,7 @@ def test_mlflow_run_stopped_by_sigterm_is_killed(tmp_path: Path) -> None:
 
 def test_mlflow_run_of_ctrl_c_is_killed_and_a_full_run_finished(tmp_path: Path) -> None:
     stopped = toy_run(tmp_path / "a", {"backends": [MLFLOW]},
-                      custom_hooks=[FailAt(3, KeyboardInterrupt())])  # fmt: skip
+                      custom_hooks=[FailAfter(3, KeyboardInterrupt())])  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
         stopped.train()
     assert mlflow_status(stopped) == ("KILLED", [2])
@@ -123,7 +99,7 @@ def test_wandb_run_of_an_error_exits_non_zero(tmp_path: Path) -> None:
     runner = toy_run(
         tmp_path,
         {"backends": [dict(type="wandb", init_kwargs=dict(project="p"))]},
-        custom_hooks=[FailAt(6, ValueError("loss is NaN"))],
+        custom_hooks=[FailAfter(6, ValueError("loss is NaN"))],
     )
     with pytest.raises(ValueError, match="loss is NaN"):
         runner.train()
@@ -138,7 +114,7 @@ def test_neptune_run_of_an_error_is_marked_failed_and_tagged(tmp_path: Path) -> 
     runner = toy_run(
         tmp_path,
         {"backends": [dict(type="neptune", init_kwargs=lean)]},
-        custom_hooks=[FailAt(6, ValueError("loss is NaN"))],
+        custom_hooks=[FailAfter(6, ValueError("loss is NaN"))],
     )
     with pytest.raises(ValueError, match="loss is NaN"):
         runner.train()

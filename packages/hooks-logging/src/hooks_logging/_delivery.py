@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
-__all__ = ["BackendWorker", "Delivery", "Call", "backend_names"]
+__all__ = ["BackendWorker", "Delivery", "Call", "backend_names", "numbered_name"]
 
 FIRST_NOTICE_AFTER = 0.5  # seconds of waiting at the end before saying so (when records are left)
 NOTICE_EVERY = 5.0  # seconds between the lines that say what the end of a run waits for
@@ -468,13 +468,14 @@ class Delivery:
 
 def backend_names(backends: Iterable[Any]) -> list[str]:
     """What reports call each backend: its class name, numbered from the second of a class on."""
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for backend in backends:
-        name = type(backend).__name__
-        seen[name] = count = seen.get(name, 0) + 1
-        names.append(f"{name} #{count}" if count > 1 else name)
-    return names
+    counts: dict[str, int] = {}
+    return [numbered_name(type(backend).__name__, counts) for backend in backends]
+
+
+def numbered_name(class_name: str, counts: dict[str, int]) -> str:
+    """`class_name`, numbered from its second backend on; `counts` (per class so far) is updated."""
+    counts[class_name] = count = counts.get(class_name, 0) + 1
+    return f"{class_name} #{count}" if count > 1 else class_name
 
 
 def _calls(items: Iterable[Call | _Marker]) -> list[Call]:

@@ -30,7 +30,7 @@ from hooks_core.runtime import StopRequested
 from hooks_core.utils import check_positive_int
 
 from ._backend import LoggerBackend, exit_status
-from ._delivery import CTRL_C, BackendWorker, Call, Delivery, backend_names
+from ._delivery import CTRL_C, BackendWorker, Call, Delivery, backend_names, numbered_name
 from ._json_backend import JsonBackend
 from ._mmcv_log_buffer import LogBufferReader
 from ._progress import ProgressBar, progress_wanted
@@ -846,15 +846,13 @@ def _build_backends(
                     cfg.setdefault("copy_filename", json_copy)
                 cfg.setdefault("save_dir", vis_dir)
             if cls is not None:
-                counts[cls.__name__] = count = counts.get(cls.__name__, 0) + 1
-                name = f"{cls.__name__} #{count}" if count > 1 else cls.__name__
-                state = (tracker_runs or {}).get(name)
+                state = (tracker_runs or {}).get(numbered_name(cls.__name__, counts))
                 if state is not None and issubclass(cls, LoggerBackend):
                     cfg = cls.resume_config(cfg, state)
             built.append(LOG_BACKENDS.build(cfg))
         else:
             _check_backend(config)
-            counts[type(config).__name__] = counts.get(type(config).__name__, 0) + 1
+            numbered_name(type(config).__name__, counts)
             built.append(config)
     if with_json and not any(_is_json(backend) for backend in built):
         built.insert(0, JsonBackend(vis_dir, copy_filename=json_copy))
