@@ -319,23 +319,6 @@ def test_missing_tensorboard_names_the_extra(tmp_path: Path) -> None:
     )
 
 
-def test_without_torch_or_tensorboardx_the_error_says_what_to_install(tmp_path: Path) -> None:
-    result = run_python(
-        f"""
-        import sys
-        sys.modules['torch'] = None
-        sys.modules['tensorboardX'] = None
-        from hooks_logging._tensorboard_backend import TensorboardBackend
-        try:
-            TensorboardBackend({str(tmp_path)!r})
-        except ImportError as err:
-            print(err)
-        """
-    )
-    assert result.returncode == 0, result.stderr
-    assert "install torch (or pip install tensorboardX)" in result.stdout
-
-
 def test_importing_the_backends_imports_neither_torch_nor_tensorboard() -> None:
     result = run_python(
         """

@@ -12,16 +12,18 @@ import importlib
 import os
 import os.path as osp
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from hooks_core.registry import pip_install
 
+from ._delivery import Call
 from ._forwarding import Forwarder
+from ._secrets import mask_secrets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 __all__ = ["LightningLogger"]
 
@@ -49,6 +51,7 @@ _save_hparams_to_yaml: Any = importlib.import_module(
     _pl.__name__ + ".core.saving"
 ).save_hparams_to_yaml
 _rank_zero: Any = importlib.import_module(_pl.__name__ + ".utilities.rank_zero").rank_zero_only
+_jit_is_scripting: Any = importlib.import_module(_pl.__name__ + ".core.module")._jit_is_scripting
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -75,6 +78,11 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         version: The run's folder under it; None: ``version_<n>`` with the
             next free n, as Lightning's own loggers do.
         queue_size, close_timeout: As in `LoggerHook`.
+        default_hp_metric: Lightning's: `log_hyperparams` without metrics
+            gives TensorBoard's HPARAMS tab the column ``hp_metric`` (-1 until
+            a ``self.log('hp_metric', ...)``); other backends get no such record.
+        log_graph: Lightning's: draw the model's graph in TensorBoard
+            (`log_graph`, which the ``Trainer`` calls when ``fit`` starts).
 
     Each backend gets the records from a writer thread of its own, so a slow
     or failing backend (a tracking server that went away) does not slow or
@@ -99,12 +107,16 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         version: int | str | None = None,
         queue_size: int = 10_000,
         close_timeout: float = 60.0,
+        default_hp_metric: bool = True,
+        log_graph: bool = False,
     ) -> None:
         super().__init__()
         self._root = os.fspath(save_dir)
         self._name = name
         self._version = version
-        self._forwarder = Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
+        self._forwarder = _Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
+        self._default_hp_metric = default_hp_metric
+        self._log_graph = log_graph
         self._step = 0  # for records without a step
         self._hparams: dict[str, Any] = {}  # every call's, merged: what the config shows
         self._offered: dict[str, list[str]] = {}  # checkpoint path -> aliases offered
@@ -159,23 +171,38 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
     # ------------------------------------------------------------ logging
     @_rank_zero_only
     def log_hyperparams(
-        self, params: Any, metrics: Mapping[str, Any] | None = None, *args: Any, **kwargs: Any
+        self,
+        params: Any,
+        metrics: Mapping[str, Any] | float | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         """Log the hyperparameters (a dict or an ``argparse.Namespace``) as the config.
 
         Successive calls add to the earlier ones (a key given again takes the
         new value), and the backends get the merged config; ``hparams.yaml``
         in `log_dir` has it too, as Lightning's own loggers write it.
-        `metrics` are logged as a record at step 0, as Lightning's
-        ``TensorBoardLogger`` does.
+        `metrics` (a number is ``{'hp_metric': number}``) are logged as a
+        record at step 0, as Lightning's ``TensorBoardLogger`` does; TensorBoard
+        backends also get the merged hyperparameters and the metric names for
+        the HPARAMS tab (`TensorboardBackend.log_hyperparams`), with
+        ``hp_metric=-1`` when no metrics are given and `default_hp_metric` is on.
         """
         self._start()
         self._hparams.update(_as_dict(params))
         self._forwarder.log_config(dict(self._hparams))
         os.makedirs(self.log_dir, exist_ok=True)
         _save_hparams_to_yaml(osp.join(self.log_dir, "hparams.yaml"), self._hparams)
-        if metrics:
-            self.log_metrics(metrics, 0)
+        if metrics is not None and not isinstance(metrics, Mapping):
+            metrics = {"hp_metric": metrics}
+        numbers = {key: _number(value) for key, value in (metrics or {}).items()}
+        columns = {"hp_metric": -1} if metrics is None and self._default_hp_metric else numbers
+        if columns:  # without, `log_config` gave the tab everything it shows
+            hparams = mask_secrets(dict(self._hparams))
+            self._forwarder.call_where(_fills_hparams_tab, "log_hyperparams", hparams, columns)
+        if numbers:  # the HPARAMS-tab backends log them themselves
+            self._step = max(self._step, 1)
+            self._forwarder.call_where(_other_than_tab, "log_scalars", numbers, 0, step=0)
 
     @_rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -193,6 +220,34 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         """Log an image (see `LoggerBackend`), e.g. from a ``LightningModule``."""
         self._start()
         self._forwarder.log_image(name, image, step)
+
+    @_rank_zero_only
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        """Draw `model`'s graph in TensorBoard's GRAPHS tab, when built with `log_graph` on.
+
+        `input_array` is ``forward``'s input (a tensor, or a tuple of its
+        arguments); None: ``model.example_input_array``, as Lightning's
+        ``TensorBoardLogger``. Without either there is nothing to trace, and
+        nothing is drawn. The model is traced here, on the caller's thread
+        (training must not change it meanwhile), by each backend with a
+        ``log_graph`` (TensorBoard's); other backends draw no graph.
+        """
+        if not self._log_graph:
+            return
+        if input_array is None:
+            input_array = getattr(model, "example_input_array", None)
+        if input_array is None:
+            return
+        self._start()
+        drawing = [backend for backend in self.backends if hasattr(backend, "log_graph")]
+        if not drawing:
+            return
+        if isinstance(model, _pl.LightningModule):  # its batch hooks, its device
+            input_array = model._on_before_batch_transfer(input_array)
+            input_array = model._apply_batch_transfer_handler(input_array)
+        with _jit_is_scripting():  # Lightning's own: ``module.trainer`` may be read in tracing
+            for backend in drawing:
+                backend.log_graph(model, input_array)
 
     @_rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
@@ -242,6 +297,28 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
     def _start(self) -> None:
         if not self._forwarder.started:
             self._forwarder.start(self.log_dir)
+
+
+class _Forwarder(Forwarder):
+    """A `Forwarder` that can also address some of the backends."""
+
+    def call_where(
+        self, chosen: Callable[[Any], bool], method: str, *args: Any, step: int | None = None
+    ) -> None:
+        """Queue ``backend.<method>(*args)`` for each backend for which `chosen` is true."""
+        call = Call(method, args, step)
+        for worker in self._started().workers:
+            if chosen(worker.backend):
+                worker.submit(call)
+
+
+def _fills_hparams_tab(backend: Any) -> bool:
+    """Whether `backend` has TensorBoard's HPARAMS tab (`TensorboardBackend.log_hyperparams`)."""
+    return callable(getattr(backend, "log_hyperparams", None))
+
+
+def _other_than_tab(backend: Any) -> bool:
+    return not _fills_hparams_tab(backend)
 
 
 def _next_version(root: str) -> int:
