@@ -57,7 +57,8 @@ def build_wheel(distribution: str, out: Path) -> Wheel:
 
 
 def release_problems(wheel: Wheel) -> list[str]:
-    """What a package index would show wrong about `wheel`: license, authors, URLs, README links.
+    """What would be wrong about `wheel` on a package index: license, authors, URLs, README
+    links, and source files left out (a VCS ignore rule such as ``dist/`` can drop a package).
 
     A README is the package's page on the index, where a relative link leads
     nowhere: every link must be absolute, and a link into the repository must
@@ -77,6 +78,13 @@ def release_problems(wheel: Wheel) -> list[str]:
     typed = f"{metadata['Name'].replace('-', '_')}/py.typed"
     if typed not in wheel.names:
         problems.append(f"no {typed}")
+    source = PACKAGES / metadata["Name"] / "src"
+    shipped = {
+        path.relative_to(source).as_posix()
+        for path in source.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    problems += [f"{name} is not in the wheel" for name in sorted(shipped - wheel.names)]
     readme = metadata.get_payload() or ""
     for target in re.findall(r"\]\(([^)\s]+)\)", readme) + urls.get("Documentation", "").split():
         if target.startswith("#"):
