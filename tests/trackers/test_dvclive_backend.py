@@ -12,15 +12,10 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
-from trackers_parts import isolate, toy_run, train_records, val_records
+from trackers_parts import toy_run, train_records, val_records
 
 from hooks_core import LOG_BACKENDS
 from hooks_logging import DvcliveBackend
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 def tsv(path: Path) -> list[dict[str, Any]]:

@@ -23,7 +23,6 @@ from mlflow import MlflowClient
 from PIL import Image
 from trackers_parts import (
     WandbRun,
-    isolate,
     neptune_operations,
     neptune_series,
     toy_run,
@@ -32,11 +31,6 @@ from trackers_parts import (
 )
 
 from hooks_core import Hook, Runner
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 class Pictures(Hook):

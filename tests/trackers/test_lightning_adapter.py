@@ -13,28 +13,9 @@ from mlflow import MlflowClient
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 from torch.utils.data import DataLoader, TensorDataset
-from trackers_parts import isolate, lightning_trainer
+from trackers_parts import lightning_trainer
 
 from hooks_logging import JsonBackend, LightningLogger
-
-pytestmark = [
-    # Lightning's advice for real data loaders, about the tiny in-memory ones here.
-    pytest.mark.filterwarnings("ignore:The '(train|val)_dataloader' does not have many workers"),
-    pytest.mark.filterwarnings("ignore:The number of training batches .* is smaller than"),
-    # Lightning 2.6 uses a torch.utils._pytree API that torch 2.13 deprecates.
-    pytest.mark.filterwarnings(
-        "ignore:`isinstance.treespec, LeafSpec.` is deprecated:FutureWarning"
-    ),
-    # SQLAlchemy 2.1 deprecates a loader option that MLflow's sqlite store still uses.
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
-    ),
-]
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 class Regression(pl.LightningModule):

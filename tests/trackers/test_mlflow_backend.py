@@ -18,7 +18,6 @@ from mlflow import MlflowClient
 from ports import free_port
 from trackers_parts import (
     artifact_paths,
-    isolate,
     json_records,
     toy_run,
     train_records,
@@ -33,14 +32,6 @@ if TYPE_CHECKING:
 
 
 # SQLAlchemy 2.1 deprecates a loader option that MLflow's sqlite store still uses (mlflow 3.17).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
-)
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 def history(client: Any, run_id: str, key: str) -> list[tuple[int, float]]:

@@ -17,11 +17,9 @@ import wandb
 from mlflow import MlflowClient
 from torch.utils.data import DataLoader, TensorDataset
 from trackers_parts import (
-    FRAMEWORK_NOISE,
     Sequences,
     WandbRun,
     artifact_paths,
-    isolate,
     lightning_trainer,
     neptune_operations,
     toy_run,
@@ -30,13 +28,6 @@ from trackers_parts import (
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
 from hooks_logging import HFTrainerCallback, LightningLogger, MlflowBackend
-
-pytestmark = [pytest.mark.filterwarnings(noise) for noise in FRAMEWORK_NOISE]
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 def runner_with_best(tmp_path: Path, backends: list[Any]) -> Any:

@@ -6,16 +6,11 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 import wandb
 from mlflow import MlflowClient
-from trackers_parts import WandbRun, isolate, wandb_run_file
+from trackers_parts import WandbRun, wandb_run_file
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "logging-backends.md"
-
-pytestmark = pytest.mark.filterwarnings(  # MLflow's sqlite store under SQLAlchemy 2.1
-    "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
-)
 
 
 def example() -> str:
@@ -25,10 +20,7 @@ def example() -> str:
     return found.group(1)
 
 
-def test_the_documented_plain_loop_runs_and_every_backend_has_its_records(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    isolate(tmp_path, monkeypatch)
+def test_the_documented_plain_loop_runs_and_every_backend_has_its_records(tmp_path: Path) -> None:
     namespace: dict[str, object] = {}
     exec(compile(example(), str(DOC), "exec"), namespace)
     wandb.teardown()

@@ -17,9 +17,7 @@ from mlflow import MlflowClient
 from torch.utils.data import DataLoader, TensorDataset
 from toy import FailAfter, StopAfter
 from trackers_parts import (
-    FRAMEWORK_NOISE,
     WandbRun,
-    isolate,
     lightning_trainer,
     neptune_operations,
     toy_run,
@@ -28,14 +26,6 @@ from trackers_parts import (
 
 from hooks_core import TrainingInterrupted
 from hooks_logging import LightningLogger, MlflowBackend
-
-pytestmark = [pytest.mark.filterwarnings(noise) for noise in FRAMEWORK_NOISE]
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
-
 
 MLFLOW = dict(type="mlflow", exp_name="status")
 

@@ -7,15 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wandb
-from trackers_parts import WandbRun, isolate, toy_run, train_records, val_records, wandb_run_file
+from trackers_parts import WandbRun, toy_run, train_records, val_records, wandb_run_file
 
 from hooks_core import LOG_BACKENDS
 from hooks_logging import WandbBackend
-
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 def finished_run(root: Path) -> WandbRun:

@@ -32,6 +32,7 @@ FRAMEWORK_NOISE = [
     "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning",
     # Lightning's advice for real data loaders, about the tiny in-memory ones here.
     "ignore:The '(train|val)_dataloader' does not have many workers",
+    "ignore:The number of training batches .* is smaller than",
     # Lightning 2.6 uses a torch.utils._pytree API that torch 2.13 deprecates.
     "ignore:`isinstance.treespec, LeafSpec.` is deprecated:FutureWarning",
 ]
