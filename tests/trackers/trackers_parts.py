@@ -195,6 +195,11 @@ def wandb_run_file(root: Path) -> Path:
 def neptune_operations(data_dir: Path) -> list[dict[str, Any]]:
     """The operations of the single offline run under `data_dir`, in order."""
     (run_dir,) = (data_dir / "offline").iterdir()
+    return neptune_run_operations(run_dir)
+
+
+def neptune_run_operations(run_dir: Path) -> list[dict[str, Any]]:
+    """The operations of the offline run in its folder `run_dir`, in order."""
     operations = []
     for log in sorted(run_dir.glob("data-*.log"), key=lambda p: int(p.stem.split("-")[1])):
         operations += [json.loads(line)["obj"] for line in log.read_text().splitlines() if line]

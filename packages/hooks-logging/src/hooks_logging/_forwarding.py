@@ -15,7 +15,7 @@ import logging
 import os
 
 from ._delivery import BackendWorker, Call, Delivery, backend_names
-from ._logger_hook import _build_backends, _is_json
+from ._logger_hook import _build_backends, _is_json, run_states
 from ._secrets import mask_secrets
 
 TYPE_CHECKING = False
@@ -65,11 +65,19 @@ class Forwarder:
         """Whether the backends were built."""
         return self._delivery is not None
 
-    def start(self, save_dir: str | os.PathLike[str]) -> None:
-        """Build the backends (once), with `save_dir` for configs that take one."""
+    def start(
+        self, save_dir: str | os.PathLike[str], tracker_runs: Mapping[str, Any] | None = None
+    ) -> None:
+        """Build the backends (once), with `save_dir` for configs that take one.
+
+        `tracker_runs` (what `run_states` gave in an earlier process) makes
+        each backend built from a config continue its run there.
+        """
         if self._delivery is not None:
             return
-        self.backends = _build_backends(self.configs, os.fspath(save_dir), with_json=False)
+        self.backends = _build_backends(
+            self.configs, os.fspath(save_dir), with_json=False, tracker_runs=tracker_runs
+        )
         workers = [
             BackendWorker(
                 backend,
@@ -82,6 +90,10 @@ class Forwarder:
         ]
         self._delivery = Delivery(workers, self._report, self.close_timeout)
         atexit.register(self._close_at_exit)
+
+    def run_states(self) -> dict[str, Any]:
+        """Each backend's run to continue, by backend name (`LoggerBackend.run_state`)."""
+        return run_states(self._started().workers)
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Queue one record for every backend."""

@@ -9,6 +9,7 @@ first used. Extra: ``hooks-logging[lightning]``.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import os.path as osp
 import re
@@ -54,6 +55,10 @@ _rank_zero: Any = importlib.import_module(_pl.__name__ + ".utilities.rank_zero")
 _jit_is_scripting: Any = importlib.import_module(_pl.__name__ + ".core.module")._jit_is_scripting
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+# In `log_dir`: each backend's run (`LoggerBackend.run_state`), which a logger of the same
+# version continues.
+TRACKER_RUNS_FILE = "tracker_runs.json"
+
 
 def _rank_zero_only(method: _F) -> _F:
     """Lightning's ``rank_zero_only``: the method does nothing on other ranks."""
@@ -76,7 +81,8 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         save_dir: The root folder of the runs (Lightning's ``save_dir``).
         name: The experiment's folder under `save_dir`.
         version: The run's folder under it; None: ``version_<n>`` with the
-            next free n, as Lightning's own loggers do.
+            next free n, as Lightning's own loggers do. A version that ran
+            before continues its tracker runs (see below).
         queue_size, close_timeout: As in `LoggerHook`.
         default_hp_metric: Lightning's: `log_hyperparams` without metrics
             gives TensorBoard's HPARAMS tab the column ``hp_metric`` (-1 until
@@ -88,6 +94,16 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
     or failing backend (a tracking server that went away) does not slow or
     stop training. Only rank 0 logs (Lightning's ``rank_zero_only``), and the
     backends are built on rank 0 when the first record arrives.
+
+    Resuming: the tracker runs (an MLflow run id, a W&B run id) are recorded
+    in ``tracker_runs.json`` in `log_dir`, beside ``checkpoints/`` where
+    ``ModelCheckpoint`` saves by default. A logger given the same `version`
+    continues them, steps going on, so ``trainer.fit(model,
+    ckpt_path=...)`` with ``LightningLogger(..., version=<the run's>)``
+    makes one run per tracker, as TensorBoard's folder of that version does.
+    The ids are not read from the ``.ckpt`` file: Lightning builds the
+    loggers' runs (``logger.experiment`` in ``setup``) before it loads
+    ``ckpt_path``, which is why its own loggers take ``id=``/``run_id=``.
 
     Lightning calls `finalize` at the end of ``fit`` and ``test``; it flushes
     every backend and waits for it. `close` (or the end of the process) ends
@@ -295,8 +311,20 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         self._forwarder.close(status)
 
     def _start(self) -> None:
-        if not self._forwarder.started:
-            self._forwarder.start(self.log_dir)
+        """Build the backends, continuing the runs recorded in `log_dir`, and record theirs."""
+        if self._forwarder.started:
+            return
+        recorded = osp.join(self.log_dir, TRACKER_RUNS_FILE)
+        earlier = None
+        if osp.isfile(recorded):
+            with open(recorded, encoding="utf-8") as file:
+                earlier = json.load(file)
+        self._forwarder.start(self.log_dir, tracker_runs=earlier)
+        runs = self._forwarder.run_states()
+        if runs:
+            os.makedirs(self.log_dir, exist_ok=True)
+            with open(recorded, "w", encoding="utf-8") as file:
+                json.dump(runs, file, indent=2)
 
 
 class _Forwarder(Forwarder):

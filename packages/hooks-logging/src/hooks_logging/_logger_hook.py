@@ -252,11 +252,7 @@ class LoggerHook(Hook):
         if not self._logs or not self._closes_backends():
             return
         assert self._json is not None and self._sinks is not None
-        runs = {}
-        for worker in self._sinks.workers:
-            state = getattr(worker.backend, "run_state", None)
-            if callable(state) and (found := state()) is not None:
-                runs[worker.name] = found
+        runs = run_states(self._sinks.workers)
         if runs:
             checkpoint.setdefault("meta", {})[TRACKER_RUNS] = runs
 
@@ -810,6 +806,19 @@ def _dump_json(tag: Mapping[str, Any], path: str) -> None:
 
 
 # ---------------------------------------------------------------- backends
+def run_states(workers: Sequence[Any]) -> dict[str, Any]:
+    """Each worker's backend run to continue (`LoggerBackend.run_state`), by backend name.
+
+    What a checkpoint keeps as ``tracker_runs`` and `_build_backends` continues.
+    """
+    runs = {}
+    for worker in workers:
+        state = getattr(worker.backend, "run_state", None)
+        if callable(state) and (found := state()) is not None:
+            runs[worker.name] = found
+    return runs
+
+
 def _build_backends(
     configs: Sequence[Any],
     vis_dir: str,

@@ -67,6 +67,16 @@ class NeptuneBackend(LoggerBackend):
         - `log_text`: ``run[name].append(text, step=step)``, a string series.
         - `flush`: ``run.wait()``; `close`: ``run.stop()``.
 
+    Resuming: offline, a run resumed from a checkpoint is a second Neptune
+    run, and the checkpoint names none (`run_state` is None). The 1.x client
+    cannot continue an offline run: ``init_run(with_id=...)`` raises
+    ``RunNotFound`` (its offline backend knows no runs), ``custom_run_id``
+    is written nowhere in the offline folder, and ``neptune sync`` registers
+    each offline folder as a new run (``register_offline_container`` calls
+    ``create_run`` with neither). Against a server, pass
+    ``init_kwargs=dict(with_id='<the run's sys/id>')`` to continue a run;
+    Neptune's hosted service is gone, so this is not done for you.
+
     Importing neptune 1.x raises ``DeprecationWarning``s from its bravado and
     jsonschema dependencies, which nobody using this backend can act on; they
     are silenced for that import only.
