@@ -7,43 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytorch_lightning as pl
 import torch
+from lightning_parts import Regression, loaders
 from mlflow import MlflowClient
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
-from torch.utils.data import DataLoader, TensorDataset
 from trackers_parts import lightning_trainer
 
 from hooks_logging import JsonBackend, LightningLogger
-
-
-class Regression(pl.LightningModule):
-    def __init__(self, lr: float = 0.05) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-        self.net = torch.nn.Linear(3, 1)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        inputs, targets = batch
-        loss = torch.nn.functional.mse_loss(self.net(inputs), targets)
-        self.log("train_loss", loss)
-        return loss
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        inputs, targets = batch
-        self.log("val_loss", torch.nn.functional.mse_loss(self.net(inputs), targets))
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=self.hparams["lr"])
-
-
-def loaders() -> tuple[DataLoader[Any], DataLoader[Any]]:
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(32, 3, generator=generator)
-    targets = inputs @ torch.tensor([[1.0], [-1.0], [2.0]])
-    data = TensorDataset(inputs, targets)
-    return DataLoader(data, batch_size=8), DataLoader(data, batch_size=16)
 
 
 def test_trainer_fit_forwards_to_json_and_mlflow(tmp_path: Path) -> None:

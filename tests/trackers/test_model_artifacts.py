@@ -14,8 +14,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import wandb
+from lightning_parts import Regression, loaders
 from mlflow import MlflowClient
-from torch.utils.data import DataLoader, TensorDataset
 from trackers_parts import (
     Sequences,
     WandbRun,
@@ -103,20 +103,6 @@ def test_no_log_model_uploads_nothing_and_a_bad_value_is_named(tmp_path: Path) -
         MlflowBackend(tmp_path / "s", log_model="best")
 
 
-class Regression(pl.LightningModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = torch.nn.Linear(3, 1)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
-        self.log("train_loss", loss)
-        return loss
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=0.05)
-
-
 def test_lightning_ckpt_files_go_to_mlflow_as_they_are_saved(tmp_path: Path) -> None:
     torch.manual_seed(0)
     logger = LightningLogger([dict(type="mlflow", exp_name="l", log_model="all")],
@@ -124,14 +110,13 @@ def test_lightning_ckpt_files_go_to_mlflow_as_they_are_saved(tmp_path: Path) -> 
     saver = pl.callbacks.ModelCheckpoint(save_top_k=-1)  # one file per epoch, all kept
     trainer = lightning_trainer(logger, tmp_path, max_epochs=2, callbacks=[saver],
                                 enable_checkpointing=True)  # fmt: skip
-    data = TensorDataset(torch.randn(16, 3), torch.randn(16, 1))
-    trainer.fit(Regression(), DataLoader(data, batch_size=8))
+    trainer.fit(Regression(), *loaders())
     logger.close()
     (backend,) = logger.backends
     files = artifact_paths(MlflowClient(backend.tracking_uri), backend.run_id, "checkpoints")
-    assert files == ["checkpoints/epoch=0-step=2.ckpt", "checkpoints/epoch=1-step=4.ckpt"]
+    assert files == ["checkpoints/epoch=0-step=4.ckpt", "checkpoints/epoch=1-step=8.ckpt"]
     tags = MlflowClient(backend.tracking_uri).get_run(backend.run_id).data.tags
-    assert tags["checkpoint_latest"] == "checkpoints/epoch=1-step=4.ckpt"
+    assert tags["checkpoint_latest"] == "checkpoints/epoch=1-step=8.ckpt"
 
 
 def test_hf_checkpoint_folders_go_to_wandb_with_latest_and_best(tmp_path: Path) -> None:

@@ -12,10 +12,8 @@ import io
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pytest
 from PIL import Image
 from trackers_parts import (
-    isolate,
     neptune_assigned,
     neptune_operations,
     neptune_series,
@@ -32,10 +30,6 @@ if TYPE_CHECKING:
 
 LEAN = dict(source_files=[], git_ref=False)  # no files of the test process, no git call
 
-
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
 
 
 def test_backend_is_offline_without_a_token_and_logs_steps_config_images_text(

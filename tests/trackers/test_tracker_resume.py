@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import torch
 import wandb
+from lightning_parts import Regression, loaders
 from mlflow import MlflowClient
-from test_lightning_adapter import Regression, loaders
 from trackers_parts import (
     WandbRun,
     lightning_trainer,
