@@ -30,8 +30,8 @@ def test_backend_files_read_back_and_no_dvc_in_the_git_repository_around(
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     monkeypatch.chdir(repo)  # DVCLive would `dvc init` here and `git add` its files
-    save_dir = repo / "out" / "vis_data"
-    backend = LOG_BACKENDS.build(dict(type="dvclive", save_dir=str(save_dir)))
+    backend = LOG_BACKENDS.build(dict(type="dvclive", save_dir=str(repo / "out" / "vis_data")))
+    save_dir = repo / "out" / "vis_data" / "dvclive"
     assert isinstance(backend, DvcliveBackend)
     with backend:
         backend.log_config({"lr": 0.1, "model": {"type": "Toy"}})
@@ -58,7 +58,8 @@ def test_mmcv_dvclive_logger_hook_run_matches_the_json_log(tmp_path: Path) -> No
     model_file = tmp_path / "models" / "latest.pth"
     runner = toy_run(tmp_path, {"type": "DvcliveLoggerHook", "model_file": str(model_file)})
     runner.train()
-    metrics = Path(runner.log_dir) / "vis_data" / "plots" / "metrics"
+    live = Path(runner.log_dir) / "vis_data" / "dvclive"
+    metrics = live / "plots" / "metrics"
     train, val = train_records(runner), val_records(runner)
     assert [(int(r["step"]), float(r["loss"])) for r in tsv(metrics / "loss.tsv")] == [
         (r["step"], pytest.approx(r["loss"], rel=1e-12)) for r in train
@@ -66,5 +67,5 @@ def test_mmcv_dvclive_logger_hook_run_matches_the_json_log(tmp_path: Path) -> No
     assert [int(r["step"]) for r in tsv(metrics / "mse.tsv")] == [r["step"] for r in val]
     assert [r["step"] for r in val] == [5, 10, 15]  # MMCV logs at iterations
     assert model_file.is_file()  # saved after every epoch
-    params = yaml.safe_load((Path(runner.log_dir) / "vis_data" / "params.yaml").read_text())
+    params = yaml.safe_load((live / "params.yaml").read_text())
     assert params["train_cfg"]["max_epochs"] == 3 and params["api_key"] == "******"

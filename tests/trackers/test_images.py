@@ -112,8 +112,9 @@ def test_neptune(tmp_path: Path) -> None:
 
 def test_dvclive(tmp_path: Path) -> None:
     runner = run_with(tmp_path, dict(type="DVCLiveVisBackend"))
-    images = vis_data(runner) / "plots" / "images"
+    live = vis_data(runner) / "dvclive"  # a folder of its own, not MMEngine's save_dir itself
+    images = live / "plots" / "images"
     assert [grey_level(images / f"pic_{epoch}.png") for epoch in range(3)] == [40, 80, 120]
-    with (vis_data(runner) / "plots" / "metrics" / "loss.tsv").open(newline="") as file:
+    with (live / "plots" / "metrics" / "loss.tsv").open(newline="") as file:
         rows = list(csv.DictReader(file, delimiter="\t"))
     assert [int(row["step"]) for row in rows] == [r["step"] for r in train_records(runner)]

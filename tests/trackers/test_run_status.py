@@ -154,16 +154,18 @@ def test_lightning_fit_that_raises_ends_the_mlflow_run_failed(tmp_path: Path) ->
 
 
 def test_backends_of_one_run_upload_only_the_runs_own_logs(tmp_path: Path) -> None:
-    """W&B's run folder (its debug and output logs) and MLflow's store hold ``.log`` and
-    ``.json`` files too: neither tracker uploads the other's as the run's logs."""
+    """W&B's run folder (its debug and output logs), MLflow's store and DVCLive's files hold
+    ``.log``, ``.json`` and ``.yaml`` files too: no tracker uploads another's as the run's logs."""
     runner = toy_run(
         tmp_path,
-        {"backends": [dict(type="wandb", init_kwargs=dict(project="p")), MLFLOW]},
+        {"backends": [dict(type="wandb", init_kwargs=dict(project="p")), MLFLOW, "dvclive"]},
     )
     runner.train()
     wandb.teardown()
     vis_data = Path(runner.log_dir) / "vis_data"
     assert list((vis_data / "wandb").rglob("*.log"))  # W&B's own logs are there to be picked up
+    live = vis_data / "dvclive"  # DVCLive's metrics.json and params.yaml, in its own folder
+    assert (live / "metrics.json").is_file() and (live / "params.yaml").is_file()
     stamp = Path(runner.log_dir).name
     ours = [f"{stamp}.log", *(f"vis_data/{name}" for name in (
         f"{stamp}.json", "config.json", "config.py", "scalars.json"))]  # fmt: skip

@@ -55,5 +55,5 @@ def test_trainer_train_forwards_on_log_to_wandb_and_dvclive(tmp_path: Path) -> N
     ]
     assert run.config["args"]["max_steps"] == 6 and run.config["model"]["n_layer"] == 1
     assert run.exit_code == 0
-    rows = (save_dir / "plots" / "metrics" / "eval_loss.tsv").read_text().splitlines()
+    rows = (save_dir / "dvclive" / "plots" / "metrics" / "eval_loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in rows] == ["step", "3", "6"]

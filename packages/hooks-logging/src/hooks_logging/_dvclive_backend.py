@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DvcliveBackend"]
 
+OWN_FOLDER = "dvclive"  # DVCLive's default folder name; one of `TRACKER_DIRS`, never uploaded
 MISSING_DVCLIVE = f"DvcliveBackend needs dvclive: {pip_install('hooks-logging[dvclive]')}"
 
 
@@ -28,15 +29,19 @@ class DvcliveBackend(LoggerBackend):
     """Log with DVCLive: a TSV file per metric, the latest values, params and images.
 
     Args:
-        save_dir: DVCLive's ``dir`` unless `init_kwargs` gives one; the logger
-            hook passes ``<log_dir>/vis_data``.
+        save_dir: The folder DVCLive's own folder goes in: its files are under
+            ``<save_dir>/dvclive`` (DVCLive's ``dir``) unless `init_kwargs`
+            gives a ``dir``. The logger hook passes ``<log_dir>/vis_data``, so
+            DVCLive's ``metrics.json`` and ``params.yaml`` never sit beside the
+            run's log files, which other backends upload (MLflow's ``.json``
+            and ``yaml`` artifacts).
         init_kwargs: Arguments of ``dvclive.Live``. Defaults here:
             ``save_dvc_exp=False`` and ``dvcyaml=None`` (no DVC experiment, no
             ``dvc.yaml``), ``report=None``.
         live: A ``dvclive.Live`` to log to instead of making one (MMCV's
             ``dvclive`` argument); `close` ends it.
 
-    Files, under `save_dir`:
+    Files, under ``<save_dir>/dvclive``:
         - ``plots/metrics/<name>.tsv``: ``step`` and value columns, one row per
           `log_scalars` (the column is named after the last part of `name`);
         - ``metrics.json``: the latest value of each metric and the step,
@@ -69,7 +74,7 @@ class DvcliveBackend(LoggerBackend):
         dvclive = _import_dvclive()
         kwargs: dict[str, Any] = {"save_dvc_exp": False, "dvcyaml": None, "report": None}
         if self.save_dir is not None:
-            kwargs["dir"] = self.save_dir
+            kwargs["dir"] = os.path.join(self.save_dir, OWN_FOLDER)
         kwargs.update(init_kwargs or {})
         wants_dvc = bool(kwargs["save_dvc_exp"] or kwargs["dvcyaml"])
         live_class = dvclive.Live if wants_dvc else _live_without_dvc(dvclive.Live)

@@ -241,7 +241,8 @@ class DvcliveLoggerHook(LoggerHook):
         reset_flag, by_epoch: Accepted for MMCV configs.
         dvclive: A ``dvclive.Live`` to log to instead of making one.
         **kwargs: Arguments of ``dvclive.Live`` (``dir`` defaults to
-            ``<log_dir>/vis_data``).
+            ``<log_dir>/vis_data/dvclive``; MMCV's ``Live()`` wrote to
+            ``./dvclive``).
     """
 
     def __init__(

@@ -280,11 +280,14 @@ class NeptuneVisBackend(LoggerVisBackend):
 
 @VISBACKENDS.register_module(name=["DVCLiveVisBackend", "DvcliveVisBackend"])
 class DVCLiveVisBackend(LoggerVisBackend):
-    """MMEngine's ``DVCLiveVisBackend``: DVCLive's files in `save_dir`, by `DvcliveBackend`.
+    """MMEngine's ``DVCLiveVisBackend``: DVCLive's files in ``save_dir/dvclive`` (`DvcliveBackend`).
 
     Unlike MMEngine, no DVC experiment is made unless `init_kwargs` asks
     (``save_dvc_exp=True``): a logger does not touch the user's git
-    repository. `artifact_suffix` is accepted and unused (artifacts need DVC).
+    repository. DVCLive gets a folder of its own (MMEngine gives it
+    `save_dir` itself), so its ``metrics.json`` is not taken for a log file
+    by the backends that upload them; ``init_kwargs=dict(dir=...)`` chooses
+    another. `artifact_suffix` is accepted and unused (artifacts need DVC).
     `experiment` is the ``dvclive.Live``.
     """
 
