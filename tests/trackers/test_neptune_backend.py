@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 LEAN = dict(source_files=[], git_ref=False)  # no files of the test process, no git call
 
 
-
 def test_backend_is_offline_without_a_token_and_logs_steps_config_images_text(
     tmp_path: Path,
 ) -> None:

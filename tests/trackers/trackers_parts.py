@@ -79,6 +79,21 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     for key in ("WANDB_API_KEY", "NEPTUNE_API_TOKEN", "NEPTUNE_PROJECT", "MLFLOW_TRACKING_URI"):
         monkeypatch.delenv(key, raising=False)
+    # Comet and ClearML: no key or server, their config, caches and error reports under tmp_path
+    # (matplotlib, which comet_ml imports, keeps its font cache in MPLCONFIGDIR).
+    settings = dict(
+        COMET_CONFIG=str(tmp_path / "comet.config"), COMET_ERROR_TRACKING_ENABLE="false",
+        COMET_OFFLINE_DIRECTORY=str(tmp_path / "comet"), COMET_DISABLE_AUTO_LOGGING="1",
+        CLEARML_CONFIG_FILE=str(tmp_path / "clearml.conf"),
+        CLEARML_CACHE_DIR=str(tmp_path / "clearml-cache"), MPLCONFIGDIR=str(tmp_path / "mpl"),
+    )  # fmt: skip
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    for key in ("COMET_API_KEY", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY",
+                "CLEARML_AUTH_TOKEN", "CLEARML_API_HOST"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    # ClearML reports from a forked process on Linux, and its flush and close then wait 5 s each.
+    (tmp_path / "clearml.conf").write_text("sdk.development.report_use_subprocess: false\n")
 
 
 def toy_run(tmp_path: Path, logger: dict[str, Any], **overrides: Any) -> Runner:

@@ -3,12 +3,13 @@
 Importing it registers `LoggerHook` (hooks-core's default ``logger`` hook),
 the MMCV logger hook names (``TextLoggerHook``, ``TensorboardLoggerHook``,
 ``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook``,
-``DvcliveLoggerHook``), the `LogProcessor`, and the backends by name
+``DvcliveLoggerHook``, ``ClearMLLoggerHook``), the `LogProcessor`, and the backends by name
 (``'json'``, ``'text'``, ``'tensorboard'``, ``'wandb'``, ``'mlflow'``,
-``'neptune'``, ``'dvclive'``), and MMEngine's visualization names: the
+``'neptune'``, ``'dvclive'``, ``'comet'``, ``'clearml'``), and MMEngine's visualization names: the
 `Visualizer`, its vis backends (``LocalVisBackend``, ``TensorboardVisBackend``,
 ``WandbVisBackend``, ``MLflowVisBackend``, ``NeptuneVisBackend``,
-``DVCLiveVisBackend``) and `NaiveVisualizationHook`. It imports none of torch, tensorboard or the
+``DVCLiveVisBackend``, ``ClearMLVisBackend``) and `NaiveVisualizationHook`. It
+imports none of torch, tensorboard or the
 trackers' libraries until something that needs them is built, and Lightning
 or transformers only when `LightningLogger` or `HFTrainerCallback` is used.
 """
@@ -19,12 +20,15 @@ from hooks_core.utils import lazy_exports
 
 from .__about__ import __version__
 from ._backend import LoggerBackend
+from ._clearml_backend import ClearMLBackend
+from ._comet_backend import CometBackend
 from ._dvclive_backend import DvcliveBackend
 from ._json_backend import JsonBackend
 from ._log_processor import LogProcessor
 from ._logger_hook import LoggerHook
 from ._mlflow_backend import MlflowBackend
 from ._mmcv_loggers import (
+    ClearMLLoggerHook,
     DvcliveLoggerHook,
     MlflowLoggerHook,
     NeptuneLoggerHook,
@@ -39,6 +43,7 @@ from ._tensorboard_backend import TensorboardBackend
 from ._text_backend import TextBackend
 from ._vis_backend_base import BaseVisBackend, force_init_env
 from ._vis_backends import (
+    ClearMLVisBackend,
     DVCLiveVisBackend,
     LocalVisBackend,
     MLflowVisBackend,
@@ -66,6 +71,8 @@ __all__ = [
     "MlflowBackend",
     "NeptuneBackend",
     "DvcliveBackend",
+    "CometBackend",
+    "ClearMLBackend",
     "LightningLogger",
     "HFTrainerCallback",
     "TextLoggerHook",
@@ -74,6 +81,7 @@ __all__ = [
     "MlflowLoggerHook",
     "NeptuneLoggerHook",
     "DvcliveLoggerHook",
+    "ClearMLLoggerHook",
     "mask_secrets",
     "Visualizer",
     "BaseVisBackend",
@@ -83,6 +91,7 @@ __all__ = [
     "MLflowVisBackend",
     "NeptuneVisBackend",
     "DVCLiveVisBackend",
+    "ClearMLVisBackend",
     "NaiveVisualizationHook",
     "force_init_env",
 ]

@@ -1,8 +1,9 @@
 """MMCV 1.x logger hook names, resolved to `LoggerHook` with the matching backend.
 
 Configs written for MMCV name ``TextLoggerHook``, ``TensorboardLoggerHook``,
-``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook`` and
-``DvcliveLoggerHook`` (often in ``log_config=dict(interval=..., hooks=[...])``). Here they are
+``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook``,
+``DvcliveLoggerHook`` and ``ClearMLLoggerHook`` (often in
+``log_config=dict(interval=..., hooks=[...])``). Here they are
 logger hooks with MMCV's arguments; when a runner has several logger hooks they
 merge into the first, so a migrated config prints each line once and writes to
 every backend it lists. Every hook's options take effect: the backend options
@@ -35,6 +36,7 @@ __all__ = [
     "MlflowLoggerHook",
     "NeptuneLoggerHook",
     "DvcliveLoggerHook",
+    "ClearMLLoggerHook",
 ]
 
 
@@ -267,6 +269,33 @@ class DvcliveLoggerHook(LoggerHook):
         if self.model_file is not None:  # on every rank: saving may use collectives
             folder, name = osp.split(osp.abspath(self.model_file))
             runner.save_checkpoint(folder, name)
+
+
+@HOOKS.register_module()
+class ClearMLLoggerHook(LoggerHook):
+    """MMCV's ClearML logger: a `LoggerHook` with the ``'clearml'`` backend (`ClearMLBackend`).
+
+    Args:
+        init_kwargs: Arguments of ``clearml.Task.init``; offline mode unless
+            ClearML has credentials for a server.
+        interval, ignore_last: As in `LoggerHook`.
+        reset_flag, by_epoch: Accepted for MMCV configs; steps are
+            iterations, as in MMCV.
+    """
+
+    def __init__(
+        self,
+        init_kwargs: dict[str, Any] | None = None,
+        interval: int = 10,
+        ignore_last: bool = True,
+        reset_flag: bool = False,
+        by_epoch: bool = True,
+    ) -> None:
+        super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
+        self.backend_config = {"type": "clearml", "init_kwargs": init_kwargs}
+
+    def _backend_configs(self, runner: Any) -> list[Any]:
+        return [*super()._backend_configs(runner), dict(self.backend_config)]
 
 
 def _with_json(suffixes: str | Sequence[str]) -> tuple[str, ...]:

@@ -4,7 +4,7 @@
 builds a `TensorboardVisBackend`, which has MMEngine's methods (`add_image`,
 `add_scalars`, `add_config`, `experiment`, ...) and writes with the
 `TensorboardBackend` of this package; likewise for Local (the JSON backend),
-W&B, MLflow, Neptune and DVCLive. As in MMEngine, nothing is opened until the
+W&B, MLflow, Neptune, DVCLive and ClearML. As in MMEngine, nothing is opened until the
 first write (`_init_env`), so building one on every rank costs nothing. Inside
 a run, the `LoggerHook` takes these backends over (see `Visualizer`): the
 visualizer then writes to them on the hook's writer threads.
@@ -17,6 +17,7 @@ import os.path as osp
 
 from hooks_core.registry import VISBACKENDS
 
+from ._clearml_backend import ClearMLBackend
 from ._dvclive_backend import DvcliveBackend
 from ._json_backend import JsonBackend
 from ._mlflow_backend import MlflowBackend
@@ -39,6 +40,7 @@ __all__ = [
     "MLflowVisBackend",
     "NeptuneVisBackend",
     "DVCLiveVisBackend",
+    "ClearMLVisBackend",
 ]
 
 _ARTIFACT_SUFFIX = (".json", ".log", ".py", "yaml")
@@ -311,6 +313,46 @@ class DVCLiveVisBackend(LoggerVisBackend):
         backend = self.backend
         assert isinstance(backend, DvcliveBackend)
         return backend.live
+
+
+@VISBACKENDS.register_module()
+class ClearMLVisBackend(LoggerVisBackend):
+    """MMEngine's ``ClearMLVisBackend``: a ClearML task (offline, no server), by `ClearMLBackend`.
+
+    Args:
+        save_dir: Offline, the session goes to ``<save_dir>/clearml/offline/``;
+            None: ClearML's cache folder.
+        init_kwargs: Arguments of ``clearml.Task.init``.
+        artifact_suffix: At `close`, the files of the run's log folder (the
+            parent of ``vis_data``) ending with these are uploaded as
+            artifacts; MMEngine takes them from ``cfg.work_dir``, which also
+            holds the checkpoints (here: ``log_model``, see `ClearMLBackend`).
+
+    `experiment` is the ``clearml.Task``.
+    """
+
+    backend_type = ClearMLBackend
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike[str] | None = None,
+        init_kwargs: Mapping[str, Any] | None = None,
+        artifact_suffix: str | Sequence[str] = (".py", ".pth"),
+    ) -> None:
+        super().__init__(save_dir)
+        self._init_kwargs = None if init_kwargs is None else dict(init_kwargs)
+        self._artifact_suffix = artifact_suffix
+
+    def _build(self) -> LoggerBackend:
+        return ClearMLBackend(
+            self._save_dir, init_kwargs=self._init_kwargs, artifact_suffix=self._artifact_suffix
+        )
+
+    @property
+    def experiment(self) -> Any:
+        backend = self.backend
+        assert isinstance(backend, ClearMLBackend)
+        return backend.task
 
 
 # ------------------------------------------------------------ helpers

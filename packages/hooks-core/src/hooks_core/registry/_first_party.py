@@ -39,6 +39,7 @@ _HOOKS: dict[str, str] = {
     "MlflowLoggerHook": "hooks-logging[mlflow]",
     "NeptuneLoggerHook": "hooks-logging[neptune]",
     "DvcliveLoggerHook": "hooks-logging[dvclive]",
+    "ClearMLLoggerHook": "hooks-logging[clearml]",
     "NaiveVisualizationHook": "hooks-logging",
     "CheckpointHook": "hooks-eval",
     "EvalHook": "hooks-eval",
@@ -47,10 +48,8 @@ _HOOKS: dict[str, str] = {
 }
 
 # Logger backends whose library is an extra of hooks-logging.
-_LOG_BACKENDS: dict[str, str] = {
-    name: f"hooks-logging[{name}]"
-    for name in ("tensorboard", "wandb", "mlflow", "neptune", "dvclive")
-}
+_TRACKERS = ("tensorboard", "wandb", "mlflow", "neptune", "dvclive", "comet", "clearml")
+_LOG_BACKENDS: dict[str, str] = {name: f"hooks-logging[{name}]" for name in _TRACKERS}
 
 # Registries that a single satellite fills entirely.
 _REGISTRY_OWNERS: dict[str, str] = {
