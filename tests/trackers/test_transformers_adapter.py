@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import torch
 import wandb
-from trackers_parts import Sequences, WandbRun, isolate, wandb_run_file
+from trackers_parts import Sequences, WandbRun, wandb_run_file
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
 from hooks_logging import HFTrainerCallback
@@ -16,16 +16,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.fixture(autouse=True)
-def _offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate(tmp_path, monkeypatch)
+def tiny_gpt2() -> Any:
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=32, n_positions=8, n_embd=16, n_layer=1, n_head=2))
 
 
 def test_trainer_train_forwards_on_log_to_wandb_and_dvclive(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(
-        GPT2Config(vocab_size=32, n_positions=8, n_embd=16, n_layer=1, n_head=2)
-    )
+    model = tiny_gpt2()
     callback = HFTrainerCallback([dict(type="wandb", init_kwargs=dict(project="hf")), "dvclive"])
     args = TrainingArguments(
         output_dir=str(tmp_path / "out"), max_steps=6, logging_steps=2, eval_strategy="steps",
@@ -47,13 +44,36 @@ def test_trainer_train_forwards_on_log_to_wandb_and_dvclive(tmp_path: Path) -> N
     assert [step for step, _ in expected_eval] == [3, 6]
     save_dir = tmp_path / "out" / "hooks_logging"
     run = WandbRun(wandb_run_file(save_dir))
-    assert [(row["_step"], row["loss"]) for row in run.rows_with("loss")] == [
+    # transformers' integrations' names: train/loss, eval/loss
+    assert [(row["_step"], row["train/loss"]) for row in run.rows_with("train/loss")] == [
         (step, pytest.approx(loss)) for step, loss in expected_loss
     ]
-    assert [(row["_step"], row["eval_loss"]) for row in run.rows_with("eval_loss")] == [
+    assert [(row["_step"], row["eval/loss"]) for row in run.rows_with("eval/loss")] == [
         (step, pytest.approx(loss)) for step, loss in expected_eval
     ]
-    assert run.config["args"]["max_steps"] == 6 and run.config["model"]["n_layer"] == 1
+    assert not run.rows_with("loss") and not run.rows_with("eval_loss")
+    # one level, as transformers' integrations: the model config, the arguments, the size
+    assert run.config["max_steps"] == 6 and run.config["n_layer"] == 1
+    assert run.config["model/num_parameters"] == sum(p.numel() for p in model.parameters())
     assert run.exit_code == 0
-    rows = (save_dir / "dvclive" / "plots" / "metrics" / "eval_loss.tsv").read_text().splitlines()
+    live = save_dir / "dvclive" / "plots" / "metrics"
+    rows = (live / "eval" / "loss.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in rows] == ["step", "3", "6"]
+
+
+def test_raw_metric_names_keep_the_trainers_keys(tmp_path: Path) -> None:
+    callback = HFTrainerCallback(["json"], metric_names="raw")
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"), max_steps=2, logging_steps=1,
+        per_device_train_batch_size=4, report_to="none", save_strategy="no", use_cpu=True,
+        disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    Trainer(model=tiny_gpt2(), args=args, train_dataset=Sequences(8), callbacks=[callback]).train()
+    callback.close()
+    lines = (tmp_path / "out" / "hooks_logging" / "scalars.json").read_text().splitlines()
+    assert [("loss" in line, "train/loss" in line) for line in lines[:2]] == [(True, False)] * 2
+
+
+def test_an_unknown_metric_names_value_is_named() -> None:
+    with pytest.raises(ValueError, match=r"metric_names='HF'.*'hf'.*'raw'"):
+        HFTrainerCallback(["json"], metric_names="HF")

@@ -42,13 +42,21 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         save_dir: Given to configs without ``save_dir``; None:
             ``<output_dir>/hooks_logging`` of the trainer's arguments.
         queue_size, close_timeout: As in `LoggerHook`.
+        metric_names: ``'hf'`` (the default): as transformers' own
+            integrations name them, ``eval_loss`` as ``eval/loss``,
+            ``test_...`` as ``test/...`` and every other key under ``train/``
+            (``train/loss``, ``train/learning_rate``); ``'raw'``: the keys of
+            the Trainer's logs as they are.
 
     What is logged, on the main process only:
-        - at ``on_train_begin``: the config, ``{'args': TrainingArguments.to_dict(),
-          'model': model.config.to_dict()}``, credentials masked;
+        - at ``on_train_begin``: the config as transformers' integrations
+          make it, one level: the model config's keys, then the
+          ``TrainingArguments`` (which win a clash), and
+          ``model/num_parameters``; credentials masked;
         - at ``on_log``: the numbers of ``logs`` (``loss``, ``learning_rate``,
           ``grad_norm``, ``epoch``, ``eval_loss``, ...) as one record at
-          ``state.global_step``; strings are left out;
+          ``state.global_step``, named as `metric_names` says; strings are left
+          out;
         - at ``on_train_end``: every backend is flushed, and waited for.
 
     Each backend gets the records from a writer thread of its own, so a slow
@@ -70,7 +78,14 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         save_dir: str | os.PathLike[str] | None = None,
         queue_size: int = 10_000,
         close_timeout: float = 60.0,
+        metric_names: str = "hf",
     ) -> None:
+        if metric_names not in METRIC_NAMES:
+            raise ValueError(
+                f"HFTrainerCallback(metric_names={metric_names!r}): give 'hf' (train/loss, "
+                "eval/loss, as transformers' integrations) or 'raw' (the Trainer's own keys)"
+            )
+        self.metric_names = metric_names
         self.save_dir = save_dir
         self._forwarder = Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
 
@@ -83,10 +98,14 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         if not state.is_world_process_zero:
             return
         self._start(args)
-        config: dict[str, Any] = {"args": args.to_dict()}
-        model_config = getattr(kwargs.get("model"), "config", None)
+        model = kwargs.get("model")
+        model_config = getattr(model, "config", None)
+        config: dict[str, Any] = {}
         if model_config is not None and hasattr(model_config, "to_dict"):
-            config["model"] = model_config.to_dict()
+            config.update(model_config.to_dict())
+        config.update(args.to_dict())
+        if model is not None and hasattr(model, "parameters"):
+            config["model/num_parameters"] = sum(p.numel() for p in model.parameters())
         self._forwarder.log_config(config)
 
     def on_log(
@@ -95,8 +114,9 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         if not state.is_world_process_zero or not logs:
             return
         self._start(args)  # also for `trainer.evaluate()` without training
+        rename = hf_metric_name if self.metric_names == "hf" else str
         numbers = {
-            key: value
+            rename(key): value
             for key, value in logs.items()
             if isinstance(value, (int, float)) and not isinstance(value, bool)
         }
@@ -130,3 +150,15 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         if not self._forwarder.started:
             save_dir = self.save_dir or osp.join(args.output_dir or ".", "hooks_logging")
             self._forwarder.start(save_dir)
+
+
+METRIC_NAMES = ("hf", "raw")  # HFTrainerCallback's metric_names
+
+
+def hf_metric_name(key: str) -> str:
+    """`key` of a Trainer's logs as transformers' integrations show it: ``eval_loss`` as
+    ``eval/loss``, ``test_acc`` as ``test/acc``, anything else under ``train/``."""
+    for split in ("eval", "test"):
+        if key.startswith(f"{split}_"):
+            return f"{split}/{key[len(split) + 1 :]}"
+    return f"train/{key}"
