@@ -52,6 +52,12 @@ def test_trainer_train_forwards_on_log_to_wandb_and_dvclive(tmp_path: Path) -> N
         (step, pytest.approx(loss)) for step, loss in expected_eval
     ]
     assert not run.rows_with("loss") and not run.rows_with("eval_loss")
+    # the end numbers: W&B's run summary, no history row
+    (end,) = [h for h in history if "train_runtime" in h]
+    assert run.summary["train_loss"] == pytest.approx(end["train_loss"])
+    assert run.summary["total_flos"] == end["total_flos"]
+    assert not any(key.endswith(("train_runtime", "train_loss")) for row in run.history
+                   for key in row)  # fmt: skip
     # one level, as transformers' integrations: the model config, the arguments, the size
     assert run.config["max_steps"] == 6 and run.config["n_layer"] == 1
     assert run.config["model/num_parameters"] == sum(p.numel() for p in model.parameters())
@@ -72,6 +78,7 @@ def test_raw_metric_names_keep_the_trainers_keys(tmp_path: Path) -> None:
     callback.close()
     lines = (tmp_path / "out" / "hooks_logging" / "scalars.json").read_text().splitlines()
     assert [("loss" in line, "train/loss" in line) for line in lines[:2]] == [(True, False)] * 2
+    assert '"train_runtime"' in lines[-2]  # no run summary in a JSON log: a record of its own
 
 
 def test_an_unknown_metric_names_value_is_named() -> None:

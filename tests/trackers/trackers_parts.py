@@ -159,7 +159,8 @@ def wandb_records(path: Path) -> Iterator[Any]:
 
 
 class WandbRun:
-    """What one offline W&B run wrote: history rows, config, metrics defined, artifacts, exit."""
+    """What one offline W&B run wrote: history rows, config, summary, metrics defined, artifacts,
+    exit."""
 
     def __init__(self, path: Path) -> None:
         self.history: list[dict[str, Any]] = []
@@ -167,6 +168,7 @@ class WandbRun:
         self.step_metrics: dict[str, str] = {}
         self.artifacts: dict[str, list[str]] = {}
         self.artifact_versions: list[tuple[str, list[str], list[str]]] = []  # name, paths, aliases
+        self.summary: dict[str, Any] = {}  # what the run set in its summary, not history's last
         self.exit_code: int | None = None
         for record in wandb_records(path):
             kind = record.WhichOneof("record_type")
@@ -188,6 +190,11 @@ class WandbRun:
                 self.artifacts[record.artifact.name] = paths
                 aliases = list(record.artifact.aliases)
                 self.artifact_versions.append((record.artifact.name, paths, aliases))
+            elif kind == "summary":
+                for item in record.summary.update:
+                    self.summary[item.key or "/".join(item.nested_key)] = json.loads(
+                        item.value_json
+                    )
             elif kind == "exit":
                 self.exit_code = record.exit.exit_code
 

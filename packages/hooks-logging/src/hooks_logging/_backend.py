@@ -80,6 +80,14 @@ class LoggerBackend(abc.ABC):
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Record the numbers in `scalars` (name to value) at `step`, as one record."""
 
+    def log_summary(self, values: Mapping[str, float], step: int) -> None:
+        """Record the run's end numbers (run time, throughput, the mean loss), seen once.
+
+        Trackers with a run summary keep them there, out of the history (W&B,
+        as transformers' integration does); elsewhere they are a record at `step`.
+        """
+        self.log_scalars(values, step)
+
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Record the run's configuration; a no-op where the backend cannot show it.
 

@@ -99,6 +99,20 @@ class Forwarder:
         """Queue one record for every backend."""
         self._started().call("log_scalars", dict(scalars), step, step=step)
 
+    def log_summary(self, values: Mapping[str, float], step: int) -> None:
+        """Queue the run's end numbers: a summary where a backend keeps one, else a record."""
+        self.call_where(_keeps_summary, "log_summary", dict(values), step, step=step)
+        self.call_where(_keeps_no_summary, "log_scalars", dict(values), step, step=step)
+
+    def call_where(
+        self, chosen: Callable[[Any], bool], method: str, *args: Any, step: int | None = None
+    ) -> None:
+        """Queue ``backend.<method>(*args)`` for each backend for which `chosen` is true."""
+        call = Call(method, args, step)
+        for worker in self._started().workers:
+            if chosen(worker.backend):
+                worker.submit(call)
+
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Queue the config, with credentials masked, for every backend."""
         self._started().call("log_config", mask_secrets(dict(config)))
@@ -143,3 +157,12 @@ class Forwarder:
         if self._delivery.closed:
             raise ValueError("the backends are closed; they cannot log any more")
         return self._delivery
+
+
+def _keeps_summary(backend: Any) -> bool:
+    """Whether `backend` has `log_summary` (a `LoggerBackend`; W&B keeps a run summary)."""
+    return callable(getattr(backend, "log_summary", None))
+
+
+def _keeps_no_summary(backend: Any) -> bool:
+    return not _keeps_summary(backend)

@@ -18,7 +18,6 @@ from typing import Any, TypeVar, cast
 
 from hooks_core.registry import pip_install
 
-from ._delivery import Call
 from ._forwarding import Forwarder
 from ._secrets import mask_secrets
 
@@ -130,7 +129,7 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         self._root = os.fspath(save_dir)
         self._name = name
         self._version = version
-        self._forwarder = _Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
+        self._forwarder = Forwarder(backends, queue_size=queue_size, close_timeout=close_timeout)
         self._default_hp_metric = default_hp_metric
         self._log_graph = log_graph
         self._step = 0  # for records without a step
@@ -325,19 +324,6 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
             os.makedirs(self.log_dir, exist_ok=True)
             with open(recorded, "w", encoding="utf-8") as file:
                 json.dump(runs, file, indent=2)
-
-
-class _Forwarder(Forwarder):
-    """A `Forwarder` that can also address some of the backends."""
-
-    def call_where(
-        self, chosen: Callable[[Any], bool], method: str, *args: Any, step: int | None = None
-    ) -> None:
-        """Queue ``backend.<method>(*args)`` for each backend for which `chosen` is true."""
-        call = Call(method, args, step)
-        for worker in self._started().workers:
-            if chosen(worker.backend):
-                worker.submit(call)
 
 
 def _fills_hparams_tab(backend: Any) -> bool:

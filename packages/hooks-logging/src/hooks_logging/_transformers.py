@@ -56,7 +56,9 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         - at ``on_log``: the numbers of ``logs`` (``loss``, ``learning_rate``,
           ``grad_norm``, ``epoch``, ``eval_loss``, ...) as one record at
           ``state.global_step``, named as `metric_names` says; strings are left
-          out;
+          out; the end numbers (``train_runtime``, ``train_loss``,
+          ``total_flos``, ...) go to `LoggerBackend.log_summary` under their
+          own names: W&B's run summary, a record elsewhere;
         - at ``on_train_end``: every backend is flushed, and waited for.
 
     Each backend gets the records from a writer thread of its own, so a slow
@@ -114,12 +116,16 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
         if not state.is_world_process_zero or not logs:
             return
         self._start(args)  # also for `trainer.evaluate()` without training
-        rename = hf_metric_name if self.metric_names == "hf" else str
         numbers = {
-            rename(key): value
+            key: value
             for key, value in logs.items()
             if isinstance(value, (int, float)) and not isinstance(value, bool)
         }
+        summary = {key: numbers.pop(key) for key in END_NUMBERS if key in numbers}
+        if summary:
+            self._forwarder.log_summary(summary, int(state.global_step))
+        if self.metric_names == "hf":
+            numbers = {hf_metric_name(key): value for key, value in numbers.items()}
         if numbers:
             self._forwarder.log_scalars(numbers, int(state.global_step))
 
@@ -153,6 +159,12 @@ class HFTrainerCallback(_TrainerCallback):  # type: ignore[misc]  # transformers
 
 
 METRIC_NAMES = ("hf", "raw")  # HFTrainerCallback's metric_names
+
+# What the Trainer logs once, when training ends: a run summary, not a history row.
+END_NUMBERS = (
+    "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss",
+    "total_flos",
+)  # fmt: skip
 
 
 def hf_metric_name(key: str) -> str:

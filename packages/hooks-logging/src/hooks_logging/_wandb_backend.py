@@ -159,6 +159,11 @@ class WandbBackend(LoggerBackend):
         self._check_open()
         self._run.log({name: text}, step=self._advance(step))
 
+    def log_summary(self, values: Mapping[str, float], step: int) -> None:
+        """Put the run's end numbers in the W&B run summary, not in its history."""
+        self._check_open()
+        self._run.summary.update(dict(values))
+
     def define_step_axes(self, axes: Mapping[str, str]) -> None:
         """``run.define_metric(name, step_metric=axis)`` for each name not declared before."""
         self._check_open()
