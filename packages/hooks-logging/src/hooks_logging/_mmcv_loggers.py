@@ -40,6 +40,15 @@ __all__ = [
 ]
 
 
+class _TrackerLoggerHook(LoggerHook):
+    """A `LoggerHook` that logs to one tracker besides its defaults: `backend_config`'s."""
+
+    backend_config: dict[str, Any]  # set by each MMCV hook from its own arguments
+
+    def _backend_configs(self, runner: Any) -> list[Any]:
+        return [*super()._backend_configs(runner), dict(self.backend_config)]
+
+
 @HOOKS.register_module()
 class TextLoggerHook(LoggerHook):
     """MMCV's text and JSON logger: the text and JSON logs, which every `LoggerHook` writes.
@@ -117,7 +126,7 @@ class TensorboardLoggerHook(LoggerHook):
 
 
 @HOOKS.register_module()
-class WandbLoggerHook(LoggerHook):
+class WandbLoggerHook(_TrackerLoggerHook):
     """MMCV's W&B logger: a `LoggerHook` with the ``'wandb'`` backend (`WandbBackend`).
 
     Args:
@@ -156,9 +165,6 @@ class WandbLoggerHook(LoggerHook):
             "out_suffix": _with_json(out_suffix),
             "define_metric_cfg": define_metric_cfg,
         }
-
-    def _backend_configs(self, runner: Any) -> list[Any]:
-        return [*super()._backend_configs(runner), dict(self.backend_config)]
 
 
 @HOOKS.register_module()
@@ -205,7 +211,7 @@ class MlflowLoggerHook(LoggerHook):
 
 
 @HOOKS.register_module()
-class NeptuneLoggerHook(LoggerHook):
+class NeptuneLoggerHook(_TrackerLoggerHook):
     """MMCV's Neptune logger: a `LoggerHook` with the ``'neptune'`` backend (`NeptuneBackend`).
 
     Args:
@@ -228,12 +234,9 @@ class NeptuneLoggerHook(LoggerHook):
         super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
         self.backend_config = {"type": "neptune", "init_kwargs": init_kwargs}
 
-    def _backend_configs(self, runner: Any) -> list[Any]:
-        return [*super()._backend_configs(runner), dict(self.backend_config)]
-
 
 @HOOKS.register_module()
-class DvcliveLoggerHook(LoggerHook):
+class DvcliveLoggerHook(_TrackerLoggerHook):
     """MMCV's DVCLive logger: a `LoggerHook` with the ``'dvclive'`` backend (`DvcliveBackend`).
 
     Args:
@@ -261,9 +264,6 @@ class DvcliveLoggerHook(LoggerHook):
         self.model_file = None if model_file is None else os.fspath(model_file)
         self.backend_config = {"type": "dvclive", "init_kwargs": kwargs, "live": dvclive}
 
-    def _backend_configs(self, runner: Any) -> list[Any]:
-        return [*super()._backend_configs(runner), dict(self.backend_config)]
-
     def after_train_epoch(self, runner: Any) -> None:
         super().after_train_epoch(runner)
         if self.model_file is not None:  # on every rank: saving may use collectives
@@ -272,7 +272,7 @@ class DvcliveLoggerHook(LoggerHook):
 
 
 @HOOKS.register_module()
-class ClearMLLoggerHook(LoggerHook):
+class ClearMLLoggerHook(_TrackerLoggerHook):
     """MMCV's ClearML logger: a `LoggerHook` with the ``'clearml'`` backend (`ClearMLBackend`).
 
     Args:
@@ -293,9 +293,6 @@ class ClearMLLoggerHook(LoggerHook):
     ) -> None:
         super().__init__(interval=interval, ignore_last=ignore_last, log_metric_by_epoch=False)
         self.backend_config = {"type": "clearml", "init_kwargs": init_kwargs}
-
-    def _backend_configs(self, runner: Any) -> list[Any]:
-        return [*super()._backend_configs(runner), dict(self.backend_config)]
 
 
 def _with_json(suffixes: str | Sequence[str]) -> tuple[str, ...]:
