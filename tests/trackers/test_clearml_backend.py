@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 from PIL import Image
-from trackers_parts import toy_run, train_records, val_records
+from trackers_parts import log_every_kind, toy_run, train_records, val_records
 
 from hooks_core import LOG_BACKENDS
 from hooks_core.registry import VISBACKENDS
@@ -96,14 +96,7 @@ def test_backend_is_offline_without_a_server_and_logs_steps_config_images_text(
     assert isinstance(backend, ClearMLBackend) and backend.offline is True
     assert os.environ["CLEARML_CACHE_DIR"] == str(tmp_path / "clearml-cache")  # restored
     with backend:
-        backend.log_config({"lr": 0.1, "model": {"type": "Toy", "layers": [4, 1]}})
-        backend.define_step_axes({"val/mse": "epoch"})
-        backend.log_scalars({"train/loss": 1.0, "epoch": 1}, 2)
-        backend.log_scalars({"train/loss": 0.5, "epoch": 1}, 4)
-        backend.log_scalars({"val/mse": 0.25, "epoch": 1}, 1)  # epoch is the step: left out
-        backend.log_image("sample", np.full((3, 2, 5), 1.0), 4)
-        backend.log_text("note", "hello", 4)
-        backend.flush()
+        log_every_kind(backend)
         assert backend.experiment is backend.task and backend.run_state() is None
     found = session(save_dir / "clearml" / "offline")
     assert found.task["name"] == "run1" and found.task["id"] == backend.task.id

@@ -13,10 +13,9 @@ import json
 import zipfile
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 from PIL import Image
-from trackers_parts import toy_run, train_records, val_records
+from trackers_parts import log_every_kind, toy_run, train_records, val_records
 
 from hooks_core import LOG_BACKENDS
 from hooks_logging import CometBackend
@@ -86,14 +85,7 @@ def test_backend_is_offline_without_a_key_and_logs_steps_config_images_text(
     backend = LOG_BACKENDS.build(dict(type="comet", save_dir=save_dir, project="toy", name="run1"))
     assert isinstance(backend, CometBackend) and backend.online is False
     with backend:
-        backend.log_config({"lr": 0.1, "model": {"type": "Toy", "layers": [4, 1]}})
-        backend.define_step_axes({"val/mse": "epoch"})
-        backend.log_scalars({"train/loss": 1.0, "epoch": 1}, 2)
-        backend.log_scalars({"train/loss": 0.5, "epoch": 1}, 4)
-        backend.log_scalars({"val/mse": 0.25, "epoch": 1}, 1)  # epoch is the step: left out
-        backend.log_image("sample", np.full((3, 2, 5), 1.0), 4)
-        backend.log_text("note", "hello", 4)
-        backend.flush()
+        log_every_kind(backend)
         assert backend.experiment.get_key() == backend.run_state()["experiment_key"]
     (archive,) = archives(save_dir / "comet")
     assert archive.metrics("train/loss") == [(2, 1.0), (4, 0.5)]

@@ -245,3 +245,21 @@ def neptune_assigned(operations: list[dict[str, Any]], prefix: str) -> dict[str,
         for op in operations
         if op["type"].startswith("Assign") and op["path"][0] == prefix
     }
+
+
+def log_every_kind(backend: Any) -> None:
+    """Log a config, scalars on two axes, a 5x2 white image and a text, then flush.
+
+    ``val/mse`` is plotted against ``epoch``, so its record's ``epoch`` is its
+    step and is left out of it; the training records keep theirs.
+    """
+    import numpy as np
+
+    backend.log_config({"lr": 0.1, "model": {"type": "Toy", "layers": [4, 1]}})
+    backend.define_step_axes({"val/mse": "epoch"})
+    backend.log_scalars({"train/loss": 1.0, "epoch": 1}, 2)
+    backend.log_scalars({"train/loss": 0.5, "epoch": 1}, 4)
+    backend.log_scalars({"val/mse": 0.25, "epoch": 1}, 1)
+    backend.log_image("sample", np.full((3, 2, 5), 1.0), 4)
+    backend.log_text("note", "hello", 4)
+    backend.flush()
