@@ -169,6 +169,8 @@ class WandbRun:
         self.artifacts: dict[str, list[str]] = {}
         self.artifact_versions: list[tuple[str, list[str], list[str]]] = []  # name, paths, aliases
         self.summary: dict[str, Any] = {}  # what the run set in its summary, not history's last
+        self.run_id = self.name = ""  # the run's id and display name
+        self.tags: list[str] = []
         self.exit_code: int | None = None
         for record in wandb_records(path):
             kind = record.WhichOneof("record_type")
@@ -181,6 +183,8 @@ class WandbRun:
                 )
             elif kind == "run":
                 self._config(record.run.config.update)
+                self.run_id, self.name = record.run.run_id, record.run.display_name
+                self.tags = list(record.run.tags)
             elif kind == "config":
                 self._config(record.config.update)
             elif kind == "metric" and record.metric.step_metric:

@@ -198,6 +198,20 @@ class LoggerBackend(abc.ABC):
         """
         return config
 
+    # ------------------------------------------------------------ naming a tracker's run
+    @classmethod
+    def named_config(
+        cls, config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`config` (this class's constructor arguments) naming its run `name`, tagged `tags`.
+
+        What the config gives itself wins; `name` None and empty `tags` change
+        nothing. The framework adapters call it before building a backend (the
+        Hugging Face callback with ``args.run_name``). The default changes
+        nothing: the backend has no run to name.
+        """
+        return config
+
     def close(self, status: str = "finished") -> None:
         """Flush and release the backend's resources; calling it again does nothing.
 
@@ -246,6 +260,24 @@ class LoggerBackend(abc.ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.close(exit_status(exc))
+
+
+def named_init_kwargs(
+    config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`config` whose ``init_kwargs`` name the run `name` with `tags`, unless they give theirs.
+
+    `LoggerBackend.named_config` of the trackers whose run starts with a call
+    taking ``name`` and ``tags`` (``wandb.init``, ``neptune.init_run``).
+    """
+    if name is None and not tags:
+        return config
+    init = dict(config.get("init_kwargs") or {})
+    if name is not None:
+        init.setdefault("name", name)
+    if tags:
+        init.setdefault("tags", list(tags))
+    return {**config, "init_kwargs": init}
 
 
 def check_log_model(log_model: bool | str) -> bool | str:

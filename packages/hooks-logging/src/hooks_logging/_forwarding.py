@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
 
+from hooks_core import LOG_BACKENDS
+
+from ._backend import LoggerBackend
 from ._delivery import BackendWorker, Call, Delivery, backend_names
 from ._logger_hook import _build_backends, _is_json, run_states
 from ._secrets import mask_secrets
@@ -23,7 +27,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-__all__ = ["Forwarder"]
+__all__ = ["Forwarder", "load_tracker_runs", "save_tracker_runs"]
+
+# The file, beside a framework's checkpoint, of the tracker runs it continues (`run_states`).
+TRACKER_RUNS_FILE = "tracker_runs.json"
 
 
 class Forwarder:
@@ -66,17 +73,24 @@ class Forwarder:
         return self._delivery is not None
 
     def start(
-        self, save_dir: str | os.PathLike[str], tracker_runs: Mapping[str, Any] | None = None
+        self,
+        save_dir: str | os.PathLike[str],
+        tracker_runs: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        tags: Sequence[str] = (),
     ) -> None:
         """Build the backends (once), with `save_dir` for configs that take one.
 
         `tracker_runs` (what `run_states` gave in an earlier process) makes
-        each backend built from a config continue its run there.
+        each backend built from a config continue its run there. `run_name`
+        and `tags` name the runs of the backends built from configs, where
+        the config names none (`LoggerBackend.named_config`).
         """
         if self._delivery is not None:
             return
+        configs = _named_configs(self.configs, run_name, tags)
         self.backends = _build_backends(
-            self.configs, os.fspath(save_dir), with_json=False, tracker_runs=tracker_runs
+            configs, os.fspath(save_dir), with_json=False, tracker_runs=tracker_runs
         )
         workers = [
             BackendWorker(
@@ -112,6 +126,10 @@ class Forwarder:
         for worker in self._started().workers:
             if chosen(worker.backend):
                 worker.submit(call)
+
+    def define_step_axes(self, axes: Mapping[str, str]) -> None:
+        """Queue `LoggerBackend.define_step_axes` (name -> the record key of its x axis)."""
+        self._started().call("define_step_axes", dict(axes))
 
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Queue the config, with credentials masked, for every backend."""
@@ -166,3 +184,36 @@ def _keeps_summary(backend: Any) -> bool:
 
 def _keeps_no_summary(backend: Any) -> bool:
     return not _keeps_summary(backend)
+
+
+def _named_configs(configs: Sequence[Any], name: str | None, tags: Sequence[str]) -> list[Any]:
+    """`configs` with the runs of the registered backend classes named (`named_config`)."""
+    if name is None and not tags:
+        return list(configs)
+    named = []
+    for config in configs:
+        cfg = {"type": config} if isinstance(config, str) else config
+        kind = cfg.get("type") if isinstance(cfg, dict) else None
+        cls = LOG_BACKENDS.get(kind) if isinstance(kind, str) else None
+        if isinstance(cls, type) and issubclass(cls, LoggerBackend):
+            config = cls.named_config(dict(cfg), name, tags)
+        named.append(config)
+    return named
+
+
+def load_tracker_runs(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The tracker runs saved in `folder` by `save_tracker_runs`; None if it has none."""
+    path = os.path.join(folder, TRACKER_RUNS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        runs: dict[str, Any] = json.load(file)
+    return runs
+
+
+def save_tracker_runs(folder: str | os.PathLike[str], runs: Mapping[str, Any]) -> None:
+    """Write `runs` (`Forwarder.run_states`) to ``tracker_runs.json`` in `folder`, when any."""
+    if runs:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, TRACKER_RUNS_FILE), "w", encoding="utf-8") as file:
+            json.dump(dict(runs), file, indent=2)

@@ -192,6 +192,19 @@ class MlflowBackend(LoggerBackend):
             return config
         return {**config, "tracking_uri": state["tracking_uri"], "run_id": state["run_id"]}
 
+    @classmethod
+    def named_config(
+        cls, config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`config` with `run_name` `name` unless it gives one, and each of `tags` as a run
+        tag with an empty value (MLflow's tags are keys with values) beside its own."""
+        named = dict(config)
+        if name is not None:
+            named["run_name"] = named.get("run_name") or name
+        if tags:
+            named["tags"] = {**dict.fromkeys(tags, ""), **(named.get("tags") or {})}
+        return named
+
     def _experiment_id(self, artifact_location: str | None) -> str:
         """The id of experiment `exp_name`, created if missing."""
         experiment = self._client.get_experiment_by_name(self.exp_name)

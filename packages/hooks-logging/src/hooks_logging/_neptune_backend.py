@@ -17,11 +17,17 @@ import os.path as osp
 from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
-from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
+from ._backend import (
+    LoggerBackend,
+    check_log_model,
+    image_to_hwc_uint8,
+    jsonable,
+    named_init_kwargs,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 __all__ = ["NeptuneBackend"]
@@ -100,6 +106,13 @@ class NeptuneBackend(LoggerBackend):
         self._neptune = neptune
         self._run = neptune.init_run(**kwargs)
         self._last_step: dict[str, float] = {}
+
+    @classmethod
+    def named_config(
+        cls, config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`config` whose ``init_kwargs`` give ``neptune.init_run`` the run's `name` and `tags`."""
+        return named_init_kwargs(config, name, tags)
 
     @property
     def run(self) -> Any:

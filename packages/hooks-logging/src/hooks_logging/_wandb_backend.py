@@ -15,7 +15,13 @@ from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
-from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
+from ._backend import (
+    LoggerBackend,
+    check_log_model,
+    image_to_hwc_uint8,
+    jsonable,
+    named_init_kwargs,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,7 +76,10 @@ class WandbBackend(LoggerBackend):
     metrics against ``'epoch'`` and training scalars against ``'iter'``) are
     plotted against that key of their records, with ``run.define_metric``,
     so validation metrics have their epoch axis while W&B's own step follows
-    the iterations.
+    the iterations. W&B keeps one value per name and step, merging the
+    records of a step into one row: a record that would replace a different
+    value in that row (``trainer.evaluate()`` after training, at the last
+    step) goes to the next step, so every value stays in the history.
 
     Raises:
         ImportError: wandb is not installed; the message is the fix,
@@ -103,6 +112,7 @@ class WandbBackend(LoggerBackend):
         self._wandb = wandb
         self._run = wandb.init(**kwargs)
         self._step = 0  # W&B's step: the highest step logged so far
+        self._row: dict[str, Any] = {}  # what W&B's row at `_step` holds so far
         self._declared: set[str] = set()
         self._watched: set[int] = set()  # ids of the models watched
         for metric in _define_metric_kwargs(define_metric_cfg):
@@ -137,10 +147,17 @@ class WandbBackend(LoggerBackend):
         init.setdefault("project", state["project"])
         return {**config, "init_kwargs": init}
 
+    @classmethod
+    def named_config(
+        cls, config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`config` whose ``init_kwargs`` give ``wandb.init`` the run's `name` and `tags`."""
+        return named_init_kwargs(config, name, tags)
+
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Log `scalars` as one row at W&B step ``max(step, highest step so far)``."""
         self._check_open()
-        self._run.log(dict(scalars), step=self._advance(step))
+        self._run.log(dict(scalars), step=self._advance(step, scalars))
 
     def log_config(self, config: Mapping[str, Any]) -> None:
         """Update the run's config (values that are not JSON types become their ``repr``)."""
@@ -150,14 +167,13 @@ class WandbBackend(LoggerBackend):
     def log_image(self, name: str, image: Any, step: int = 0) -> None:
         """Log `image` (see `LoggerBackend`) as a ``wandb.Image`` under `name`."""
         self._check_open()
-        self._run.log(
-            {name: self._wandb.Image(image_to_hwc_uint8(image))}, step=self._advance(step)
-        )
+        picture = {name: self._wandb.Image(image_to_hwc_uint8(image))}
+        self._run.log(picture, step=self._advance(step, picture))
 
     def log_text(self, name: str, text: str, step: int = 0) -> None:
         """Log the string `text` under `name` (W&B shows strings in the run's tables)."""
         self._check_open()
-        self._run.log({name: text}, step=self._advance(step))
+        self._run.log({name: text}, step=self._advance(step, {name: text}))
 
     def log_summary(self, values: Mapping[str, float], step: int) -> None:
         """Put the run's end numbers in the W&B run summary, not in its history."""
@@ -186,9 +202,16 @@ class WandbBackend(LoggerBackend):
         self._run.watch(model, **kwargs)
         self._watched.add(id(model))
 
-    def _advance(self, step: int) -> int:
-        self._step = max(self._step, int(step))
-        return self._step
+    def _advance(self, step: int, values: Mapping[str, Any]) -> int:
+        """W&B's step for `values` logged at `step`: the highest step so far, or the next
+        one when they would replace a different value in W&B's row at that step."""
+        target = max(self._step, int(step))
+        row = self._row if target == self._step else {}
+        if any(name in row and not _same(row[name], value) for name, value in values.items()):
+            target, row = target + 1, {}
+        row.update(values)
+        self._step, self._row = target, row
+        return target
 
     def _close(self) -> None:
         try:
@@ -227,6 +250,11 @@ def _import_wandb() -> Any:
         return importlib.import_module("wandb")
     except ImportError as err:
         raise ImportError(MISSING_WANDB) from err
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Whether logging `new` where W&B holds `old` loses nothing (NaN is the same as NaN)."""
+    return old is new or old == new or (old != old and new != new)
 
 
 def _define_metric_kwargs(
