@@ -180,3 +180,12 @@ def test_mmengine_clearml_vis_backend_by_name_uploads_the_config_file(tmp_path: 
     assert [event["iter"] for event in found.images("sample")] == [3]
     (artifact,) = found.artifacts().values()  # MMEngine's artifact_suffix=('.py', '.pth')
     assert artifact["key"] == "config.py"
+
+
+def test_a_named_run_is_the_tasks_name_and_tags_unless_the_config_names_it(tmp_path: Path) -> None:
+    config = ClearMLBackend.named_config({"save_dir": tmp_path}, "hf-run", ["tiny", "gpt2"])
+    ClearMLBackend(**config).close()
+    found = session(tmp_path / "clearml")
+    assert (found.task["name"], found.task["tags"]) == ("hf-run", ["tiny", "gpt2"])
+    own = {"init_kwargs": {"task_name": "mine"}}
+    assert ClearMLBackend.named_config(own, "hf-run", ()) == own

@@ -173,3 +173,17 @@ def test_logger_hook_run_matches_the_json_log(tmp_path: Path) -> None:
     parameters = archive.parameters()
     assert parameters["train_cfg|max_epochs"] == 3 and parameters["api_key"] == "******"
     assert archive.experiment["tags"] == []
+
+
+def test_a_named_run_is_the_experiments_name_and_tags_unless_the_config_names_it(
+    tmp_path: Path,
+) -> None:
+    config = CometBackend.named_config({"save_dir": tmp_path}, "hf-run", ["tiny", "gpt2"])
+    CometBackend(**config).close()
+    (archive,) = archives(tmp_path / "comet")
+    assert (archive.other("Name"), archive.experiment["tags"]) == ("hf-run", ["tiny", "gpt2"])
+    own = {"name": "mine"}
+    assert CometBackend.named_config(own, "hf-run", ["t"]) == {
+        "name": "mine",
+        "init_kwargs": {"tags": ["t"]},
+    }

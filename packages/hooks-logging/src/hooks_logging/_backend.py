@@ -263,18 +263,20 @@ class LoggerBackend(abc.ABC):
 
 
 def named_init_kwargs(
-    config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    config: dict[str, Any], name: str | None, tags: Sequence[str] = (), name_key: str = "name"
 ) -> dict[str, Any]:
     """`config` whose ``init_kwargs`` name the run `name` with `tags`, unless they give theirs.
 
     `LoggerBackend.named_config` of the trackers whose run starts with a call
-    taking ``name`` and ``tags`` (``wandb.init``, ``neptune.init_run``).
+    taking a name (as `name_key`) and ``tags``: ``wandb.init``,
+    ``neptune.init_run``, Comet's ``ExperimentConfig``, ClearML's
+    ``Task.init(task_name=...)``.
     """
     if name is None and not tags:
         return config
     init = dict(config.get("init_kwargs") or {})
     if name is not None:
-        init.setdefault("name", name)
+        init.setdefault(name_key, name)
     if tags:
         init.setdefault("tags", list(tags))
     return {**config, "init_kwargs": init}

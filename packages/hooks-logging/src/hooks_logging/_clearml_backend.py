@@ -16,7 +16,13 @@ from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
-from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
+from ._backend import (
+    LoggerBackend,
+    check_log_model,
+    image_to_hwc_uint8,
+    jsonable,
+    named_init_kwargs,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -132,6 +138,13 @@ class ClearMLBackend(LoggerBackend):
         with _offline_folder_in(cache_dir if self.offline else None):
             self._task = task_class.init(**kwargs)
         self._logger = self._task.get_logger()
+
+    @classmethod
+    def named_config(
+        cls, config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`config` whose ``init_kwargs`` give ``Task.init`` the `task_name` `name` and `tags`."""
+        return named_init_kwargs(config, name, tags, name_key="task_name")
 
     @property
     def task(self) -> Any:

@@ -15,11 +15,17 @@ import os.path as osp
 from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
-from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
+from ._backend import (
+    LoggerBackend,
+    check_log_model,
+    image_to_hwc_uint8,
+    jsonable,
+    named_init_kwargs,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 __all__ = ["CometBackend"]
@@ -140,6 +146,15 @@ class CometBackend(LoggerBackend):
             return config
         init.update(experiment_key=state["experiment_key"], mode="get")
         return {**config, "init_kwargs": init}
+
+    @classmethod
+    def named_config(
+        cls, config: dict[str, Any], name: str | None, tags: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """`config` whose experiment is also tagged `tags`, and named `name` unless it names it."""
+        if config.get("name") is not None:
+            name = None
+        return named_init_kwargs(config, name, tags)
 
     def log_scalars(self, scalars: Mapping[str, float], step: int) -> None:
         """Log `scalars` as metrics at `step` (without the key that is their axis)."""

@@ -9,7 +9,6 @@ first used. Extra: ``hooks-logging[lightning]``.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import os.path as osp
 import re
@@ -18,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from hooks_core.registry import pip_install
 
-from ._forwarding import Forwarder
+from ._forwarding import Forwarder, load_tracker_runs, save_tracker_runs
 from ._secrets import mask_secrets
 
 TYPE_CHECKING = False
@@ -53,10 +52,6 @@ _save_hparams_to_yaml: Any = importlib.import_module(
 _rank_zero: Any = importlib.import_module(_pl.__name__ + ".utilities.rank_zero").rank_zero_only
 _jit_is_scripting: Any = importlib.import_module(_pl.__name__ + ".core.module")._jit_is_scripting
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-# In `log_dir`: each backend's run (`LoggerBackend.run_state`), which a logger of the same
-# version continues.
-TRACKER_RUNS_FILE = "tracker_runs.json"
 
 
 def _rank_zero_only(method: _F) -> _F:
@@ -313,17 +308,8 @@ class LightningLogger(_Logger):  # type: ignore[misc]  # Lightning's Logger base
         """Build the backends, continuing the runs recorded in `log_dir`, and record theirs."""
         if self._forwarder.started:
             return
-        recorded = osp.join(self.log_dir, TRACKER_RUNS_FILE)
-        earlier = None
-        if osp.isfile(recorded):
-            with open(recorded, encoding="utf-8") as file:
-                earlier = json.load(file)
-        self._forwarder.start(self.log_dir, tracker_runs=earlier)
-        runs = self._forwarder.run_states()
-        if runs:
-            os.makedirs(self.log_dir, exist_ok=True)
-            with open(recorded, "w", encoding="utf-8") as file:
-                json.dump(runs, file, indent=2)
+        self._forwarder.start(self.log_dir, tracker_runs=load_tracker_runs(self.log_dir))
+        save_tracker_runs(self.log_dir, self._forwarder.run_states())
 
 
 def _fills_hparams_tab(backend: Any) -> bool:
