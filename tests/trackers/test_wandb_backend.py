@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +99,17 @@ def test_mmcv_wandb_logger_hook(tmp_path: Path) -> None:
         pytest.approx(r["loss"]) for r in train_records(runner)
     ]
     assert run.artifacts == {}
+
+
+def test_a_record_at_a_step_that_holds_other_values_moves_to_the_next_step(tmp_path: Path) -> None:
+    """W&B keeps one row per step: a clashing value goes to the next; equal ones (NaN too) stay."""
+    with WandbBackend(tmp_path) as backend:
+        backend.log_scalars({"loss": float("nan")}, 3)
+        backend.log_scalars({"loss": float("nan"), "acc": 1.0}, 3)  # nothing lost: same row
+        backend.log_scalars({"loss": 2.0}, 3)  # would replace the NaN: the next row
+        backend.log_scalars({"acc": 0.5}, 2)  # a lower step: the highest so far (4), no clash
+        backend.log_scalars({"loss": 1.5}, 4)  # clashes with 2.0: the next row
+    history = finished_run(tmp_path).history
+    rows = [(row["_step"], row.get("loss"), row.get("acc")) for row in history]
+    assert [(step, acc) for step, _, acc in rows] == [(3, 1.0), (4, 0.5), (5, None)]
+    assert math.isnan(rows[0][1]) and [loss for _, loss, _ in rows[1:]] == [2.0, 1.5]
