@@ -10,7 +10,13 @@ import torch
 import wandb
 from mlflow import MlflowClient
 from tensorboard.backend.event_processing import event_accumulator
-from trackers_parts import Sequences, WandbRun, neptune_operations, wandb_run_file
+from trackers_parts import (
+    Sequences,
+    WandbRun,
+    neptune_operations,
+    neptune_series,
+    wandb_run_file,
+)
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
 from hooks_logging import HFTrainerCallback, MlflowBackend, WandbBackend
@@ -105,10 +111,12 @@ def test_an_unknown_metric_names_value_is_named() -> None:
 
 
 def test_evaluate_after_train_overwrites_no_record(tmp_path: Path) -> None:
-    """The last step's evaluation and a later ``trainer.evaluate()``: both seen everywhere."""
+    """The last step's evaluation and a later ``trainer.evaluate()``: both seen everywhere
+    but in Neptune, whose series cannot go back to a step (it keeps the first)."""
+    lean = dict(source_files=[], git_ref=False)
     callback = HFTrainerCallback(
         ["json", "tensorboard", dict(type="wandb", init_kwargs=dict(project="hf")),
-         dict(type="mlflow", exp_name="hf")]
+         dict(type="mlflow", exp_name="hf"), "dvclive", dict(type="neptune", init_kwargs=lean)]
     )  # fmt: skip
     args = hf_args(tmp_path, max_steps=4, logging_steps=2, eval_strategy="steps", eval_steps=4)
     trainer = Trainer(
@@ -139,6 +147,9 @@ def test_evaluate_after_train_overwrites_no_record(tmp_path: Path) -> None:
     client = MlflowClient(mlflow_backend.tracking_uri)
     history = client.get_metric_history(mlflow_backend.run_id, "eval/loss")
     assert [(m.step, m.value) for m in history] == expected
+    tsv = (save_dir / "dvclive" / "plots" / "metrics" / "eval" / "loss.tsv").read_text()
+    assert [line.split("\t")[0] for line in tsv.splitlines()] == ["step", "4", "4"]
+    assert neptune_series(neptune_operations(tmp_path / "neptune"), "eval/loss") == expected[:1]
 
 
 def test_run_name_and_tags_name_the_tracker_runs(tmp_path: Path) -> None:
