@@ -186,6 +186,6 @@ def test_a_named_run_is_the_tasks_name_and_tags_unless_the_config_names_it(tmp_p
     config = ClearMLBackend.named_config({"save_dir": tmp_path}, "hf-run", ["tiny", "gpt2"])
     ClearMLBackend(**config).close()
     found = session(tmp_path / "clearml")
-    assert (found.task["name"], found.task["tags"]) == ("hf-run", ["tiny", "gpt2"])
+    assert (found.task["name"], sorted(found.task["tags"])) == ("hf-run", ["gpt2", "tiny"])
     own = {"init_kwargs": {"task_name": "mine"}}
     assert ClearMLBackend.named_config(own, "hf-run", ()) == own
