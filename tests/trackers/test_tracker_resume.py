@@ -22,8 +22,8 @@ from trackers_parts import (
     lightning_trainer,
     neptune_run_operations,
     neptune_series,
-    toy_run,
     train_records,
+    train_then_resume,
     wandb_records,
 )
 
@@ -32,18 +32,6 @@ from hooks_logging import LightningLogger, MlflowBackend, NeptuneBackend
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
 )
-
-
-def train_then_resume(tmp_path: Path, backends: list[Any]) -> tuple[Any, Any]:
-    """The first run (2 epochs) and the resumed one (to 3), both trained."""
-    first = toy_run(tmp_path, {"backends": backends},
-                    train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=1))  # fmt: skip
-    first.train()
-    second = toy_run(tmp_path, {"backends": backends}, resume=True,
-                     load_from=str(Path(first.work_dir) / "epoch_2.pth"))  # fmt: skip
-    assert second.resume_meta is not None and second.resume_meta["epoch"] == 2
-    second.train()
-    return first, second
 
 
 def test_mlflow_resumed_run_continues_the_same_run_in_its_store(tmp_path: Path) -> None:

@@ -113,6 +113,18 @@ def artifact_paths(client: Any, run_id: str, path: str | None = None) -> list[st
     return sorted(found)
 
 
+def train_then_resume(tmp_path: Path, backends: list[Any]) -> tuple[Any, Any]:
+    """The first run (2 epochs) and the resumed one (to 3), both trained."""
+    first = toy_run(tmp_path, {"backends": backends},
+                    train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=1))  # fmt: skip
+    first.train()
+    second = toy_run(tmp_path, {"backends": backends}, resume=True,
+                     load_from=f"{first.work_dir}/epoch_2.pth")  # fmt: skip
+    assert second.resume_meta is not None and second.resume_meta["epoch"] == 2
+    second.train()
+    return first, second
+
+
 def train_records(runner: Runner) -> list[dict[str, Any]]:
     return [record for record in json_records(runner) if "loss" in record]
 

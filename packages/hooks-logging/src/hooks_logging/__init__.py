@@ -5,13 +5,14 @@ the MMCV logger hook names (``TextLoggerHook``, ``TensorboardLoggerHook``,
 ``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook``,
 ``DvcliveLoggerHook``, ``ClearMLLoggerHook``), the `LogProcessor`, and the backends by name
 (``'json'``, ``'text'``, ``'tensorboard'``, ``'wandb'``, ``'mlflow'``,
-``'neptune'``, ``'dvclive'``, ``'comet'``, ``'clearml'``), and MMEngine's visualization names: the
-`Visualizer`, its vis backends (``LocalVisBackend``, ``TensorboardVisBackend``,
-``WandbVisBackend``, ``MLflowVisBackend``, ``NeptuneVisBackend``,
-``DVCLiveVisBackend``, ``ClearMLVisBackend``) and `NaiveVisualizationHook`. It
-imports none of torch, tensorboard or the
-trackers' libraries until something that needs them is built, and Lightning
-or transformers only when `LightningLogger` or `HFTrainerCallback` is used.
+``'neptune'``, ``'dvclive'``, ``'comet'``, ``'clearml'``, ``'aim'``), and MMEngine's
+visualization names: the `Visualizer`, its vis backends (``LocalVisBackend``,
+``TensorboardVisBackend``, ``WandbVisBackend``, ``MLflowVisBackend``,
+``NeptuneVisBackend``, ``DVCLiveVisBackend``, ``ClearMLVisBackend``,
+``AimVisBackend``) and `NaiveVisualizationHook`. It imports none of torch,
+tensorboard or the trackers' libraries until something that needs them is
+built, and Lightning or transformers only when `LightningLogger` or
+`HFTrainerCallback` is used.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from hooks_core.utils import lazy_exports
 
 from .__about__ import __version__
+from ._aim_backend import AimBackend
 from ._backend import LoggerBackend
 from ._clearml_backend import ClearMLBackend
 from ._comet_backend import CometBackend
@@ -43,6 +45,7 @@ from ._tensorboard_backend import TensorboardBackend
 from ._text_backend import TextBackend
 from ._vis_backend_base import BaseVisBackend, force_init_env
 from ._vis_backends import (
+    AimVisBackend,
     ClearMLVisBackend,
     DVCLiveVisBackend,
     LocalVisBackend,
@@ -73,6 +76,7 @@ __all__ = [
     "DvcliveBackend",
     "CometBackend",
     "ClearMLBackend",
+    "AimBackend",
     "LightningLogger",
     "HFTrainerCallback",
     "TextLoggerHook",
@@ -92,6 +96,7 @@ __all__ = [
     "NeptuneVisBackend",
     "DVCLiveVisBackend",
     "ClearMLVisBackend",
+    "AimVisBackend",
     "NaiveVisualizationHook",
     "force_init_env",
 ]

@@ -4,7 +4,7 @@
 builds a `TensorboardVisBackend`, which has MMEngine's methods (`add_image`,
 `add_scalars`, `add_config`, `experiment`, ...) and writes with the
 `TensorboardBackend` of this package; likewise for Local (the JSON backend),
-W&B, MLflow, Neptune, DVCLive and ClearML. As in MMEngine, nothing is opened until the
+W&B, MLflow, Neptune, DVCLive, ClearML and Aim. As in MMEngine, nothing is opened until the
 first write (`_init_env`), so building one on every rank costs nothing. Inside
 a run, the `LoggerHook` takes these backends over (see `Visualizer`): the
 visualizer then writes to them on the hook's writer threads.
@@ -17,6 +17,7 @@ import os.path as osp
 
 from hooks_core.registry import VISBACKENDS
 
+from ._aim_backend import AimBackend
 from ._clearml_backend import ClearMLBackend
 from ._dvclive_backend import DvcliveBackend
 from ._json_backend import JsonBackend
@@ -41,6 +42,7 @@ __all__ = [
     "NeptuneVisBackend",
     "DVCLiveVisBackend",
     "ClearMLVisBackend",
+    "AimVisBackend",
 ]
 
 _ARTIFACT_SUFFIX = (".json", ".log", ".py", "yaml")
@@ -353,6 +355,44 @@ class ClearMLVisBackend(LoggerVisBackend):
         backend = self.backend
         assert isinstance(backend, ClearMLBackend)
         return backend.task
+
+
+@VISBACKENDS.register_module()
+class AimVisBackend(LoggerVisBackend):
+    """MMEngine's ``AimVisBackend``: an Aim run, by `AimBackend`.
+
+    Args:
+        save_dir: The Aim repository is ``<save_dir>/.aim`` unless `init_kwargs`
+            gives ``repo`` (MMEngine: the default repository, from the current
+            directory); None: Aim's default.
+        init_kwargs: Arguments of ``aim.Run``. The experiment defaults to
+            MMEngine's name, the last two parts of `save_dir` joined by ``_``
+            (``<timestamp>_vis_data``); Aim's default without `save_dir`.
+
+    `experiment` is the ``aim.Run``.
+    """
+
+    backend_type = AimBackend
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike[str] | None = None,
+        init_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(save_dir)
+        self._init_kwargs = dict(init_kwargs or {})
+        if self._save_dir is not None:
+            parts = osp.normpath(osp.abspath(self._save_dir)).split(os.sep)
+            self._init_kwargs.setdefault("experiment", "_".join(parts[-2:]))
+
+    def _build(self) -> LoggerBackend:
+        return AimBackend(self._save_dir, init_kwargs=self._init_kwargs)
+
+    @property
+    def experiment(self) -> Any:
+        backend = self.backend
+        assert isinstance(backend, AimBackend)
+        return backend.run
 
 
 # ------------------------------------------------------------ helpers
