@@ -181,7 +181,10 @@ def test_a_named_run_is_the_experiments_name_and_tags_unless_the_config_names_it
     config = CometBackend.named_config({"save_dir": tmp_path}, "hf-run", ["tiny", "gpt2"])
     CometBackend(**config).close()
     (archive,) = archives(tmp_path / "comet")
-    assert (archive.other("Name"), archive.experiment["tags"]) == ("hf-run", ["tiny", "gpt2"])
+    assert (archive.other("Name"), sorted(archive.experiment["tags"])) == (
+        "hf-run",
+        ["gpt2", "tiny"],
+    )
     own = {"name": "mine"}
     assert CometBackend.named_config(own, "hf-run", ["t"]) == {
         "name": "mine",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 LIBRARIES = ("wandb", "mlflow", "neptune", "dvclive", "pytorch_lightning", "lightning",
-             "transformers", "torch", "comet_ml", "clearml", "aim")  # fmt: skip
+             "transformers", "torch", "comet_ml", "clearml", "aim", "swanlab")  # fmt: skip
 
 
 # The tests run in a checkout, so the hint names its folder (here outside the current one).
@@ -53,6 +53,7 @@ def test_importing_hooks_logging_imports_no_tracker_or_framework(tmp_path: Path)
         ("comet_ml", "hooks_logging.CometBackend('x')", f'pip install "{LOGGING}[comet]"'),
         ("clearml", "hooks_logging.ClearMLBackend('x')", f'pip install "{LOGGING}[clearml]"'),
         ("aim", "hooks_logging.AimBackend('x')", f'pip install "{LOGGING}[aim]"'),
+        ("swanlab", "hooks_logging.SwanLabBackend('x')", f'pip install "{LOGGING}[swanlab]"'),
         ("pytorch_lightning", "hooks_logging.LightningLogger",
          f'pip install "{LOGGING}[lightning]"'),
         ("transformers", "hooks_logging.HFTrainerCallback",

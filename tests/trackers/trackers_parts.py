@@ -9,6 +9,7 @@ token (so offline), DVCLive outside any git repository.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -94,6 +95,12 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
     # ClearML reports from a forked process on Linux, and its flush and close then wait 5 s each.
     (tmp_path / "clearml.conf").write_text("sdk.development.report_use_subprocess: false\n")
+    # SwanLab: no key, settings or run id from outside; its user folder (.netrc, config.yaml)
+    # and its default log folder under tmp_path. Its mode is the backend's own choice.
+    for key in [key for key in os.environ if key.startswith("SWANLAB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SWANLAB_ROOT", str(tmp_path / "swanlab-root"))
+    monkeypatch.setenv("SWANLAB_LOGDIR", str(tmp_path / "swanlog"))
 
 
 def toy_run(tmp_path: Path, logger: dict[str, Any], **overrides: Any) -> Runner:

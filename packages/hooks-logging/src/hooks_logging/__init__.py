@@ -5,7 +5,7 @@ the MMCV logger hook names (``TextLoggerHook``, ``TensorboardLoggerHook``,
 ``WandbLoggerHook``, ``MlflowLoggerHook``, ``NeptuneLoggerHook``,
 ``DvcliveLoggerHook``, ``ClearMLLoggerHook``), the `LogProcessor`, and the backends by name
 (``'json'``, ``'text'``, ``'tensorboard'``, ``'wandb'``, ``'mlflow'``,
-``'neptune'``, ``'dvclive'``, ``'comet'``, ``'clearml'``, ``'aim'``), and MMEngine's
+``'neptune'``, ``'dvclive'``, ``'comet'``, ``'clearml'``, ``'aim'``, ``'swanlab'``), and MMEngine's
 visualization names: the `Visualizer`, its vis backends (``LocalVisBackend``,
 ``TensorboardVisBackend``, ``WandbVisBackend``, ``MLflowVisBackend``,
 ``NeptuneVisBackend``, ``DVCLiveVisBackend``, ``ClearMLVisBackend``,
@@ -41,6 +41,7 @@ from ._mmcv_loggers import (
 from ._naive_visualization_hook import NaiveVisualizationHook
 from ._neptune_backend import NeptuneBackend
 from ._secrets import mask_secrets
+from ._swanlab_backend import SwanLabBackend
 from ._tensorboard_backend import TensorboardBackend
 from ._text_backend import TextBackend
 from ._vis_backend_base import BaseVisBackend, force_init_env
@@ -77,6 +78,7 @@ __all__ = [
     "CometBackend",
     "ClearMLBackend",
     "AimBackend",
+    "SwanLabBackend",
     "LightningLogger",
     "HFTrainerCallback",
     "TextLoggerHook",

@@ -13,10 +13,10 @@ __all__ = ["TRACKER_DIRS", "default_artifact_dir", "files_with_suffix"]
 
 # The folders trackers keep their own files in (W&B's run folder with its debug and
 # output logs, MLflow's store, DVCLive's and Neptune's data, Comet's offline zips,
-# ClearML's offline session, Aim's repo): never a run's log files, so no backend
-# uploads them as such, its own or another's.
+# ClearML's offline session, Aim's repo, SwanLab's run folders): never a run's log files,
+# so no backend uploads them as such, its own or another's.
 TRACKER_DIRS = ("wandb", "mlruns", "mlartifacts", "dvclive", ".neptune", "neptune", "comet",
-                "clearml", ".aim")  # fmt: skip
+                "clearml", ".aim", "swanlog")  # fmt: skip
 
 
 def default_artifact_dir(
