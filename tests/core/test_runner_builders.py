@@ -377,8 +377,8 @@ def test_from_cfg_reads_the_new_options(tmp_path: Path) -> None:
 
 
 def test_bad_options_are_refused_when_the_runner_is_made(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"compile=True \(torch\.compile the model"):
-        Runner(ToyModel(), str(tmp_path), cfg=dict(compile=True))
+    with pytest.raises(ValueError, match=r"activation_checkpointing=\['net'\] \(recompute"):
+        Runner(ToyModel(), str(tmp_path), cfg=dict(activation_checkpointing=["net"]))
     with pytest.raises(ValueError, match="needs a 'type'"):
         Runner(**runner_kwargs(tmp_path, param_scheduler=[dict(by_epoch=True)]))
     with pytest.raises(ValueError, match=r"env_cfg has keys \['cudnn'\]"):

@@ -34,6 +34,7 @@ from ..runtime._logging import FILE_ONLY, get_runner_logger
 from ..runtime._message_hub import MessageHub
 from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests_on_sigterm
 from . import _builders, _checkpointing
+from ._compile import compile_options, compiled_step
 from ._default_hooks import merge_default_hooks
 from ._environment import apply_env_cfg
 from ._exceptions import exceptions_to_hooks, notify_exception
@@ -127,7 +128,9 @@ class Runner:
             named after the experiment), e.g. a downstream library's; None sets none.
         randomness: ``dict(seed=None, deterministic=False, diff_rank_seed=False)``.
         experiment_name: Name of the run; a timestamp is appended.
-        cfg: The whole config, kept in checkpoints and the message hub.
+        cfg: The whole config, kept in checkpoints and the message hub. Its
+            ``compile`` (MMEngine's: True, or a dict of `torch.compile`
+            keywords) compiles ``model.train_step`` while `train` runs.
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class Runner:
         _check_scheduler_cfg(param_scheduler)
         self.cfg = as_config(cfg)  # a `Config`, as MMEngine's runner keeps it
         _refuse_unsupported_options(self.cfg)
+        self._compile_options = compile_options(self.cfg.get("compile"))
         self.work_dir = osp.abspath(os.fspath(work_dir))
         os.makedirs(self.work_dir, exist_ok=True)
         self.launcher = launcher
@@ -658,7 +662,8 @@ class Runner:
             initialize(self.model, loop.iter, loop.max_iters)
         with stop_requests_on_sigterm(loop.request_stop):
             try:
-                model = loop.run()
+                with compiled_step(self.model, "train_step", self._compile_options, self.logger):
+                    model = loop.run()
             except StopRequested as stop:
                 self._stop_after_signal(stop)
         self.call_hook("after_run")
@@ -896,7 +901,6 @@ def _check_scheduler_cfg(param_scheduler: Any) -> None:
 
 # Config keys MMEngine's runner reads that this one does not apply yet, and what they do there.
 _UNSUPPORTED_OPTIONS = {
-    "compile": "torch.compile the model's train_step",
     "activation_checkpointing": "recompute the activations of these modules",
     "efficient_conv_bn_eval": "fuse conv and frozen batch norm of these modules",
 }
