@@ -48,7 +48,8 @@ _HOOKS: dict[str, str] = {
 }
 
 # Logger backends whose library is an extra of hooks-logging.
-_TRACKERS = ("tensorboard", "wandb", "mlflow", "neptune", "dvclive", "comet", "clearml", "aim", "swanlab")
+_TRACKERS = ("tensorboard", "wandb", "mlflow", "neptune", "dvclive", "comet", "clearml", "aim",
+             "swanlab")  # fmt: skip
 _LOG_BACKENDS: dict[str, str] = {name: f"hooks-logging[{name}]" for name in _TRACKERS}
 
 # Registries that a single satellite fills entirely.
