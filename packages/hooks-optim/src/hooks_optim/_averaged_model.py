@@ -7,6 +7,10 @@ the ``steps`` buffer, so it is part of the state dict and a resumed run
 continues the average exactly where it stopped. Subclasses only say how one
 tensor is averaged (`avg_func`). They are registered in `MODELS`, so
 ``EMAHook(ema_type=...)`` builds them by name.
+
+A model sharded by FSDP2 (`FSDPStrategy`) cannot be deep-copied: its average
+holds copies of this rank's shards instead, under the model's names, so
+averaging stays local to each rank (see `_ShardCopy`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from torch import nn
 
 from hooks_core import MODELS
+from hooks_core.runner.strategy import holds_dtensors, load_whole_tensors
 from hooks_core.utils import check_positive_int
 
 TYPE_CHECKING = False
@@ -261,7 +266,19 @@ class StochasticWeightAverage(BaseAveragedModel):
 
 
 def _frozen_copy(model: nn.Module, device: torch.device | str | None) -> nn.Module:
-    """A deep copy of `model` without gradients, on `device` if given."""
+    """A deep copy of `model` (of its shards, if sharded) without gradients, on `device` if given.
+
+    Raises:
+        ValueError: a `device` for the copy of a sharded model, whose shards stay
+            on the device of their mesh.
+    """
+    if holds_dtensors(model.parameters()):
+        if device is not None:
+            raise ValueError(
+                f"the averaged model of a sharded model keeps its shards where the model's are; "
+                f"remove device={device!r}"
+            )
+        return _ShardCopy.of(model)
     module = copy.deepcopy(model)
     for param in module.parameters():
         param.requires_grad_(False)
@@ -269,6 +286,44 @@ def _frozen_copy(model: nn.Module, device: torch.device | str | None) -> nn.Modu
     if device is not None:
         module.to(device)
     return module
+
+
+class _ShardCopy(nn.Module):
+    """The parameters and buffers of a sharded model under the same names, without its code.
+
+    Built by `of`: a tree of plain modules mirroring the model's, holding
+    frozen copies of this rank's shards (DTensors) in the model's order, so the
+    averaged model pairs them with the model's own. It loads checkpoints of
+    whole tensors (each rank keeps its part) but cannot run: `EMAHook`
+    evaluates the average by exchanging it into the model.
+    """
+
+    @classmethod
+    def of(cls, model: nn.Module) -> _ShardCopy:
+        root = cls()
+        copies: dict[str, nn.Module] = {"": root}
+        tensors: dict[int, nn.Parameter] = {}  # a parameter shared by two modules stays shared
+        for name, module in model.named_modules():
+            node = copies.setdefault(name, nn.Module())
+            if name:
+                parent, _, child = name.rpartition(".")
+                copies[parent].add_module(child, node)
+            for key, param in module._parameters.items():
+                if param is not None and id(param) not in tensors:
+                    tensors[id(param)] = nn.Parameter(param.detach().clone(), requires_grad=False)
+                node.register_parameter(key, None if param is None else tensors[id(param)])
+            for key, buffer in module._buffers.items():
+                persistent = key not in module._non_persistent_buffers_set
+                value = None if buffer is None else buffer.detach().clone()
+                node.register_buffer(key, value, persistent=persistent)
+        load_whole_tensors(root)
+        return root
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            "the average of a sharded model holds only this rank's shards and cannot run; "
+            "EMAHook validates and tests it by exchanging its weights into the model"
+        )
 
 
 def _tensors(model: nn.Module) -> list[torch.Tensor]:

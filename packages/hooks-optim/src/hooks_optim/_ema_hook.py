@@ -24,6 +24,7 @@ import logging
 from hooks_core import HOOKS, MODELS, Hook
 from hooks_core.checkpoint import load_state_dict, save_checkpoint, weights_to_cpu
 from hooks_core.model import unwrap_model
+from hooks_core.runner.strategy import gather_state_dict, holds_dtensors
 
 from . import _averaged_model
 from ._averaged_model import ExponentialMovingAverage, _copy_into
@@ -313,11 +314,13 @@ class EMAHook(Hook):
         the average, already has that layout and is left as it is.
         """
         ema, _ = self._models(runner)
-        checkpoint["ema_state_dict"] = weights_to_cpu(ema.state_dict())
+        checkpoint["ema_state_dict"] = _whole_state(ema)
         if not self._swapped:  # during an evaluation the model already holds the average
             _exchange(checkpoint)
-        if self.save_separately and runner.rank == 0:
-            self._save_separately(runner, checkpoint)
+        if self.save_separately and (runner.rank == 0 or holds_dtensors(ema.parameters())):
+            weights = _whole_state(ema.module)  # shards are gathered by every rank together
+            if runner.rank == 0:
+                self._save_separately(runner, checkpoint, weights)
 
     def after_load_checkpoint(self, runner: Any, checkpoint: dict[str, Any]) -> None:
         """On resume, restore the average and hand the runner the training weights.
@@ -354,14 +357,14 @@ class EMAHook(Hook):
             ema.module, checkpoint["state_dict"], self.strict_load, logger, revise_keys=()
         )
 
-    def _save_separately(self, runner: Any, checkpoint: dict[str, Any]) -> None:
-        """Write the averaged model's weights as a checkpoint of their own (atomically)."""
+    def _save_separately(
+        self, runner: Any, checkpoint: dict[str, Any], weights: dict[str, Any]
+    ) -> None:
+        """Write the averaged model's `weights` as a checkpoint of their own (atomically)."""
         import os.path as osp
 
-        ema, _ = self._models(runner)
         meta = dict(checkpoint.get("meta", {}))
         name = self.separate_filename.format(epoch=meta.get("epoch"), iter=meta.get("iter"))
-        weights = weights_to_cpu(ema.module.state_dict())
         save_checkpoint({"meta": meta, "state_dict": weights}, osp.join(runner.work_dir, name))
 
     # ------------------------------------------------------------ helpers
@@ -394,6 +397,12 @@ class EMAHook(Hook):
             f"save_separately={self.save_separately}, warm_up={self.warm_up}, "
             f"resume_from={self.resume_from!r})"
         )
+
+
+def _whole_state(module: nn.Module) -> dict[str, Any]:
+    """`module`'s state dict on the CPU, its shards (FSDP2) gathered: call it on every rank."""
+    state = module.state_dict()
+    return gather_state_dict(state) if holds_dtensors(state.values()) else weights_to_cpu(state)
 
 
 def _exchange(checkpoint: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from hooks_core import OPTIM_WRAPPERS, MessageHub
+from hooks_core.runner.strategy import holds_dtensors
 
 from ._base_optim_wrapper import BaseOptimWrapper
 
@@ -101,6 +102,10 @@ class OptimWrapper(BaseOptimWrapper):
         self._partial_counts = accumulative_counts
         self._clip: Callable[[list[torch.Tensor]], Any] | None = _make_clipper(clip_grad)
         self._clip_by_norm = self._clip is not None and _clip_type(clip_grad) == "norm"
+        # Over FSDP2's DTensor gradients the norm is a DTensor too: this rank's copy is logged.
+        self._norm_is_dtensor = self._clip_by_norm and holds_dtensors(
+            param for group in optimizer.param_groups for param in group["params"]
+        )
 
     # ------------------------------------------------------------ the update
     def update_params(
@@ -150,7 +155,8 @@ class OptimWrapper(BaseOptimWrapper):
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         result = self._clip(params)
         if self._clip_by_norm:
-            MessageHub.get_current_instance().update_scalar("train/grad_norm", result)
+            norm = result.to_local() if self._norm_is_dtensor else result
+            MessageHub.get_current_instance().update_scalar("train/grad_norm", norm)
 
     # ------------------------------------------------------------ accumulation
     def optim_context(self, model: nn.Module) -> AbstractContextManager[Any]:
@@ -158,9 +164,18 @@ class OptimWrapper(BaseOptimWrapper):
 
         Gradients of a micro-batch that does not end its group need no
         all-reduce yet: the one at the group's end averages the accumulated sum.
-        A model without ``no_sync`` (not distributed) gets an empty context.
+        A model without ``no_sync`` (not distributed) gets an empty context. An
+        FSDP2 model is told instead, through ``set_requires_gradient_sync``,
+        whether the coming backward reduces its gradients: a setting its
+        backward reads, after this context has closed.
         """
-        if self.should_sync():
+        sync = self.should_sync()
+        if self._accumulative_counts != 1:
+            set_sync = getattr(model, "set_requires_gradient_sync", None)
+            if set_sync is not None:
+                set_sync(sync)
+                return _NO_CONTEXT
+        if sync:
             return _NO_CONTEXT
         no_sync = getattr(model, "no_sync", None)
         return no_sync() if no_sync is not None else _NO_CONTEXT

@@ -32,6 +32,7 @@ __all__ = [
     "WEIGHT_INITIALIZERS",
     "TASK_UTILS",
     "RUNNERS",
+    "STRATEGIES",
 ]
 
 
@@ -64,3 +65,4 @@ TRANSFORMS = _root("transform")
 WEIGHT_INITIALIZERS = _root("weight_initializer")
 TASK_UTILS = _root("task_util")
 RUNNERS = _root("runner", "hooks_core.runner._mmcv_runner")
+STRATEGIES = _root("strategy", "hooks_core.runner.strategy")  # how a run wraps its model
