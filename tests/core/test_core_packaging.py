@@ -23,6 +23,11 @@ def test_wheel_contents_and_metadata(tmp_path: Path) -> None:
     assert metadata["Version"] == hooks_core.__version__
     # Only optional extras; nothing is required at install time.
     requires = metadata.get_all("Requires-Dist") or []
-    assert sorted(requires) == ["pyyaml>=5.1; extra == 'yaml'", "torch>=2.1; extra == 'torch'"]
+    assert sorted(requires) == [
+        "fsspec>=2023.3; extra == 's3'",
+        "pyyaml>=5.1; extra == 'yaml'",
+        "s3fs>=2023.3; extra == 's3'",
+        "torch>=2.1; extra == 'torch'",
+    ]
     assert "[console_scripts]\nhooks-train = hooks_core.cli:main" in wheel.entry_points
     assert "hooks-core" in (metadata.get_payload() or "")  # the README is the long description

@@ -94,13 +94,13 @@ def test_writes_run_beside_training_one_at_a_time(
     lock = threading.Lock()
     real_save = _writer.save_checkpoint
 
-    def save_after_an_iteration(checkpoint: dict[str, Any], path: str) -> None:
+    def save_after_an_iteration(checkpoint: dict[str, Any], path: str, **options: Any) -> None:
         with lock:
             state["in_flight"] += 1
             state["most"] = max(state["most"], state["in_flight"])
         is_last = path.endswith("epoch_3.pth")  # nothing trains after the last epoch
         state["waited"].append(is_last or iterations.done.acquire(timeout=30))
-        real_save(checkpoint, path)
+        real_save(checkpoint, path, **options)
         with lock:
             state["in_flight"] -= 1
 

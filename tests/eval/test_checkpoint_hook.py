@@ -157,8 +157,6 @@ def test_the_default_hook_and_building_by_name() -> None:
         (dict(max_keep_ckpts=-3), ValueError,
          r"max_keep_ckpts=-3 is not valid: give how many .* \(> 0\), or -1 to keep all"),
         (dict(greater_keys=3), TypeError, "greater_keys must be a str or a list of str, got 3"),
-        (dict(out_dir="s3://bucket/ckpts"), ValueError, "remote storage is not supported yet"),
-        (dict(out_dir="http://host/ckpts"), ValueError, "remote storage"),
         (dict(file_client_args={"backend": "disk"}, backend_args={"backend": "local"}),
          ValueError, "file_client_args or backend_args, not both"),
     ],

@@ -226,10 +226,12 @@ def _message(err: BaseException) -> str:
 
 def _train_and_test(runner: Runner) -> None:
     """Train, test the best checkpoint when there is a test stage, and report the outputs."""
+    from .checkpoint import is_url
+
     runner.train()
     if runner.test_loop is not None:
         best = runner.message_hub.get_info("best_ckpt")
-        if best and osp.isfile(best):
+        if best and (is_url(best) or osp.isfile(best)):
             runner.load_checkpoint(best)
         runner.logger.info("Testing the %s", f"best checkpoint {best}" if best else "final model")
         runner.test()
@@ -239,6 +241,8 @@ def _train_and_test(runner: Runner) -> None:
 
 def summary(runner: Any) -> str:
     """Where the run wrote what, as lines for a person to read."""
+    from .checkpoint import find_latest_checkpoint
+
     log_dir = runner.log_dir
     vis_dir = osp.join(log_dir, "vis_data")
     lines = [f"Finished {runner.experiment_name}:"]
@@ -248,10 +252,9 @@ def summary(runner: Any) -> str:
     ]
     if osp.isdir(vis_dir) and any(n.startswith("events.out.tfevents") for n in os.listdir(vis_dir)):
         entries.append(("TensorBoard", f"tensorboard --logdir {vis_dir}"))
-    last = osp.join(runner.work_dir, "last_checkpoint")
-    if osp.isfile(last):
-        with open(last, encoding="utf-8") as file:
-            entries.append(("last checkpoint", file.read().strip()))
+    last = find_latest_checkpoint(runner.checkpoint_dir)
+    if last is not None:
+        entries.append(("last checkpoint", last))
     best = runner.message_hub.get_info("best_ckpt")
     if best:
         entries.append(("best checkpoint", best))

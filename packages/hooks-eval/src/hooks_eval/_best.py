@@ -205,7 +205,11 @@ class BestCheckpoints:
         record_in_checkpoint(checkpoint, info)
 
         def remove_previous() -> None:
-            if previous is not None and previous != path and remove_file(previous):
+            if (
+                previous is not None
+                and previous != path
+                and remove_file(previous, writer.backend_args)
+            ):
                 runner.logger.info("The previous best checkpoint %s is removed", previous)
 
         def commit() -> None:

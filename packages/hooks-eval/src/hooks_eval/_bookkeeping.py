@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import os.path as osp
+import posixpath
+
+from hooks_core.checkpoint import is_url, remove_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -14,11 +16,21 @@ __all__ = ["out_dir_of", "record_in_checkpoint", "remove_file"]
 
 
 def out_dir_of(runner: Any, out_dir: str | os.PathLike[str] | None) -> str:
-    """The work dir, or ``out_dir/<name of the work dir>`` as in MMEngine (unless the same)."""
-    work_dir = str(runner.work_dir)
-    if out_dir is None or osp.normpath(os.fspath(out_dir)) == osp.normpath(work_dir):
+    """The work dir, or ``out_dir/<name of the work dir>`` as in MMEngine (unless the same).
+
+    The work dir is where the runner keeps checkpoints (its `checkpoint_dir`:
+    the URL a URL work_dir was). Either folder may be a URL.
+    """
+    work_dir = str(getattr(runner, "checkpoint_dir", runner.work_dir))
+    if out_dir is None or _normalized(os.fspath(out_dir)) == _normalized(work_dir):
         return work_dir
-    return osp.join(os.fspath(out_dir), osp.basename(osp.normpath(work_dir)))
+    folder, name = os.fspath(out_dir), _normalized(work_dir).rpartition("/")[2]
+    return posixpath.join(folder, name) if is_url(folder) else osp.join(folder, name)
+
+
+def _normalized(folder: str) -> str:
+    """`folder` without a trailing separator (and, for a local path, without ``..``)."""
+    return folder.rstrip("/") if is_url(folder) else osp.normpath(folder)
 
 
 def record_in_checkpoint(checkpoint: dict[str, Any], info: dict[str, Any]) -> None:
@@ -30,11 +42,3 @@ def record_in_checkpoint(checkpoint: dict[str, Any], info: dict[str, Any]) -> No
     hub = checkpoint["message_hub"]
     hub["runtime_info"].update(info)
     hub["resumed_keys"].update(dict.fromkeys(info, True))
-
-
-def remove_file(path: str) -> bool:
-    """Remove a checkpoint this hook replaced; one already gone is fine. True if it was there."""
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
-        return True
-    return False

@@ -28,7 +28,7 @@ import re
 import socket
 import time
 
-from ..checkpoint import find_latest_checkpoint
+from ..checkpoint import find_latest_checkpoint, is_url
 from ..dist import broadcast_object
 from ..runtime._logging import FILE_ONLY, MMLogger
 
@@ -185,7 +185,7 @@ def remove_dead_writers_files(work_dir: str, logger: logging.Logger) -> None:
     """
     folders = [work_dir]
     latest = find_latest_checkpoint(work_dir)
-    if latest is not None:
+    if latest is not None and not is_url(latest):  # a store's files are not this host's
         folder = osp.dirname(osp.abspath(latest))
         if folder != work_dir and osp.commonpath([folder, work_dir]) == work_dir:
             folders.append(folder)
