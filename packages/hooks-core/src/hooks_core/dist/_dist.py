@@ -345,6 +345,9 @@ def _init_torchrun(backend: str | None, kwargs: dict[str, Any]) -> bool:
         raise RuntimeError("this build of torch has no torch.distributed; install one that does")
     if torch.distributed.is_initialized():
         return False
+    from ._agent_store import attempt_store
+
+    kwargs = {**attempt_store(kwargs), **kwargs}  # a torchrun restart meets in fresh keys
     timeout = kwargs.get("timeout")
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
         import datetime
