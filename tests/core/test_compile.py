@@ -168,6 +168,13 @@ def test_from_cfg_reads_compile(tmp_path: Path) -> None:
     assert cfg["compile"] == EAGER  # the caller's config is left as it was
 
 
+def test_the_runner_keyword_compiles_and_wins_over_the_config(tmp_path: Path) -> None:
+    recorder = StepRecorder()
+    kwargs = runner_kwargs(tmp_path, custom_hooks=[recorder])
+    Runner(**kwargs, compile=EAGER, cfg=dict(compile=False)).train()
+    assert recorder.compiled == [True] * 15
+
+
 # ------------------------------------------------------------ checkpoints
 def interrupted_then_resumed(work_dir: Path, first: Any, then: Any) -> dict[str, Any]:
     """Train with compile=`first`, stop after iteration 7, resume with compile=`then`."""

@@ -24,7 +24,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "runtime": {"utils", "dist"},  # the logger needs the rank
     "config": {"utils", "registry"},
     "model": {"utils", "registry"},
-    "checkpoint": {"utils", "model"},
+    "checkpoint": {"utils", "model", "registry"},  # registry: pip_install for a missing s3fs
     "dataset": {"utils", "registry", "dist"},
     "hooks": {"utils", "registry", "engine", "dist", "__about__"},
     "runner": {"utils", "registry", "engine", "runtime", "config", "dist", "model", "checkpoint",

@@ -14,7 +14,15 @@ import os
 import os.path as osp
 
 from hooks_core import HOOKS, Hook
-from hooks_core.checkpoint import check_local_path, point_latest, update_last_checkpoint
+from hooks_core.checkpoint import (
+    check_storage_args,
+    is_url,
+    point_latest,
+    remove_checkpoint,
+    resolve_format,
+    sharded_path,
+    update_last_checkpoint,
+)
 from hooks_core.dist import all_reduce_mean, is_distributed
 
 from ._best import BestCheckpoints, best_keys
@@ -53,8 +61,9 @@ class CheckpointHook(Hook):
         by_epoch: Count in epochs, else in iterations.
         save_optimizer: Put the optimizer's state in regular checkpoints.
         save_param_scheduler: Put the schedulers' states in regular checkpoints.
-        out_dir: Save to ``out_dir/<work dir name>`` instead of the work dir.
-            A local folder: remote storage (``s3://``...) is not supported yet.
+        out_dir: Save to ``out_dir/<work dir name>`` instead of the work dir: a
+            folder, or a URL (``s3://bucket/checkpoints``, ``memory://...``)
+            written through fsspec; ``last_checkpoint`` stays in the work dir.
         max_keep_ckpts: Keep only this many latest regular checkpoints; -1 or 0
             keeps all. Checkpoints the runner saved on SIGTERM
             (``interrupted_iter_N.pth``) go too, once a checkpoint written after
@@ -78,8 +87,12 @@ class CheckpointHook(Hook):
         file_client_args: MMEngine's older name of `backend_args`.
         filename_tmpl: The regular checkpoint's name, formatted with the epoch
             (or iteration) number; ``'epoch_{}.pth'`` or ``'iter_{}.pth'`` by default.
-        backend_args: MMEngine's storage options; for a local folder they change
-            nothing.
+        backend_args: MMEngine's storage options. For a URL (`out_dir`, or a
+            URL work_dir) they are fsspec's storage options, with an optional
+            ``backend`` (``'fsspec'`` or the protocol), e.g. ``dict(backend='s3',
+            endpoint_url=..., key=..., secret=...)``, used to write, point at,
+            copy and remove checkpoints there; for a local folder only
+            ``dict(backend='local')`` is accepted, and changes nothing.
         published_keys: After training, write copies of the last (with
             `save_last`) and best checkpoints holding only these keys, named
             ``{stem}-{sha256[:8]}.pth``, e.g. ``['meta', 'state_dict']``.
@@ -91,6 +104,11 @@ class CheckpointHook(Hook):
             it on a background thread. One write at most is in flight; an error
             is raised at the next save or at the end of training, and the run
             waits for the last write before it ends.
+        save_format: ``'dcp'``: each regular checkpoint is a sharded folder
+            (``iter_8.dcp``) every rank writes with ``torch.distributed.checkpoint``
+            (with `async_save`, ``dcp.async_save``); ``'pth'``: one file rank 0
+            writes; None: the runner's strategy decides (``FSDPStrategy(
+            state_dict_cfg='sharded')`` is ``'dcp'``).
         create_symlink: MMCV's option: point ``latest.pth`` (a symlink, or a
             copy where links fail) at each new regular checkpoint. None does it
             on MMCV's runners (`EpochBasedRunner`, `IterBasedRunner`), as MMCV does.
@@ -104,8 +122,9 @@ class CheckpointHook(Hook):
             `greater_keys`, `less_keys` or `published_keys` of the wrong type.
         ValueError: an `interval` or `max_keep_ckpts` below -1, a negative
             `save_begin`, a `filename_tmpl` without a number,
-            repeated `published_keys`, a remote `out_dir`, both `file_client_args`
-            and `backend_args`, or a bad `save_best`/`rule` (see `BestCheckpoints`).
+            repeated `published_keys`, storage options that do not fit `out_dir`
+            (see `check_storage_args`), both `file_client_args` and
+            `backend_args`, or a bad `save_best`/`rule` (see `BestCheckpoints`).
 
     Example:
         >>> default_hooks = dict(checkpoint=dict(
@@ -140,6 +159,7 @@ class CheckpointHook(Hook):
         sync_buffer: bool = False,
         async_save: bool = False,
         create_symlink: bool | None = None,
+        save_format: str | None = None,
     ) -> None:
         owner = "CheckpointHook"
         for name, value in (("interval", interval), ("max_keep_ckpts", max_keep_ckpts),
@@ -149,7 +169,7 @@ class CheckpointHook(Hook):
         if save_begin < 0:
             raise ValueError(f"CheckpointHook save_begin must be >= 0, got {save_begin}")
         _check_counts(interval, max_keep_ckpts, "epochs" if by_epoch else "iterations")
-        check_local_path(out_dir, file_client_args, backend_args, owner="CheckpointHook")
+        storage = check_storage_args(out_dir, file_client_args, backend_args, owner)
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer
@@ -177,8 +197,11 @@ class CheckpointHook(Hook):
         self.save_begin = save_begin
         self.sync_buffer = sync_buffer
         self.create_symlink = create_symlink
+        self.save_format = save_format
+        resolve_format(save_format, None)  # checked now; the strategy's default once started
+        self._sharded = save_format == "dcp"
         self.last_ckpt: str | None = None
-        self.writer = CheckpointWriter(async_save)
+        self.writer = CheckpointWriter(async_save, storage)
         self._pending: tuple[int, dict[str, int]] | None = None  # a save waiting for validation
         self._training: bool | None = None  # None: called directly; False: a run not training
         self._in_loop = False  # a train loop drives the hook, so a validation may follow a save
@@ -236,6 +259,9 @@ class CheckpointHook(Hook):
         """What saving needs from the runner; a smaller `max_keep_ckpts` prunes a resumed list."""
         self._started = True
         self.out_dir = out_dir_of(runner, self._out_dir_option)
+        self._sharded = resolve_format(self.save_format, getattr(runner, "strategy", None)) == "dcp"
+        if self._out_dir_option is None:  # the options are checked now that the folder is known
+            check_storage_args(self.out_dir, None, self.writer.backend_args, "CheckpointHook")
         runner.logger.info("Checkpoints will be saved to %s.", self.out_dir)
         hub = runner.message_hub
         self.last_ckpt = hub.get_info("last_ckpt")
@@ -245,7 +271,7 @@ class CheckpointHook(Hook):
             kept = list(hub.get_info("keep_ckpt_ids", []))
             for step in kept[: -self.max_keep_ckpts]:
                 if runner.rank == 0:
-                    remove_file(self._path(step))
+                    remove_checkpoint(self._path(step), self.writer.backend_args)
             hub.update_info("keep_ckpt_ids", kept[-self.max_keep_ckpts :])
 
     def before_train_epoch(self, runner: Any) -> None:
@@ -342,7 +368,8 @@ class CheckpointHook(Hook):
     # ------------------------------------------------------------ helpers
     def _path(self, step: int) -> str:
         assert isinstance(self.out_dir, str)  # set by _start
-        return osp.join(self.out_dir, self.filename_tmpl.format(step))
+        path = osp.join(self.out_dir, self.filename_tmpl.format(step))
+        return sharded_path(path) if self._sharded else path
 
     def _flush(self, runner: Any) -> None:
         if self._pending is None:
@@ -362,8 +389,9 @@ class CheckpointHook(Hook):
         """The checkpoint dict, after averaging the buffers over ranks with `sync_buffer`."""
         if self.sync_buffer and is_distributed():
             all_reduce_mean(runner.model.buffers())
+        sharded = {"sharded": True} if self._sharded else {}  # MMCV's runners lack the option
         checkpoint: dict[str, Any] = runner.collect_checkpoint(
-            save_optimizer, save_param_scheduler, meta=meta, by_epoch=by_epoch
+            save_optimizer, save_param_scheduler, meta=meta, by_epoch=by_epoch, **sharded
         )
         return checkpoint
 
@@ -386,18 +414,19 @@ class CheckpointHook(Hook):
             runner, self.save_optimizer, self.save_param_scheduler, meta, self.by_epoch
         )
         record_in_checkpoint(checkpoint, info)
-        work_dir = runner.work_dir
+        work_dir = getattr(runner, "checkpoint_dir", runner.work_dir)  # where the pointer goes
+        storage = self.writer.backend_args
         mmcv_runner = getattr(runner, "log_buffer", None) is not None  # MMCV's runners have one
         symlink = mmcv_runner if self.create_symlink is None else self.create_symlink
 
         def point_and_prune() -> None:
-            update_last_checkpoint(work_dir, path)
+            update_last_checkpoint(work_dir, path, storage)
             if symlink:
-                point_latest(path)
+                point_latest(path, storage)
             for old in dropped:
-                remove_file(self._path(old))
+                remove_checkpoint(self._path(old), storage)
             for old_path in superseded:
-                if remove_file(old_path):
+                if remove_file(old_path, storage):
                     runner.logger.info("Removed %s: newer checkpoints replace it", old_path)
 
         def commit() -> None:
@@ -406,7 +435,7 @@ class CheckpointHook(Hook):
             if mmcv_runner and isinstance(runner.meta, dict):
                 runner.meta.setdefault("hook_msgs", {})["last_ckpt"] = path
 
-        self.writer.write(checkpoint, path, point_and_prune, commit)
+        self.writer.write(checkpoint, path, point_and_prune, commit, self._sharded)
 
     def _superseded(self, hub: Any, kept: list[int], info: dict[str, Any]) -> list[str]:
         """The interrupted checkpoints every `kept` one is newer than; `info` lists the others.
@@ -431,8 +460,11 @@ class CheckpointHook(Hook):
         assert self.published_keys is not None
         targets = [self.last_ckpt] if self.save_last else []
         targets += self.best.paths.values() if self.best is not None else []
-        for path in dict.fromkeys(p for p in targets if p is not None and osp.isfile(p)):
-            published, removed = publish_checkpoint(path, self.published_keys)
+        present = (p for p in targets if p is not None and (is_url(p) or osp.isfile(p)))
+        for path in dict.fromkeys(present):  # a URL is not looked up: this hook wrote it
+            published, removed = publish_checkpoint(
+                path, self.published_keys, self.writer.backend_args
+            )
             runner.logger.info(
                 "The checkpoint %s is published to %s (without %s)", path, published, removed
             )

@@ -6,17 +6,19 @@ replaces) right after it, on the writing thread and rank 0 only, so a crash
 never leaves a pointer without its file; the bookkeeping in memory (the
 message hub) on the training thread, on every rank. An asynchronous write
 copies the state to CPU memory first, on the calling thread, so training may
-change the live tensors while the copy is written.
+change the live tensors while the copy is written. A sharded checkpoint (a
+folder) is written by every rank with ``torch.distributed.checkpoint``; its
+asynchronous write is ``dcp.async_save``, which stages the copy the same way.
 """
 
 from __future__ import annotations
 
-from hooks_core.checkpoint import save_checkpoint, weights_to_cpu
+from hooks_core.checkpoint import save_checkpoint, save_sharded, weights_to_cpu
 from hooks_core.dist import is_main_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from concurrent.futures import Future, ThreadPoolExecutor
     from typing import Any
 
@@ -30,10 +32,16 @@ class CheckpointWriter:
         async_save: Write on a background thread. At most one write is in
             flight: a new one (or `wait`) first waits for the previous one, and
             raises its error, if it failed.
+        backend_args: The storage options of checkpoints at a URL (see
+            `hooks_core.checkpoint.check_storage_args`), for what the hooks
+            write, remove and point at there too.
     """
 
-    def __init__(self, async_save: bool = False) -> None:
+    def __init__(
+        self, async_save: bool = False, backend_args: Mapping[str, Any] | None = None
+    ) -> None:
         self.async_save = async_save
+        self.backend_args = None if backend_args is None else dict(backend_args)
         self._executor: ThreadPoolExecutor | None = None
         self._pending: tuple[Future[None], str, Callable[[], None]] | None = None
 
@@ -43,25 +51,39 @@ class CheckpointWriter:
         path: str,
         after_write: Callable[[], None],
         then: Callable[[], None],
+        sharded: bool = False,
     ) -> None:
         """Write `checkpoint` to `path` and call `after_write` (rank 0), then `then` (every rank).
+
+        `sharded`: `checkpoint` holds this rank's shards and `path` is the folder
+        every rank writes (see `hooks_core.checkpoint.save_sharded`).
 
         Raises:
             RuntimeError: the previous asynchronous write failed (chained to its error).
         """
         self.wait()
         main = is_main_process()
+        finish: Callable[[], None] | None
+        if sharded:  # every rank writes; asynchronously only the staging copy happens now
+            finish = save_sharded(checkpoint, path, self.async_save)
+        elif not self.async_save:
+            finish = lambda: save_checkpoint(checkpoint, path, backend_args=self.backend_args)  # noqa: E731
+        else:
+            snapshot: dict[str, Any] = weights_to_cpu(checkpoint, copy_tensors=True) if main else {}
+            finish = lambda: save_checkpoint(snapshot, path, backend_args=self.backend_args)  # noqa: E731
+        if not (main or sharded):
+            finish = None  # other ranks only wait their turn for the bookkeeping
         if not self.async_save:
+            if finish is not None:
+                finish()
             if main:
-                save_checkpoint(checkpoint, path)
                 after_write()
             then()
             return
-        snapshot = weights_to_cpu(checkpoint, copy_tensors=True) if main else None
-        self._pending = (self._submit(snapshot, path, after_write), path, then)
+        self._pending = (self._submit(finish, after_write, main), path, then)
 
     def _submit(
-        self, snapshot: dict[str, Any] | None, path: str, after_write: Callable[[], None]
+        self, finish: Callable[[], None] | None, after_write: Callable[[], None], main: bool
     ) -> Future[None]:
         if self._executor is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -69,8 +91,9 @@ class CheckpointWriter:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="checkpoint-writer")
 
         def job() -> None:
-            if snapshot is not None:  # other ranks only wait their turn for the bookkeeping
-                save_checkpoint(snapshot, path)
+            if finish is not None:
+                finish()
+            if main:
                 after_write()
 
         return self._executor.submit(job)

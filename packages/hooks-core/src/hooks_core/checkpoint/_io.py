@@ -8,7 +8,8 @@ damaged later is refused by name instead of resuming silently from corrupt state
 Loading uses ``torch.load(weights_only=True)``, which refuses to run code stored in
 the file, unless the caller explicitly opts out. None of this needs a runner.
 Torch and numpy are imported inside the functions, so importing this module
-stays cheap.
+stays cheap. Every path may also be a URL (``s3://``, ``memory://``...), which
+`_storage` writes and reads through fsspec.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import struct
 from collections.abc import Mapping
 
 from ..model._wrapper import unwrap_model
+from . import _storage
+from ._storage import check_storage_args, is_url, remove_file
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
+    import io
     from collections.abc import Callable, Sequence
     from typing import IO, Any
 
@@ -38,6 +42,9 @@ __all__ = [
     "load_state_dict",
     "get_state_dict",
     "check_local_path",
+    "check_storage_args",
+    "is_url",
+    "remove_file",
     "get_rng_state",
     "set_rng_state",
 ]
@@ -50,21 +57,25 @@ LAST_CHECKPOINT = "last_checkpoint"
 def save_checkpoint(
     checkpoint: dict[str, Any],
     filename: str | os.PathLike[str],
-    file_client_args: dict[str, Any] | None = None,
-    backend_args: dict[str, Any] | None = None,
+    file_client_args: Mapping[str, Any] | None = None,
+    backend_args: Mapping[str, Any] | None = None,
 ) -> None:
     """Write `checkpoint` with `torch.save` atomically, so `filename` is always complete.
 
     The data goes to a temporary file in the same folder, which is flushed,
     fsynced and then renamed onto `filename`; the parent folder is created if
     needed. If anything fails, the temporary file is removed, a previous file at
-    `filename` is left untouched and the error propagates. `file_client_args`
-    and `backend_args` are MMEngine's storage options: accepted for a local path,
-    where they change nothing (see `check_local_path`).
+    `filename` is left untouched and the error propagates. `filename` may be a
+    URL (``s3://bucket/run/epoch_1.pth``): see `check_storage_args` for what
+    `file_client_args` and `backend_args` (MMEngine's storage options) then
+    mean; for a local path they change nothing.
     """
     import torch
 
-    check_local_path(filename, file_client_args, backend_args)
+    options = check_storage_args(filename, file_client_args, backend_args)
+    if is_url(filename):
+        _storage.save(checkpoint, os.fspath(filename), options)
+        return
 
     def write(file: IO[bytes]) -> None:
         if _tensor_bytes_at_most(checkpoint, _IN_MEMORY_LIMIT):
@@ -188,10 +199,14 @@ class _HashingWriter:
 
     def append_checksum(self, file: IO[bytes]) -> None:
         """Store the digest as the archive's comment: the comment length, then the comment."""
-        comment = _checksum_comment(self._sha.hexdigest(), self._tail)
+        comment = self.checksum_comment()
         if comment is not None:
             file.seek(-len(_EMPTY_COMMENT), os.SEEK_END)
             file.write(comment)
+
+    def checksum_comment(self) -> bytes | None:
+        """What replaces the archive's last two bytes (see `_checksum_comment`)."""
+        return _checksum_comment(self._sha.hexdigest(), self._tail)
 
 
 def _checksum_comment(digest: str, tail: bytes) -> bytes | None:
@@ -212,38 +227,42 @@ def _verify_checksum(path: str) -> bool:
     Reads the file once. Raises `CheckpointError` for an empty file or a digest that
     differs; a file that cannot be opened raises its `OSError` (permissions, a folder).
     """
+    with open(path, "rb") as file:
+        return _verify_stream(file, os.fstat(file.fileno()).st_size, path)
+
+
+def _verify_stream(file: io.BufferedIOBase, size: int, path: str) -> bool:
+    """`_verify_checksum` of the open `file` of `size` bytes, named `path` in errors."""
     import hashlib
 
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        if size == 0:
-            raise CheckpointError(
-                f"checkpoint {path!r} is empty (0 bytes): it was truncated, or the copy or "
-                "download that made it did not finish",
-                path,
-            )
-        end = _EOCD_SIZE + _COMMENT_SIZE
-        if size < end:
-            return False
-        file.seek(size - end)
-        record = file.read(end)
-        if not (
-            record.startswith(_EOCD)
-            and record[_EOCD_SIZE - 2 : _EOCD_SIZE] == struct.pack("<H", _COMMENT_SIZE)
-            and record[_EOCD_SIZE:].startswith(_CHECKSUM_TAG)
-        ):
-            return False
-        expected = record[_EOCD_SIZE + len(_CHECKSUM_TAG) :].decode("ascii", "replace")
-        sha = hashlib.sha256()
-        file.seek(0)
-        remaining = size - _COMMENT_SIZE - len(_EMPTY_COMMENT)  # up to the comment's length
-        buffer = memoryview(bytearray(1 << 20))
-        while remaining:
-            count = file.readinto(buffer[: min(remaining, len(buffer))])
-            if not count:  # shrank while being read
-                break
-            sha.update(buffer[:count])
-            remaining -= count
+    if size == 0:
+        raise CheckpointError(
+            f"checkpoint {path!r} is empty (0 bytes): it was truncated, or the copy or "
+            "download that made it did not finish",
+            path,
+        )
+    end = _EOCD_SIZE + _COMMENT_SIZE
+    if size < end:
+        return False
+    file.seek(size - end)
+    record = file.read(end)
+    if not (
+        record.startswith(_EOCD)
+        and record[_EOCD_SIZE - 2 : _EOCD_SIZE] == struct.pack("<H", _COMMENT_SIZE)
+        and record[_EOCD_SIZE:].startswith(_CHECKSUM_TAG)
+    ):
+        return False
+    expected = record[_EOCD_SIZE + len(_CHECKSUM_TAG) :].decode("ascii", "replace")
+    sha = hashlib.sha256()
+    file.seek(0)
+    remaining = size - _COMMENT_SIZE - len(_EMPTY_COMMENT)  # up to the comment's length
+    buffer = memoryview(bytearray(1 << 20))
+    while remaining:
+        count = file.readinto(buffer[: min(remaining, len(buffer))])
+        if not count:  # shrank while being read
+            break
+        sha.update(buffer[:count])
+        remaining -= count
     sha.update(_EMPTY_COMMENT)
     found = sha.hexdigest()
     if remaining or found != expected:
@@ -267,9 +286,10 @@ def check_local_path(
 ) -> None:
     """Refuse what only MMEngine's remote file backends could do, naming `owner` in the error.
 
-    Local storage options (``dict(backend='local')``, or none) are accepted and
-    change nothing; everything else waits for object-storage support. Like
-    MMEngine, `file_client_args` gets a `FutureWarning`: it is the older name.
+    For what writes only local files (logs). Local storage options
+    (``dict(backend='local')``, or none) are accepted and change nothing;
+    checkpoints also take URLs, see `check_storage_args`. Like MMEngine,
+    `file_client_args` gets a `FutureWarning`: it is the older name.
 
     Raises:
         ValueError: both `file_client_args` and `backend_args` are given (MMEngine
@@ -278,11 +298,7 @@ def check_local_path(
         TypeError: `file_client_args` or `backend_args` is not a dict.
     """
     who = f"{owner} " if owner else ""
-    if file_client_args is not None and backend_args is not None:
-        raise ValueError(
-            f"{who}takes file_client_args or backend_args, not both: file_client_args is the "
-            "deprecated name; keep backend_args"
-        )
+    _refuse_both(file_client_args, backend_args, who)
     for name, args in (("file_client_args", file_client_args), ("backend_args", backend_args)):
         if args is None:
             continue
@@ -307,6 +323,15 @@ def check_local_path(
     if file_client_args is not None:
         _report(f"{who}file_client_args is MMEngine's deprecated name: use backend_args", None,
                 FutureWarning)  # fmt: skip
+
+
+def _refuse_both(file_client_args: Any, backend_args: Any, who: str) -> None:
+    """MMEngine refuses both names of the storage options at once; so do we."""
+    if file_client_args is not None and backend_args is not None:
+        raise ValueError(
+            f"{who}takes file_client_args or backend_args, not both: file_client_args is the "
+            "deprecated name; keep backend_args"
+        )
 
 
 def load_checkpoint(
@@ -358,6 +383,8 @@ def load_checkpoint_file(
     filename: str | os.PathLike[str],
     map_location: Any = "cpu",
     weights_only: bool = True,
+    *,
+    backend_args: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint with `torch.load`, safely (no code from the file runs) by default.
 
@@ -366,10 +393,12 @@ def load_checkpoint_file(
     MMEngine's) is loaded as it is.
 
     Args:
-        filename: The checkpoint file.
+        filename: The checkpoint file, or its URL (``s3://bucket/run/epoch_1.pth``),
+            whose bytes are read into memory and checked the same way.
         map_location: Where to put the tensors, as for `torch.load`.
         weights_only: Keep True unless you trust the file: False unpickles
             arbitrary objects and so runs any code the file contains.
+        backend_args: A URL's storage options (see `check_storage_args`).
 
     Raises:
         FileNotFoundError: `filename` does not exist.
@@ -381,6 +410,9 @@ def load_checkpoint_file(
     import errno
 
     path = os.fspath(filename)
+    if is_url(path):
+        loaded: dict[str, Any] = _storage.load(path, map_location, weights_only, backend_args)
+        return loaded
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, "checkpoint file not found", path)
     intact = _verify_checksum(path)
@@ -394,8 +426,11 @@ def _peek_meta(path: str) -> Any:
     """The ``meta`` entry of checkpoint `path`, reading no tensor data (an mmap load); else None.
 
     The file is not verified, so this is cheap. Raises `CheckpointError` for a file
-    torch cannot read as a checkpoint.
+    torch cannot read as a checkpoint. A URL's object is read whole, unverified.
     """
+    if is_url(path):
+        checkpoint = _storage.load(path, "cpu", True, verify=False)
+        return checkpoint.get("meta") if isinstance(checkpoint, dict) else None
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"checkpoint {path!r} is empty (0 bytes)", path)
     checkpoint = _torch_load(path, False, map_location="cpu", weights_only=True, mmap=True)
@@ -407,18 +442,19 @@ def _peek_meta(path: str) -> Any:
 _DAMAGE_ERRORS = (OSError, EOFError, RuntimeError, LookupError, ValueError)
 
 
-def _torch_load(path: str, intact: bool, **options: Any) -> Any:
+def _torch_load(path: str, intact: bool, source: io.BytesIO | None = None, **options: Any) -> Any:
     """`torch.load` with its errors explained: damage for an unverified file, else as raised.
 
     `intact` says the file matched its stored checksum: it is exactly what was
-    saved, so a failure then is not damage and keeps torch's own error.
+    saved, so a failure then is not damage and keeps torch's own error. `source`
+    holds the bytes of `path` when they came from a store.
     """
     import pickle
 
     import torch
 
     try:
-        return torch.load(path, **options)
+        return torch.load(path if source is None else source, **options)
     except pickle.UnpicklingError as err:
         message = str(err)
         safe_load_failed = options.get("weights_only") and "Weights only load failed" in message
@@ -427,17 +463,17 @@ def _torch_load(path: str, intact: bool, **options: Any) -> Any:
             raise pickle.UnpicklingError(_unsafe_file_message(path, message)) from err
         if intact:
             raise
-        raise _unreadable(path, err) from err
+        raise _unreadable(path, err, source) from err
     except _DAMAGE_ERRORS as err:
         if intact:
             raise
-        raise _unreadable(path, err) from err
+        raise _unreadable(path, err, source) from err
 
 
-def _unreadable(path: str, err: BaseException) -> CheckpointError:
+def _unreadable(path: str, err: BaseException, source: io.BytesIO | None) -> CheckpointError:
     """The error for a file torch cannot read, with the first sentence of torch's reason."""
     reason = str(err).split("WeightsUnpickler error:")[-1].strip().split(". ")[0].split("\n")[0]
-    size = os.path.getsize(path)
+    size = os.path.getsize(path) if source is None else source.getbuffer().nbytes
     return CheckpointError(
         f"checkpoint {path!r} ({size} bytes) is truncated or is not a torch checkpoint "
         f"(torch: {type(err).__name__}: {reason})",
@@ -472,34 +508,61 @@ def _unsafe_file_message(path: str, torch_message: str) -> str:
 
 
 def update_last_checkpoint(
-    work_dir: str | os.PathLike[str], filename: str | os.PathLike[str]
+    work_dir: str | os.PathLike[str],
+    filename: str | os.PathLike[str],
+    backend_args: Mapping[str, Any] | None = None,
 ) -> None:
     """Point ``work_dir/last_checkpoint`` at `filename`, atomically, for auto-resume.
 
     Call this only after the checkpoint itself has been written, so the pointer
-    never names an incomplete file. The absolute path is stored, so resuming
-    works from any current directory.
+    never names an incomplete file. The absolute path (or the URL) is stored,
+    so resuming works from any current directory. Either may be a URL;
+    `backend_args` are its storage options (see `check_storage_args`).
     """
-    data = os.path.abspath(os.fspath(filename)).encode("utf-8")
-    write_atomically(os.path.join(os.fspath(work_dir), LAST_CHECKPOINT), lambda f: f.write(data))
+    name = os.fspath(filename)
+    data = (name if is_url(name) else os.path.abspath(name)).encode("utf-8")
+    write_atomically(_pointer(work_dir), lambda f: f.write(data), backend_args)
 
 
-def find_latest_checkpoint(work_dir: str | os.PathLike[str]) -> str | None:
+def _pointer(work_dir: str | os.PathLike[str]) -> str:
+    folder = os.fspath(work_dir)
+    return (
+        _storage.join(folder, LAST_CHECKPOINT)
+        if is_url(folder)
+        else os.path.join(folder, LAST_CHECKPOINT)
+    )
+
+
+def find_latest_checkpoint(
+    work_dir: str | os.PathLike[str], backend_args: Mapping[str, Any] | None = None
+) -> str | None:
     """Return the checkpoint ``work_dir/last_checkpoint`` names, or None if there is none.
 
     None when the pointer is missing or empty, or names a file that no longer
-    exists; other files in `work_dir` are never guessed at.
+    exists; other files in `work_dir` are never guessed at. Either may be a URL;
+    `backend_args` are its storage options (see `check_storage_args`).
     """
-    pointer = os.path.join(os.fspath(work_dir), LAST_CHECKPOINT)
+    pointer = _pointer(work_dir)
     try:
-        with open(pointer, encoding="utf-8") as file:
-            path = file.read().strip()
+        if is_url(pointer):
+            path = _storage.read_bytes(pointer, backend_args).decode("utf-8").strip()
+        else:
+            with open(pointer, encoding="utf-8") as file:
+                path = file.read().strip()
     except FileNotFoundError:
         return None
-    return path if path and os.path.isfile(path) else None
+    if not path:
+        return None
+    # A local folder is a sharded checkpoint (see `_distributed`), complete once named here.
+    found = _storage.is_file(path, backend_args) if is_url(path) else os.path.exists(path)
+    return path if found else None
 
 
-def write_atomically(filename: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> None:
+def write_atomically(
+    filename: str | os.PathLike[str],
+    write: Callable[[IO[bytes]], Any],
+    backend_args: Mapping[str, Any] | None = None,
+) -> None:
     """Write a file through a temporary sibling and a rename, so readers never see it half done.
 
     `write` gets the open temporary file. If anything fails, the temporary file is
@@ -507,7 +570,12 @@ def write_atomically(filename: str | os.PathLike[str], write: Callable[[IO[bytes
     disk or the folder (full, over a size limit, read-only, denied) raises an
     `OSError` of the same errno that names `filename`, chained to the original;
     that includes one a writer such as `torch.save` caught and replaced by its own.
+    A URL is written through a temporary key instead, with its storage options
+    `backend_args` (see `check_storage_args`).
     """
+    if is_url(filename):
+        _storage.write_atomically(os.fspath(filename), write, backend_args)
+        return
     target = os.path.abspath(os.fspath(filename))
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
@@ -865,8 +933,14 @@ def _bytes(saved: str | bytes) -> bytes:
     return saved.encode("latin-1") if isinstance(saved, str) else saved
 
 
-def point_latest(path: str) -> None:
-    """Point ``latest.pth`` beside `path` at it, as MMCV does: a relative symlink, else a copy."""
+def point_latest(path: str, backend_args: Mapping[str, Any] | None = None) -> None:
+    """Point ``latest.pth`` beside `path` at it, as MMCV does: a relative symlink, else a copy.
+
+    On a store (a URL, with its storage options `backend_args`) it is a copy.
+    """
+    if is_url(path):
+        _storage.copy(path, _storage.join(path.rpartition("/")[0], "latest.pth"), backend_args)
+        return
     latest = os.path.join(os.path.dirname(path), "latest.pth")
     if os.path.lexists(latest):
         os.remove(latest)

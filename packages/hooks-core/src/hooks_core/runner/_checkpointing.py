@@ -18,10 +18,10 @@ import pickle
 import time
 
 from ..__about__ import __version__
+from ..checkpoint import _distributed, _storage
 from ..checkpoint._io import (
     LAST_CHECKPOINT,
     CheckpointError,
-    _load_state_dict,
     _peek_meta,
     find_latest_checkpoint,
     get_rng_state,
@@ -29,10 +29,10 @@ from ..checkpoint._io import (
     save_checkpoint,
     set_rng_state,
     update_last_checkpoint,
-    weights_to_cpu,
 )
-from ..model._wrapper import unwrap_model
 from ._data_position import data_state, load_data_state
+from ._elastic import picked_by_rank_zero
+from .strategy import BaseStrategy, SingleDeviceStrategy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,9 +54,10 @@ class StartingPoint:
     `work_dir` is resumed instead, with a warning that names each file skipped.
 
     Args:
-        work_dir: Where `resume` without `load_from` looks for ``last_checkpoint``.
-        load_from: A checkpoint to load weights from (or to resume, with `resume`);
-            resuming it has no fallback: a damaged file is an error.
+        work_dir: Where `resume` without `load_from` looks for ``last_checkpoint``:
+            the runner's `checkpoint_dir`, a folder or a URL.
+        load_from: A checkpoint to load weights from (or to resume, with `resume`),
+            a file or a URL; resuming it has no fallback: a damaged file is an error.
         resume: Resume training rather than only loading weights.
         logger: Where the fallback's warning goes: the runner's, so it reaches the log file.
     """
@@ -67,9 +68,11 @@ class StartingPoint:
         self.resume_from: str | None = None
         self._preloaded: dict[str, Any] | None = None
         if resume and load_from is not None:
-            self.resume_from, self._preloaded = load_from, load_checkpoint_file(load_from)
-        elif resume and (latest := find_latest_checkpoint(work_dir)) is not None:
-            self.resume_from, self._preloaded = _newest_intact(latest, work_dir, logger)
+            self.resume_from, self._preloaded = load_from, _distributed.read_checkpoint(load_from)
+        elif resume:  # rank 0 chooses, so every rank resumes the same file
+            self.resume_from, self._preloaded = picked_by_rank_zero(
+                lambda: _resumable(work_dir, logger), _distributed.read_checkpoint
+            )
         self.used = False
         # The checkpoint's meta outlives `_preloaded`, which the load hands over.
         self.resume_meta: dict[str, Any] | None = (
@@ -90,13 +93,19 @@ class StartingPoint:
         return load_checkpoint_file(filename, map_location=map_location, weights_only=weights_only)
 
 
+def _resumable(work_dir: str, logger: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """The checkpoint to resume in `work_dir` and its contents; Nones when there is none."""
+    latest = find_latest_checkpoint(work_dir)
+    return (None, None) if latest is None else _newest_intact(latest, work_dir, logger)
+
+
 def _newest_intact(latest: str, work_dir: str, logger: Any) -> tuple[str, dict[str, Any]]:
     """Read `latest`, or if it is damaged the newest intact checkpoint beside it or in `work_dir`.
 
     Raises `CheckpointError` listing every file tried when none is intact.
     """
     try:
-        return latest, load_checkpoint_file(latest)
+        return latest, _distributed.read_checkpoint(latest)
     except CheckpointError as err:
         skipped = [err.problem]
     candidates, unusable = _fallback_candidates(latest, work_dir)
@@ -130,14 +139,14 @@ def _fallback_candidates(latest: str, work_dir: str) -> tuple[list[str], list[st
     The candidates are the ``*.pth`` files in the folder of `latest` and in
     `work_dir` (a symlink such as ``latest.pth`` only once, under its target) that
     hold a training ``meta``; they are ordered by its iteration, then by time.
+    Either folder may be a URL, whose ``*.pth`` objects are read whole.
     """
-    seen = {osp.realpath(latest)}
+    seen = {latest if _storage.is_url(latest) else osp.realpath(latest)}
     found: list[tuple[int, float, str]] = []
     unusable: list[str] = []
     for folder in dict.fromkeys((osp.dirname(latest), work_dir)):
-        for path in sorted(glob.glob(osp.join(glob.escape(folder), "*.pth"))):
-            real = osp.realpath(path)
-            if real in seen or not osp.isfile(real):
+        for real, modified in _checkpoint_files(folder):
+            if real in seen:
                 continue
             seen.add(real)
             try:
@@ -148,9 +157,21 @@ def _fallback_candidates(latest: str, work_dir: str) -> tuple[list[str], list[st
             if not isinstance(meta, dict) or not {"epoch", "iter", "seed"} <= meta.keys():
                 unusable.append(f"{real} is no training checkpoint (no epoch, iter and seed)")
                 continue
-            found.append((int(meta["iter"]), osp.getmtime(real), real))
+            found.append((int(meta["iter"]), modified, real))
     found.sort(reverse=True)
     return [path for _, _, path in found], unusable
+
+
+def _checkpoint_files(folder: str) -> list[tuple[str, float]]:
+    """The ``*.pth`` files in `folder` (resolved, symlinks once) or objects at its URL, timed."""
+    if _storage.is_url(folder):
+        return _storage.checkpoints_in(folder)
+    files = []
+    for path in sorted(glob.glob(osp.join(glob.escape(folder), "*.pth"))):
+        real = osp.realpath(path)
+        if osp.isfile(real):
+            files.append((real, osp.getmtime(real)))
+    return files
 
 
 def _problem(err: Exception) -> str:
@@ -164,17 +185,28 @@ def collect(
     save_param_scheduler: bool,
     meta: Mapping[str, Any] | None,
     by_epoch: bool,
+    sharded: bool = False,
 ) -> dict[str, Any]:
-    """Gather the runner's state into a checkpoint dict and let hooks add theirs (every rank)."""
+    """Gather the runner's state into a checkpoint dict and let hooks add theirs (every rank).
+
+    `sharded`: the model and optimizer states hold this rank's shards, for a
+    sharded checkpoint (see `hooks_core.checkpoint._distributed`).
+    """
+    strategy = _strategy_of(runner)
+    model_state, optim_state = (
+        (_distributed.sharded_model_state, _distributed.sharded_optim_state)
+        if sharded
+        else (strategy.model_state_dict, strategy.optim_state_dict)
+    )
     checkpoint: dict[str, Any] = {
         "meta": {**_default_meta(runner, by_epoch), **(meta or {})},
-        "state_dict": weights_to_cpu(unwrap_model(runner.model).state_dict()),
+        "state_dict": model_state(runner.model),
         "message_hub": runner.message_hub.state_dict(),
         "rng_state": get_rng_state(),
         "dataloader": data_state(runner),  # where the data stands in its pass
     }
     if save_optimizer and hasattr(runner.optim_wrapper, "state_dict"):
-        checkpoint["optimizer"] = runner.optim_wrapper.state_dict()
+        checkpoint["optimizer"] = optim_state(runner.model, runner.optim_wrapper)
     if save_param_scheduler and runner.param_schedulers is not None:
         checkpoint["param_schedulers"] = _map_schedulers(
             runner.param_schedulers, lambda s: s.state_dict()
@@ -191,18 +223,45 @@ def save(
     save_param_scheduler: bool,
     meta: Mapping[str, Any] | None,
     by_epoch: bool,
+    backend_args: Mapping[str, Any] | None = None,
+    save_format: str | None = None,
 ) -> str:
-    """Collect the checkpoint, write it on rank 0 and point ``last_checkpoint`` at it."""
+    """Collect the checkpoint, write it on rank 0 and point ``last_checkpoint`` at it.
+
+    `out_dir` and the runner's `checkpoint_dir` (where the pointer goes) may be
+    URLs; `backend_args` are their storage options. `save_format` ``'dcp'``
+    writes a sharded folder from every rank instead (None: the strategy's
+    default, see `_distributed.resolve_format`).
+    """
     path = osp.join(out_dir, filename)
+    if _distributed.resolve_format(save_format, _strategy_of(runner)) == "dcp":
+        return _save_sharded(runner, path, save_optimizer, save_param_scheduler, meta, by_epoch)
     checkpoint = collect(runner, save_optimizer, save_param_scheduler, meta, by_epoch)
     if runner.rank == 0:
         try:
-            save_checkpoint(checkpoint, path)
-            update_last_checkpoint(runner.work_dir, path)
+            save_checkpoint(checkpoint, path, backend_args=backend_args)
+            update_last_checkpoint(runner.checkpoint_dir, path, backend_args)
         except OSError as err:
             runner.logger.error("saving a checkpoint failed: %s", err)
             raise
     return path
+
+
+def _save_sharded(
+    runner: Any,
+    path: str,
+    save_optimizer: bool,
+    save_param_scheduler: bool,
+    meta: Mapping[str, Any] | None,
+    by_epoch: bool,
+) -> str:
+    """`save` for a sharded folder: every rank writes its shards, then rank 0 points at it."""
+    folder = _distributed.sharded_path(path)
+    checkpoint = collect(runner, save_optimizer, save_param_scheduler, meta, by_epoch, True)
+    _distributed.save_sharded(checkpoint, folder)()
+    if runner.rank == 0:
+        update_last_checkpoint(runner.checkpoint_dir, folder)
+    return folder
 
 
 def load(
@@ -218,15 +277,23 @@ def load(
 
     When `resuming`, weights of another shape are an error (the same model goes
     on); otherwise they are skipped with a warning in the log, unless `strict`.
+    A sharded folder is loaded by every rank, resharded as needed (with the
+    optimizer's shards when `resuming`); hooks then see it after the load.
     """
+    if _distributed.is_sharded_checkpoint(filename):
+        wrapper = runner.optim_wrapper if resuming else None
+        sharded = _distributed.load_sharded(runner.model, filename, wrapper, strict)
+        runner.call_hook("after_load_checkpoint", checkpoint=sharded)
+        runner.logger.info("Loaded sharded checkpoint %s", filename)
+        return sharded
     checkpoint: dict[str, Any] = runner._start.read(filename, map_location, weights_only)
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
-    missing, unexpected = _load_state_dict(
-        unwrap_model(runner.model),
+    missing, unexpected = _strategy_of(runner).load_model_state_dict(
+        runner.model,
         checkpoint["state_dict"],
-        strict,
-        runner.logger,
-        tuple(revise_keys),
+        strict=strict,
+        revise_keys=revise_keys,
+        logger=runner.logger,
         resuming_from=filename if resuming else None,
     )
     if missing or unexpected:
@@ -251,12 +318,27 @@ def resume(
     load_data_state(runner.train_loop, checkpoint)  # the epoch's data order: see _data_position
     runner.message_hub.load_state_dict(checkpoint["message_hub"])
     if resume_optimizer and "optimizer" in checkpoint:
-        runner.optim_wrapper.load_state_dict(checkpoint["optimizer"])
+        load_optim = (
+            _distributed.load_sharded_optim
+            if _distributed.is_sharded_checkpoint(filename)
+            else _strategy_of(runner).load_optim_state_dict
+        )
+        load_optim(runner.model, runner.optim_wrapper, checkpoint["optimizer"])
     if resume_param_scheduler and "param_schedulers" in checkpoint:
         _load_schedulers(runner.param_schedulers, checkpoint["param_schedulers"])
     if "rng_state" in checkpoint:
         set_rng_state(checkpoint["rng_state"])
     runner.logger.info("resumed epoch: %s, iter: %s", meta["epoch"], meta["iter"])
+
+
+def _strategy_of(runner: Any) -> BaseStrategy:
+    """The runner's ``strategy``; an object borrowing these functions without one gets the plain
+    single-device one, which reads and loads the model's and optimizer's own state dicts."""
+    strategy: BaseStrategy | None = getattr(runner, "strategy", None)
+    return _PLAIN if strategy is None else strategy
+
+
+_PLAIN = SingleDeviceStrategy()
 
 
 def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:

@@ -453,8 +453,12 @@ class BaseRunner(Runner):
         save_param_scheduler: bool = True,
         meta: Mapping[str, Any] | None = None,
         by_epoch: bool = True,
+        *,
+        sharded: bool = False,
     ) -> dict[str, Any]:
         """As `Runner.collect_checkpoint`, with the runner's `meta` in the checkpoint's (MMCV's)."""
+        if sharded:
+            raise ValueError("MMCV's runners write .pth checkpoints only: use save_format='pth'")
         return super().collect_checkpoint(
             save_optimizer, save_param_scheduler, self._with_own_meta(meta), by_epoch
         )

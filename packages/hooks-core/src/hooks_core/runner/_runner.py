@@ -16,17 +16,12 @@ import os.path as osp
 import time
 
 from .. import hooks
-from ..checkpoint import check_local_path
+from ..checkpoint import check_storage_args
+from ..checkpoint._storage import resolve_work_dir
 from ..config import as_config
-from ..dist import broadcast, broadcast_object, destroy_dist, get_dist_info, init_dist
+from ..dist import broadcast_object, destroy_dist, get_dist_info, init_dist
 from ..engine._hook_list import HookList
-from ..model._wrapper import (
-    DDP_TYPES,
-    is_model_wrapper,
-    no_buffer_broadcast,
-    unwrap_model,
-    wrap_model,
-)
+from ..model._wrapper import unwrap_model
 from ..registry._default_scope import DefaultScope
 from ..registry._first_party import pip_install
 from ..registry._roots import LOG_PROCESSORS, MODELS, VISUALIZERS
@@ -36,6 +31,7 @@ from ..runtime._signals import StopRequested, TrainingInterrupted, stop_requests
 from . import _builders, _checkpointing
 from ._compile import compile_options, compiled_step
 from ._default_hooks import merge_default_hooks
+from ._elastic import log_restart
 from ._environment import apply_env_cfg
 from ._exceptions import exceptions_to_hooks, notify_exception
 from ._input_checks import check_dataloader
@@ -44,6 +40,7 @@ from ._mmcv import MMCV_KEYS, from_mmcv_config, from_mmcv_log_config
 from ._randomness import set_random_seed
 from ._stage import Stage
 from ._work_dir_lock import errors_to_log_file, hold_work_dir
+from .strategy import build_strategy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,7 +60,7 @@ _ARGUMENTS = (
     "val_cfg", "test_cfg", "auto_scale_lr", "optim_wrapper", "param_scheduler", "val_evaluator",
     "test_evaluator", "default_hooks", "custom_hooks", "data_preprocessor", "load_from", "resume",
     "launcher", "env_cfg", "log_processor", "log_level", "visualizer", "default_scope",
-    "randomness", "experiment_name",
+    "randomness", "experiment_name", "strategy", "compile",
 )  # fmt: skip
 
 
@@ -95,7 +92,10 @@ class Runner:
     Args:
         model: The model (an ``nn.Module`` with ``train_step``/``val_step``/
             ``test_step``, e.g. a `BaseModel`) or its config.
-        work_dir: Where logs and checkpoints go.
+        work_dir: Where logs and checkpoints go. A URL (``s3://bucket/run``,
+            ``memory://run``) takes the checkpoints and ``last_checkpoint``
+            (`checkpoint_dir`); the logs, the config and the lock then go to a
+            local mirror, ``work_dirs/<protocol>/<path>`` (`work_dir`).
         train_dataloader, val_dataloader, test_dataloader: Dataloaders or configs
             (``dict(dataset=..., batch_size=..., sampler=dict(type='DefaultSampler'))``);
             a config's batches are collated by ``pseudo_collate`` (lists, not
@@ -128,9 +128,16 @@ class Runner:
             named after the experiment), e.g. a downstream library's; None sets none.
         randomness: ``dict(seed=None, deterministic=False, diff_rank_seed=False)``.
         experiment_name: Name of the run; a timestamp is appended.
-        cfg: The whole config, kept in checkpoints and the message hub. Its
-            ``compile`` (MMEngine's: True, or a dict of `torch.compile`
-            keywords) compiles ``model.train_step`` while `train` runs.
+        cfg: The whole config, kept in checkpoints and the message hub.
+        strategy: How the model is wrapped and checkpointed: a config such as
+            ``dict(type='FSDPStrategy', ...)`` (``STRATEGIES``) or a strategy
+            object (see `hooks_core.runner.strategy`). None: DDP in a distributed run
+            (from the config's ``model_wrapper_cfg``, ``find_unused_parameters``
+            and ``sync_bn``), else a single device.
+        compile: True, or a dict of `torch.compile` keywords, compiles
+            ``model.train_step`` while `train` runs (MMEngine's config key
+            ``compile``, read from `cfg` when this is None; FlexibleRunner's
+            keyword).
     """
 
     def __init__(
@@ -162,6 +169,8 @@ class Runner:
         randomness: Mapping[str, Any] | None = None,
         experiment_name: str | None = None,
         cfg: Mapping[str, Any] | None = None,
+        strategy: Any = None,
+        compile: bool | Mapping[str, Any] | None = None,
     ) -> None:
         _require_torch()
         _check_complete("train", train_dataloader, train_cfg, optim_wrapper, "optim_wrapper")
@@ -175,8 +184,12 @@ class Runner:
         _check_scheduler_cfg(param_scheduler)
         self.cfg = as_config(cfg)  # a `Config`, as MMEngine's runner keeps it
         _refuse_unsupported_options(self.cfg)
-        self._compile_options = compile_options(self.cfg.get("compile"))
-        self.work_dir = osp.abspath(os.fspath(work_dir))
+        self._compile_options = compile_options(
+            self.cfg.get("compile") if compile is None else compile
+        )
+        #: The local folder of logs, the config and the lock; `checkpoint_dir` holds the
+        #: checkpoints and ``last_checkpoint``: the same folder, or the URL work_dir was.
+        self.work_dir, self.checkpoint_dir = resolve_work_dir(work_dir)
         os.makedirs(self.work_dir, exist_ok=True)
         self.launcher = launcher
         self.setup_env(dict(env_cfg or {}))
@@ -195,10 +208,13 @@ class Runner:
         self._visualizer: Any = None
         self._dataset_meta: Any = None
 
-        self._start = _checkpointing.StartingPoint(self.work_dir, load_from, resume, self.logger)
+        self._start = _checkpointing.StartingPoint(
+            self.checkpoint_dir, load_from, resume, self.logger
+        )
         self._randomness_cfg = dict(randomness or {"seed": None})
         self._init_randomness()
 
+        self.strategy = build_strategy(strategy, self.cfg, self.distributed)
         if isinstance(model, dict) and data_preprocessor is not None:
             model = {**model}
             model.setdefault("data_preprocessor", data_preprocessor)
@@ -512,39 +528,24 @@ class Runner:
         return MODELS.build(model) if isinstance(model, dict) else model
 
     def wrap_model(self, model_wrapper_cfg: Mapping[str, Any] | None, model: Any) -> Any:
-        """Put the model on its device and, in a distributed run, inside its wrapper.
+        """Put the model on its device and in its wrapper: `strategy`'s ``wrap_model``.
 
-        Without `model_wrapper_cfg` the wrapper is DDP (`DistributedModel`) that
-        does not broadcast buffers at each forward, with the config's
-        ``find_unused_parameters``, as in MMEngine; a ``model_wrapper_cfg``
-        gives the wrapper's options and, with ``type``, any wrapper in
-        ``MODEL_WRAPPERS``. A model that is already wrapped is returned as it is.
+        By default, in a distributed run and without `model_wrapper_cfg`, the
+        wrapper is DDP (`DistributedModel`) that does not broadcast buffers at
+        each forward, with the config's ``find_unused_parameters``, as in
+        MMEngine; a ``model_wrapper_cfg`` gives the wrapper's options and, with
+        ``type``, any wrapper in ``MODEL_WRAPPERS``. A model that is already
+        wrapped is returned as it is.
         """
-        if is_model_wrapper(model):
-            if model_wrapper_cfg is not None:
-                raise TypeError(
-                    f"the model is already wrapped ({type(model).__name__}), so "
-                    f"model_wrapper_cfg must be None, got {model_wrapper_cfg!r}"
-                )
-            return model
-        if not self.distributed:
-            return wrap_model(model, False, {})
-        if model_wrapper_cfg is None:
-            find_unused = self.cfg.get("find_unused_parameters", False)
-            options = {**no_buffer_broadcast(), "find_unused_parameters": find_unused}
-        else:
-            options = dict(model_wrapper_cfg)
-        from ._model_wrappers import convert_sync_batchnorm, wrap_in  # imports torch
-
-        model = convert_sync_batchnorm(model, self.cfg.get("sync_bn"))
-        wrapper = options.get("type", "MMDistributedDataParallel")
-        if isinstance(wrapper, str) and wrapper in DDP_TYPES:
-            return wrap_model(model, True, options)
-        return wrap_in(wrap_model(model, False, {}), options)
+        return self.strategy.wrap_model(model, model_wrapper_cfg)
 
     def build_optim_wrapper(self, optim_wrapper: Any) -> Any:
-        """Build the optimizer wrapper of `self.model` from its config (or return a ready one)."""
-        return _builders.build_optim_wrapper(optim_wrapper, self.model)
+        """Build the optimizer wrapper of the wrapped `self.model` (or take a ready one).
+
+        `strategy` then checks it: with FSDP, that it holds the model's shards.
+        """
+        wrapper = _builders.build_optim_wrapper(optim_wrapper, self.model)
+        return self.strategy.prepare_optim_wrapper(wrapper, self.model)
 
     def scale_lr(self, optim_wrapper: Any, auto_scale_lr: Mapping[str, Any] | None = None) -> None:
         """Scale every learning rate linearly with the batch size, as `auto_scale_lr` says.
@@ -676,18 +677,18 @@ class Runner:
         if not callable(init_weights):
             return
         init_weights()
-        for value in model.state_dict().values():
-            broadcast(value)
+        self.strategy.sync_weights(self.model)
 
     def _stop_after_signal(self, stop: StopRequested) -> None:
         """Save where training stopped, finish the run's hooks, and exit cleanly."""
         hub, name = self.message_hub, f"interrupted_iter_{self.iter}.pth"
         # Listed before the save, so the file lists itself: the CheckpointHook of a resumed run
         # removes it once newer checkpoints replace it (max_keep_ckpts).
-        entry = {"path": osp.join(self.work_dir, name), "epoch": self.epoch, "iter": self.iter}
+        target = osp.join(self.checkpoint_dir, name)
+        entry = {"path": target, "epoch": self.epoch, "iter": self.iter}
         hub.update_info("interrupted_ckpts", [*hub.get_info("interrupted_ckpts", []), entry])
         path = self.save_checkpoint(
-            self.work_dir,
+            self.checkpoint_dir,
             name,
             meta={"epoch": self.epoch, "iter": self.iter},
         )
@@ -784,17 +785,23 @@ class Runner:
         meta: Mapping[str, Any] | None = None,
         by_epoch: bool = True,
         backend_args: Mapping[str, Any] | None = None,
+        *,
+        save_format: str | None = None,
     ) -> str:
         """Write a checkpoint atomically (rank 0) and point ``last_checkpoint`` at it.
 
         ``before_save_checkpoint`` runs on every rank first, so hooks may use
-        collectives. `file_client_args` and `backend_args` are MMEngine's; only
-        local storage is supported (a mounted path). Returns the checkpoint's path.
+        collectives. `out_dir` may be a URL; `file_client_args` and `backend_args`
+        are MMEngine's storage options, for a URL fsspec's (see
+        `check_storage_args`). `save_format` ``'dcp'`` writes a sharded folder
+        (``<name>.dcp``, every rank its shards), ``'pth'`` one file; None: the
+        strategy's default. Returns the checkpoint's path.
         """
-        check_local_path(out_dir, file_client_args, backend_args, owner="save_checkpoint")
+        options = check_storage_args(out_dir, file_client_args, backend_args, "save_checkpoint")
         return _checkpointing.save(
-            self, out_dir, filename, save_optimizer, save_param_scheduler, meta, by_epoch
-        )
+            self, out_dir, filename, save_optimizer, save_param_scheduler, meta, by_epoch, options,
+            save_format,
+        )  # fmt: skip
 
     def collect_checkpoint(
         self,
@@ -802,13 +809,19 @@ class Runner:
         save_param_scheduler: bool = True,
         meta: Mapping[str, Any] | None = None,
         by_epoch: bool = True,
+        *,
+        sharded: bool = False,
     ) -> dict[str, Any]:
         """Return the dict `save_checkpoint` would write, without writing anything.
 
         ``before_save_checkpoint`` runs on every rank, as for a save. For hooks
         that write checkpoints their own way (in the background, say).
+        `sharded`: the model and optimizer hold this rank's shards, as a sharded
+        checkpoint (``save_format='dcp'``) saves them.
         """
-        return _checkpointing.collect(self, save_optimizer, save_param_scheduler, meta, by_epoch)
+        return _checkpointing.collect(
+            self, save_optimizer, save_param_scheduler, meta, by_epoch, sharded
+        )
 
     def load_checkpoint(
         self,
@@ -846,6 +859,8 @@ class Runner:
         if start.used:
             return
         start.used = True
+        if self._train.configured:
+            log_restart(self.logger, start.resume, start.resume_from, start.load_from)
         if start.resume and self._train.configured:
             if start.resume_from is None:
                 self.logger.info("No checkpoint found in %s to resume from.", self.work_dir)
