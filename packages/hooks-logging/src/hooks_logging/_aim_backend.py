@@ -14,7 +14,7 @@ import os.path as osp
 from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
-from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, jsonable
+from ._backend import LoggerBackend, check_log_model, image_to_hwc_uint8, import_tracker, jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -230,16 +230,12 @@ class AimBackend(LoggerBackend):
 
 
 def _import_aim() -> Any:
-    import importlib
     import warnings
 
-    try:
-        with warnings.catch_warnings():
-            # Aim's run-metadata models use SQLAlchemy 1.x's `declarative_base`.
-            warnings.filterwarnings("ignore", message=r".*declarative_base\(\)")
-            return importlib.import_module("aim")
-    except ImportError as err:
-        raise ImportError(MISSING_AIM) from err
+    with warnings.catch_warnings():
+        # Aim's run-metadata models use SQLAlchemy 1.x's `declarative_base`.
+        warnings.filterwarnings("ignore", message=r".*declarative_base\(\)")
+        return import_tracker("aim", missing=MISSING_AIM)
 
 
 def _default_artifacts_uri(repo: Any) -> str:

@@ -282,6 +282,22 @@ def named_init_kwargs(
     return {**config, "init_kwargs": init}
 
 
+def import_tracker(*modules: str, missing: str) -> Any:
+    """Import a tracker's package and the submodules a backend uses; return the package.
+
+    Raises:
+        ImportError: one of them is not installed; `missing` is the message (the
+            ``pip install`` that fixes it), the original error its cause.
+    """
+    import importlib
+
+    try:
+        imported = [importlib.import_module(name) for name in modules]
+    except ImportError as err:
+        raise ImportError(missing) from err
+    return imported[0]
+
+
 def check_log_model(log_model: bool | str) -> bool | str:
     """`log_model` if it is ``False``, ``True`` or ``'all'`` (Lightning's values)."""
     if not (isinstance(log_model, bool) or log_model == "all"):

@@ -20,6 +20,7 @@ from ._backend import (
     LoggerBackend,
     check_log_model,
     image_to_hwc_uint8,
+    import_tracker,
     jsonable,
     named_init_kwargs,
 )
@@ -214,11 +215,8 @@ def _import_clearml() -> Any:
     import importlib
     import warnings
 
-    try:
-        clearml = importlib.import_module("clearml")
-        config = importlib.import_module("clearml.config")
-    except ImportError as err:
-        raise ImportError(MISSING_CLEARML) from err
+    clearml = import_tracker("clearml", "clearml.config", missing=MISSING_CLEARML)
+    config = importlib.import_module("clearml.config")
     with warnings.catch_warnings():
         # ClearML's copy of pyhocon parses its config files with pyparsing APIs pyparsing 3
         # deprecates; reading the config once here parses them, for this process.

@@ -19,6 +19,7 @@ from ._backend import (
     LoggerBackend,
     check_log_model,
     image_to_hwc_uint8,
+    import_tracker,
     jsonable,
     named_init_kwargs,
 )
@@ -204,12 +205,5 @@ class CometBackend(LoggerBackend):
 
 
 def _import_comet() -> Any:
-    import importlib
-
     os.environ.setdefault("COMET_DISABLE_AUTO_LOGGING", "1")  # before comet_ml's import
-    try:
-        comet_ml = importlib.import_module("comet_ml")
-        importlib.import_module("comet_ml.config")
-    except ImportError as err:
-        raise ImportError(MISSING_COMET) from err
-    return comet_ml
+    return import_tracker("comet_ml", "comet_ml.config", missing=MISSING_COMET)

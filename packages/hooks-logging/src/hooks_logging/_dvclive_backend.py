@@ -11,7 +11,7 @@ import os
 from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
-from ._backend import LoggerBackend, image_to_hwc_uint8, jsonable
+from ._backend import LoggerBackend, image_to_hwc_uint8, import_tracker, jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,12 +123,7 @@ class DvcliveBackend(LoggerBackend):
 
 
 def _import_dvclive() -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module("dvclive")
-    except ImportError as err:
-        raise ImportError(MISSING_DVCLIVE) from err
+    return import_tracker("dvclive", missing=MISSING_DVCLIVE)
 
 
 def _live_without_dvc(live_class: Any) -> Any:

@@ -17,7 +17,14 @@ from hooks_core import LOG_BACKENDS
 from hooks_core.registry import pip_install
 
 from ._artifacts import default_artifact_dir, files_with_suffix
-from ._backend import LoggerBackend, check_log_model, config_to_text, image_to_hwc_uint8, jsonable
+from ._backend import (
+    LoggerBackend,
+    check_log_model,
+    config_to_text,
+    image_to_hwc_uint8,
+    import_tracker,
+    jsonable,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -341,14 +348,7 @@ class MlflowBackend(LoggerBackend):
 
 
 def _import_mlflow() -> Any:
-    import importlib
-
-    try:
-        mlflow = importlib.import_module("mlflow")
-        importlib.import_module("mlflow.entities")
-    except ImportError as err:
-        raise ImportError(MISSING_MLFLOW) from err
-    return mlflow
+    return import_tracker("mlflow", "mlflow.entities", missing=MISSING_MLFLOW)
 
 
 def _check_sqlite() -> None:

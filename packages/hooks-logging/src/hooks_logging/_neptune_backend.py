@@ -21,6 +21,7 @@ from ._backend import (
     LoggerBackend,
     check_log_model,
     image_to_hwc_uint8,
+    import_tracker,
     jsonable,
     named_init_kwargs,
 )
@@ -179,24 +180,13 @@ class NeptuneBackend(LoggerBackend):
 
 
 def _import_neptune() -> Any:
-    import importlib
     import warnings
 
-    try:
-        with warnings.catch_warnings():
-            # bravado-core and swagger-spec-validator use APIs that jsonschema deprecates.
-            warnings.filterwarnings(
-                "ignore", category=DeprecationWarning, module=r"(bravado|swagger)"
-            )
-            warnings.filterwarnings(
-                "ignore", message=r".*jsonschema\.", category=DeprecationWarning
-            )
-            neptune = importlib.import_module("neptune")
-            importlib.import_module("neptune.types")
-            importlib.import_module("neptune.utils")
-    except ImportError as err:
-        raise ImportError(MISSING_NEPTUNE) from err
-    return neptune
+    with warnings.catch_warnings():
+        # bravado-core and swagger-spec-validator use APIs that jsonschema deprecates.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(bravado|swagger)")
+        warnings.filterwarnings("ignore", message=r".*jsonschema\.", category=DeprecationWarning)
+        return import_tracker("neptune", "neptune.types", "neptune.utils", missing=MISSING_NEPTUNE)
 
 
 def _no_empty(value: Any) -> Any:

@@ -17,6 +17,7 @@ from ._backend import (
     LoggerBackend,
     check_log_model,
     image_to_hwc_uint8,
+    import_tracker,
     jsonable,
     named_init_kwargs,
 )
@@ -221,12 +222,7 @@ class SwanLabBackend(LoggerBackend):
 
 
 def _import_swanlab() -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module("swanlab")
-    except ImportError as err:
-        raise ImportError(MISSING_SWANLAB) from err
+    return import_tracker("swanlab", missing=MISSING_SWANLAB)
 
 
 def _check_mode(mode: str) -> None:

@@ -19,6 +19,7 @@ from ._backend import (
     LoggerBackend,
     check_log_model,
     image_to_hwc_uint8,
+    import_tracker,
     jsonable,
     named_init_kwargs,
 )
@@ -244,12 +245,7 @@ class WandbBackend(LoggerBackend):
 
 
 def _import_wandb() -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module("wandb")
-    except ImportError as err:
-        raise ImportError(MISSING_WANDB) from err
+    return import_tracker("wandb", missing=MISSING_WANDB)
 
 
 def _same(old: Any, new: Any) -> bool:
