@@ -146,6 +146,19 @@ def test_train_step_goes_through_dynamo_and_validation_does_not(tmp_path: Path) 
     assert list(copy.deepcopy(model).state_dict()) == KEYS
 
 
+def test_target_forward_compiles_the_forward_for_validation_too(tmp_path: Path) -> None:
+    backend = RecordingBackend()
+    during_val = GraphsDuringVal(backend)
+    model = ToyModel()
+    compile_cfg = dict(backend=backend, target="forward")
+    runner, steps = train(tmp_path, compile_cfg, model=model, custom_hooks=[during_val])
+    assert steps.compiled == [False] * 15 and backend.graphs  # forward, not train_step
+    assert steps.keys[-1] == KEYS  # the model's own keys
+    assert any(start < end for start, end in during_val.counts)  # validation's shapes compile
+    assert runner.model is model and "forward" not in vars(model)  # put back after training
+    assert compile_cfg["target"] == "forward"  # the config is left as given
+
+
 def test_a_train_step_the_user_set_on_the_model_is_compiled_and_put_back(tmp_path: Path) -> None:
     model, backend = ToyModel(), RecordingBackend()
     own_step = model.train_step  # e.g. a patched step: an instance attribute
@@ -234,7 +247,7 @@ def test_the_ddp_wrappers_train_step_is_compiled_in_place(tmp_path: Path) -> Non
     ("value", "error", "match"),
     [
         ("inductor", TypeError, r"compile='inductor': give True"),
-        (dict(target="forward"), ValueError, r"target='forward'.*FlexibleRunner.*remove target"),
+        (dict(target="val_step"), ValueError, r"target='val_step': give 'train_step'"),
     ],
 )
 def test_a_bad_compile_value_fails_when_the_runner_is_made(

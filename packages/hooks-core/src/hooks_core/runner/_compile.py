@@ -1,13 +1,17 @@
-"""The ``compile`` config key: `torch.compile` the model's ``train_step`` while training.
+"""The ``compile`` config key: `torch.compile` the model's ``train_step`` (or ``forward``).
 
 As in MMEngine's runner, ``cfg.compile`` is ``True`` (torch's defaults) or a dict
 of `torch.compile` keywords (``mode``, ``fullgraph``, ``backend``, ``dynamic``,
 ``options``...), and ``train()`` compiles ``runner.model.train_step`` after
 loading or resuming, just before the loop; validation and testing are not
-compiled. The bound method is compiled in place, so ``runner.model`` stays the
-user's module (or DDP wrapper): hooks and checkpoints see its own state-dict
-keys, without the ``_orig_mod.`` prefix of a compiled module, and checkpoints of
-compiled and uncompiled runs load into each other.
+compiled. The dict's ``target`` (MMEngine FlexibleRunner's key) picks what is
+compiled: ``'train_step'`` (the default, MMEngine Runner's) or ``'forward'``,
+the model's own forward (the module inside a DDP wrapper), which validation
+and testing then use too. The bound method is compiled in place, so
+``runner.model`` stays the user's module (or DDP wrapper): hooks and
+checkpoints see its own state-dict keys, without the ``_orig_mod.`` prefix of a
+compiled module, and checkpoints of compiled and uncompiled runs load into each
+other.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["compile_options", "compiled_step"]
 
 _MISSING = object()
+_TARGETS = ("train_step", "forward")
 
 
-def compile_options(value: Any) -> dict[str, Any] | None:
-    """The `torch.compile` keywords ``cfg.compile`` asks for, or None not to compile.
+def compile_options(value: Any) -> tuple[str, dict[str, Any]] | None:
+    """What ``cfg.compile`` asks to compile and the `torch.compile` keywords; None: nothing.
 
     Checked when the runner is made, so a typo fails before anything is built:
     torch is asked to build (not run) a compiled function with these keywords,
@@ -41,7 +46,7 @@ def compile_options(value: Any) -> dict[str, Any] | None:
 
     Raises:
         TypeError: `value` is of another type, or has a key `torch.compile` does not take.
-        ValueError: `value` has ``target``, which only MMEngine's FlexibleRunner reads.
+        ValueError: `value`'s ``target`` is neither ``'train_step'`` nor ``'forward'``.
         RuntimeError: torch has no `torch.compile` (torch < 2.0).
     """
     if value is None or value is False:
@@ -55,11 +60,12 @@ def compile_options(value: Any) -> dict[str, Any] | None:
             f"compile={value!r}: give True (torch.compile's defaults), False or None, or a dict "
             "of torch.compile keywords, e.g. compile=dict(backend='inductor', mode='default')"
         )
-    if "target" in options:
+    target = options.pop("target", "train_step")
+    if target not in _TARGETS:
         raise ValueError(
-            f"compile has target={options['target']!r}, which MMEngine's FlexibleRunner reads; "
-            "this Runner compiles the model's train_step, as MMEngine's Runner does: remove "
-            "target from compile"
+            f"compile has target={target!r}: give 'train_step' (the model's train_step, "
+            "MMEngine Runner's choice) or 'forward' (the model's forward, also in validation "
+            "and testing)"
         )
     compile_fn = _torch_compile()
     try:
@@ -68,7 +74,7 @@ def compile_options(value: Any) -> dict[str, Any] | None:
     except Exception as err:  # torch's own error, as raised, with the config named
         add_note(err, f"raised for the runner's compile={value!r}: fix or remove that key")
         raise
-    return options
+    return target, options
 
 
 def _torch_compile() -> Any:
@@ -90,24 +96,31 @@ def _probe() -> None:
 
 @contextlib.contextmanager
 def compiled_step(
-    model: Any, step: str, options: dict[str, Any] | None, logger: logging.Logger
+    model: Any, spec: tuple[str, dict[str, Any]] | None, logger: logging.Logger
 ) -> Iterator[None]:
-    """Run the block with ``model.<step>`` compiled (as is with None); the model is as it was after.
+    """Run the block with the method `spec` names compiled (as is with None); the model is as
+    it was after.
 
     The compiled bound method is set on the model object itself (as MMEngine
-    does), so overrides in subclasses are compiled and the model keeps its
-    type and state-dict keys. Afterwards the instance attribute goes, and a
-    copy or pickle of the model holds no compiled function.
+    does): ``train_step`` on `model`, ``forward`` on the module a DDP wrapper
+    holds. Overrides in subclasses are compiled and the model keeps its type
+    and state-dict keys. Afterwards the instance attribute goes, and a copy or
+    pickle of the model holds no compiled function.
 
     Args:
         model: ``runner.model``.
-        step: The method to compile, ``'train_step'``.
-        options: What `compile_options` returned: `torch.compile` keywords, or None.
-        logger: Where to say that the step is compiled.
+        spec: What `compile_options` returned: the method's name and the
+            `torch.compile` keywords, or None.
+        logger: Where to say that the method is compiled.
     """
-    if options is None:
+    if spec is None:
         yield
         return
+    step, options = spec
+    if step == "forward":
+        from ..model._wrapper import unwrap_model
+
+        model = unwrap_model(model)
     compile_fn = _torch_compile()
     before = vars(model).get(step, _MISSING)
     setattr(model, step, compile_fn(getattr(model, step), **options))

@@ -137,7 +137,8 @@ class Runner:
         compile: True, or a dict of `torch.compile` keywords, compiles
             ``model.train_step`` while `train` runs (MMEngine's config key
             ``compile``, read from `cfg` when this is None; FlexibleRunner's
-            keyword).
+            keyword); the dict's ``target='forward'`` compiles the model's
+            forward instead.
     """
 
     def __init__(
@@ -663,7 +664,7 @@ class Runner:
             initialize(self.model, loop.iter, loop.max_iters)
         with stop_requests_on_sigterm(loop.request_stop):
             try:
-                with compiled_step(self.model, "train_step", self._compile_options, self.logger):
+                with compiled_step(self.model, self._compile_options, self.logger):
                     model = loop.run()
             except StopRequested as stop:
                 self._stop_after_signal(stop)
