@@ -49,16 +49,15 @@ def test_defaults_and_attributes_are_mmengines() -> None:
             ValueError,
             "takes file_client_args or backend_args, not both",
         ),
-        (dict(out_dir="s3://bucket/logs"), ValueError, "remote storage is not supported yet"),
         (
-            dict(out_dir="o", backend_args=dict(backend="petrel")),
+            dict(out_dir="s3://bucket/logs", backend_args=dict(backend="petrel")),
             ValueError,
-            "asks for the 'petrel' storage backend; remote storage is not supported yet",
+            "asks for MMEngine's 'petrel' client, which is not supported",
         ),
         (
             dict(out_dir="o", backend_args=dict(path_mapping={})),
             ValueError,
-            "options ['path_mapping'] that only remote storage takes",
+            "gives options ['path_mapping'] for the local path 'o'; storage options apply to a URL",
         ),
     ],
 )
@@ -479,6 +478,21 @@ def test_out_dir_copies_the_logs_and_keep_local_false_removes_them(tmp_path: Pat
     assert (copied / f"{runner.timestamp}.log").is_file()
     assert (copied / "vis_data" / "scalars.json").is_file()
     assert not (Path(runner.log_dir) / "vis_data" / "scalars.json").exists()
+
+
+def test_out_dir_at_a_url_gets_each_log_through_the_store(tmp_path: Path) -> None:
+    import fsspec
+
+    runner = logged_run(tmp_path / "work", dict(out_dir="memory://logs"), train_cfg=EPOCHS)
+    runner.train()
+    store = fsspec.filesystem("memory")
+    copied = f"/logs/work/{runner.timestamp}.log"
+    uploaded = store.cat_file(copied)
+    with open(Path(runner.log_dir) / f"{runner.timestamp}.log", "rb") as log:
+        assert b"Epoch(train)" in uploaded and log.read().startswith(uploaded)  # then "Copied"
+    assert store.isfile("/logs/work/vis_data/scalars.json")
+    assert not [path for path in store.find("/logs") if path.endswith(".tmp")]
+    store.rm("/logs", recursive=True)
 
 
 def test_a_misspelt_option_is_named_with_its_fix() -> None:

@@ -24,7 +24,7 @@ import sys
 import time
 
 from hooks_core import HOOKS, LOG_BACKENDS, Hook
-from hooks_core.checkpoint import check_local_path
+from hooks_core.checkpoint import check_storage_args, is_url, write_atomically
 from hooks_core.model import unwrap_model
 from hooks_core.runtime import StopRequested
 from hooks_core.utils import check_positive_int
@@ -57,8 +57,10 @@ class LoggerHook(Hook):
             fill an interval.
         interval_exp_name: Print ``Exp name: ...`` every this many iterations.
         out_dir: Copy the log files (matching `out_suffix`) to
-            ``out_dir/<work_dir name>/`` at the end of the run; a local or
-            mounted path (remote storage such as ``s3://`` is not supported yet).
+            ``out_dir/<work_dir name>/`` at the end of the run: a local or
+            mounted path, or an fsspec URL (``s3://bucket/logs``, with
+            ``hooks-core[s3]``), where each file is uploaded under a
+            temporary key first.
         out_suffix: Suffixes of the files to copy: a str or a sequence of str.
         keep_local: Keep the local copies after copying them to `out_dir`.
         file_client_args: MMEngine's deprecated name of `backend_args` (a
@@ -66,8 +68,10 @@ class LoggerHook(Hook):
         log_metric_by_epoch: In epoch-based runs, record validation metrics at
             the epoch (True) or at the iteration (False). Iteration-based runs
             always use the iteration, so steps never go backwards.
-        backend_args: MMEngine's storage options for `out_dir`; only the local
-            disk (``dict(backend='local')`` or ``'disk'``) is supported yet.
+        backend_args: MMEngine's storage options for `out_dir`: for a URL,
+            fsspec's (``dict(backend='s3', endpoint_url=..., key=...)``; see
+            ``hooks_core.checkpoint.check_storage_args``); for a path, only the
+            local disk (``dict(backend='local')`` or ``'disk'``).
         backends: Backends besides the always-on text and JSON logs: names
             (``'tensorboard'``), configs (``dict(type='tensorboard')``) or
             backend objects. Configs without ``save_dir`` get
@@ -647,11 +651,11 @@ class LoggerHook(Hook):
         return str(runner.log_dir)
 
     def _copy_logs(self, runner: Any) -> None:
-        """Copy the `out_suffix` files to `out_dir`, keeping the layout; remove them unless kept."""
-        import shutil
-
+        """Copy the `out_suffix` files to `out_dir` (a folder or a URL), keeping the layout;
+        remove them unless kept."""
         assert self.out_dir is not None
-        root, out_dir = self._logs_root(runner), osp.abspath(self.out_dir)
+        root = self._logs_root(runner)
+        out_dir = self.out_dir if is_url(self.out_dir) else osp.abspath(self.out_dir)
         copied = []
         for folder, folders, files in os.walk(root):
             folders[:] = [f for f in folders if osp.abspath(osp.join(folder, f)) != out_dir]
@@ -659,9 +663,9 @@ class LoggerHook(Hook):
                 if not name.endswith(self.out_suffix):
                     continue
                 source = osp.join(folder, name)
-                target = osp.join(self.out_dir, osp.relpath(source, root))
-                os.makedirs(osp.dirname(target), exist_ok=True)
-                shutil.copy2(source, target)
+                target = f"{self.out_dir.rstrip('/')}/{osp.relpath(source, root)}"
+                options = self.file_client_args if self.backend_args is None else self.backend_args
+                _copy_file(source, target, options)
                 copied.append(source)
                 runner.logger.info("Copied %s to %s", source, target)
         if self.keep_local or not copied:
@@ -715,10 +719,26 @@ def _checked_out_dir(
             "LoggerHook file_client_args sets how logs are copied to out_dir, but out_dir is "
             "not given; give out_dir or drop file_client_args"
         )
-    check_local_path(out_dir, file_client_args, backend_args, owner="LoggerHook")
+    check_storage_args(out_dir, file_client_args, backend_args, owner="LoggerHook")
     if out_dir is None:
         return None
     return os.fspath(out_dir)
+
+
+def _copy_file(source: str, target: str, backend_args: Mapping[str, Any] | None) -> None:
+    """Copy the local file `source` to `target`: a path (with its times) or a URL's object."""
+    import shutil
+
+    if not is_url(target):
+        os.makedirs(osp.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+        return
+
+    def upload(file: Any) -> None:
+        with open(source, "rb") as log:
+            shutil.copyfileobj(log, file)
+
+    write_atomically(target, upload, backend_args)
 
 
 def _checked_suffixes(out_suffix: Any) -> tuple[str, ...]:
