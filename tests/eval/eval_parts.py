@@ -50,6 +50,15 @@ class ScriptedMetric(BaseMetric):
         return {self.name: self.scores[self.clock()]}
 
 
+class Heavy(PerSampleRegressor):
+    """The toy regressor carrying a ballast buffer (6 MiB by default), so its checkpoints
+    upload to S3 in parts."""
+
+    def __init__(self, ballast_mib: int = 6) -> None:
+        super().__init__(dropout=0.0)
+        self.register_buffer("ballast", torch.zeros(ballast_mib << 18))
+
+
 def eval_runner_kwargs(work_dir: Any, **overrides: Any) -> dict[str, Any]:
     """The shared toy run with the per-sample model, validated by MeanSquaredError."""
     torch.manual_seed(0)

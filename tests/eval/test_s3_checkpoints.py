@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +27,7 @@ import fsspec.config
 import pytest
 import s3fs
 import torch
-from eval_parts import PerSampleRegressor, ScriptedMetric, epochs, eval_runner_kwargs
+from eval_parts import Heavy, ScriptedMetric, epochs, eval_runner_kwargs
 from ports import free_port
 
 from hooks_core import Runner
@@ -178,14 +181,6 @@ def test_out_dir_on_s3_with_a_local_work_dir_saves_in_the_background_and_resumes
     assert resumed.resume_meta is not None and resumed.resume_meta["epoch"] == 2
 
 
-class Heavy(PerSampleRegressor):
-    """The toy regressor carrying a 6 MiB buffer, so its checkpoints upload in parts."""
-
-    def __init__(self) -> None:
-        super().__init__(dropout=0.0)
-        self.register_buffer("ballast", torch.zeros(6 << 18))
-
-
 class CutAfter:
     """The file s3fs opened, whose connection drops once `limit` bytes went into it.
 
@@ -247,3 +242,52 @@ def test_an_upload_cut_midway_keeps_the_previous_checkpoint_and_resume_uses_it(
     resumed.train()
     assert bucket.read("run/last_checkpoint").decode() == bucket.url("run/epoch_2.pth")
     assert load_checkpoint_file(bucket.url("run/epoch_2.pth"))["meta"]["epoch"] == 2
+
+
+KILL_WORKER = Path(__file__).with_name("s3_kill_worker.py")
+
+
+def test_a_process_killed_mid_upload_leaves_the_last_complete_checkpoint_to_resume(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    """A real SIGKILL while a checkpoint's parts are on their way to the server."""
+    env = {**os.environ, "FSSPEC_S3_ENDPOINT_URL": bucket.options["endpoint_url"],
+           "FSSPEC_S3_KEY": KEY, "FSSPEC_S3_SECRET": SECRET}  # fmt: skip
+    command = [sys.executable, str(KILL_WORKER), bucket.url("run"),
+               json.dumps(bucket.backend_args), "20"]  # fmt: skip
+    errors = tmp_path / "worker.err"
+    with errors.open("wb") as stderr:
+        child = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=stderr)
+    try:
+        epoch = _epoch_uploading_after_the_first(bucket, child, errors)
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+    assert f"epoch_{epoch}.pth" not in bucket.keys("run/")  # never completed
+    latest = find_latest_checkpoint(bucket.url("run"))
+    assert latest == bucket.url(f"run/epoch_{epoch - 1}.pth")
+    assert load_checkpoint_file(latest)["meta"]["epoch"] == epoch - 1  # whole and intact
+
+    kwargs = eval_runner_kwargs(bucket.url("run"), model=Heavy(ballast_mib=24),
+                                train_cfg=epochs(epoch))  # fmt: skip
+    checkpoint = dict(type="CheckpointHook", interval=1, backend_args=bucket.backend_args)
+    resumed = Runner(**kwargs, default_hooks=dict(checkpoint=checkpoint), resume=True)
+    assert resumed.resume_meta is not None and resumed.resume_meta["epoch"] == epoch - 1
+    resumed.train()
+    assert find_latest_checkpoint(bucket.url("run")) == bucket.url(f"run/epoch_{epoch}.pth")
+
+
+def _epoch_uploading_after_the_first(
+    bucket: Bucket, child: subprocess.Popen[bytes], errors: Path
+) -> int:
+    """The epoch of the first checkpoint after epoch 1 seen uploading (in parts) on the server."""
+    deadline = time.monotonic() + 300  # a loaded machine starts torch slowly
+    while time.monotonic() < deadline:
+        for upload in bucket.uploads_in_progress():  # keys `run/.epoch_N.pth.<token>.tmp`
+            match = re.fullmatch(r"run/\.epoch_(\d+)\.pth\.\w+\.tmp", upload["Key"])
+            if match and int(match.group(1)) > 1:
+                return int(match.group(1))
+        if child.poll() is not None:
+            pytest.fail(f"the worker ended before an upload was seen: {errors.read_text()[-2000:]}")
+        time.sleep(0.002)
+    pytest.fail("no checkpoint upload was seen in 300 s")
