@@ -13,6 +13,8 @@ asynchronous write is ``dcp.async_save``, which stages the copy the same way.
 
 from __future__ import annotations
 
+import functools
+
 from hooks_core.checkpoint import save_checkpoint, save_sharded, weights_to_cpu
 from hooks_core.dist import is_main_process
 
@@ -67,10 +69,14 @@ class CheckpointWriter:
         if sharded:  # every rank writes; asynchronously only the staging copy happens now
             finish = save_sharded(checkpoint, path, self.async_save)
         elif not self.async_save:
-            finish = lambda: save_checkpoint(checkpoint, path, backend_args=self.backend_args)  # noqa: E731
+            finish = functools.partial(
+                save_checkpoint, checkpoint, path, backend_args=self.backend_args
+            )
         else:
             snapshot: dict[str, Any] = weights_to_cpu(checkpoint, copy_tensors=True) if main else {}
-            finish = lambda: save_checkpoint(snapshot, path, backend_args=self.backend_args)  # noqa: E731
+            finish = functools.partial(
+                save_checkpoint, snapshot, path, backend_args=self.backend_args
+            )
         if not (main or sharded):
             finish = None  # other ranks only wait their turn for the bookkeeping
         if not self.async_save:
