@@ -6,9 +6,11 @@ shard into whole tensors and writes the runner's ``.pth`` layout (``meta``,
 numbers parameters, ``message_hub``, ``param_schedulers``, ``rng_state``...),
 which ``load_checkpoint`` and ``Runner(load_from=..., resume=True)`` read on any
 number of ranks. ``python tools/convert_checkpoint.py iter_8.pth iter_8.dcp``
-writes a folder the runner loads as a sharded checkpoint: the weights and the
-rest, without the optimizer state (a ``.pth`` numbers parameters, a folder names
-them, and only the model knows the names). Runs in one process, no torchrun.
+writes a folder the runner loads or resumes as a sharded checkpoint, on any
+number of ranks: the weights as shards, and the optimizer state as the ``.pth``
+numbers it (a folder's own names parameters, and only the model knows the
+names), which the resumed run's strategy loads as it loads a ``.pth``'s. Runs in
+one process, no torchrun.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 from typing import Any
 
 from hooks_core.checkpoint import (
+    WHOLE_OPTIMIZER,
     is_sharded_checkpoint,
     load_checkpoint_file,
     numbered_optim_state,
@@ -45,6 +48,8 @@ def dcp_to_pth(folder: str, target: str) -> None:
     checkpoint["state_dict"] = tensors["state_dict"]
     if "optimizer" in tensors:
         checkpoint["optimizer"] = _whole_optimizer(tensors["optimizer"])
+    elif WHOLE_OPTIMIZER in checkpoint:  # the folder was made from a .pth
+        checkpoint["optimizer"] = checkpoint.pop(WHOLE_OPTIMIZER)
     save_checkpoint(checkpoint, target)
 
 
@@ -57,9 +62,10 @@ def _whole_optimizer(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def pth_to_dcp(source: str, folder: str) -> None:
-    """Write the ``.pth`` checkpoint `source` as a sharded folder (without optimizer state)."""
+    """Write the ``.pth`` checkpoint `source` as a sharded folder, its optimizer state as is."""
     checkpoint = load_checkpoint_file(source)
-    checkpoint.pop("optimizer", None)
+    if "optimizer" in checkpoint:
+        checkpoint[WHOLE_OPTIMIZER] = checkpoint.pop("optimizer")
     save_sharded(checkpoint, folder)()
 
 

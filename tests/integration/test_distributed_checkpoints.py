@@ -124,4 +124,27 @@ def test_converter_round_trip(reference: Path, tmp_path: Path) -> None:
     assert "rng_states" not in converted
     round_trip = load_checkpoint_file(again)
     assert difference(round_trip["state_dict"], converted["state_dict"]) == 0.0
+    assert difference(round_trip["optimizer"], converted["optimizer"]) == 0.0
     assert round_trip["meta"] == converted["meta"]
+
+
+def test_a_pth_converted_to_a_folder_resumes_as_the_pth_does(tmp_path: Path) -> None:
+    """One process: the folder made from a ``.pth`` carries its momentum into the resumed run."""
+    from toy import runner_kwargs
+
+    from hooks_core import Runner
+
+    first = Runner(**runner_kwargs(tmp_path / "first", train_cfg=dict(by_epoch=True, max_epochs=1)))
+    first.train()
+    pth, folder = Path(first.work_dir) / "epoch_1.pth", tmp_path / "epoch_1.dcp"
+    subprocess.run([sys.executable, "-W", "error", str(CONVERTER), str(pth), str(folder)],
+                   check=True, capture_output=True)  # fmt: skip
+    ends = []
+    for source in (pth, folder):
+        two_epochs = dict(by_epoch=True, max_epochs=2)
+        resumed = Runner(**runner_kwargs(tmp_path / source.name, train_cfg=two_epochs),
+                         load_from=str(source), resume=True)  # fmt: skip
+        resumed.train()
+        ends.append(resumed.model.state_dict())
+    for key, value in ends[0].items():
+        assert torch.equal(value, ends[1][key]), key

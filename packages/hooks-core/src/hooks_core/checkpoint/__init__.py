@@ -11,6 +11,7 @@ importing this module does not import torch.
 from __future__ import annotations
 
 from ._distributed import (
+    WHOLE_OPTIMIZER,
     is_sharded_checkpoint,
     numbered_optim_state,
     optimizer_wrappers,
@@ -33,4 +34,5 @@ __all__ = [
     "sharded_path",
     "optimizer_wrappers",
     "numbered_optim_state",
+    "WHOLE_OPTIMIZER",
 ]

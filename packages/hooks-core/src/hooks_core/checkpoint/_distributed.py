@@ -44,12 +44,16 @@ __all__ = [
     "remove_checkpoint",
     "optimizer_wrappers",
     "numbered_optim_state",
+    "WHOLE_OPTIMIZER",
 ]
 
 FORMATS = ("pth", "dcp")
 METADATA = ".metadata"  # DCP's, written last: a folder holding it is complete
 EXTRA = "extra.pth"
 _TENSOR_KEYS = ("state_dict", "optimizer")  # what DCP holds; the rest goes to EXTRA
+# In EXTRA of a folder made from a ``.pth``: its optimizer state, numbered as torch numbers
+# parameters (a folder's own is by name, which only the model knows).
+WHOLE_OPTIMIZER = "whole_optimizer"
 _ASYNC_GROUP: list[Any] = []  # the gloo group of background saves, made once
 
 

@@ -324,6 +324,9 @@ def resume(
             else _strategy_of(runner).load_optim_state_dict
         )
         load_optim(runner.model, runner.optim_wrapper, checkpoint["optimizer"])
+    elif resume_optimizer and _distributed.WHOLE_OPTIMIZER in checkpoint:  # a converted .pth
+        whole = checkpoint[_distributed.WHOLE_OPTIMIZER]
+        _strategy_of(runner).load_optim_state_dict(runner.model, runner.optim_wrapper, whole)
     if resume_param_scheduler and "param_schedulers" in checkpoint:
         _load_schedulers(runner.param_schedulers, checkpoint["param_schedulers"])
     if "rng_state" in checkpoint:
