@@ -20,6 +20,7 @@ def test_wheel_metadata_and_entry_points(tmp_path: Path) -> None:
     requires = wheel.metadata.get_all("Requires-Dist") or []
     assert "hooks-core<0.2,>=0.1" in requires
     assert "torch>=2.1" in requires
+    assert "hooks-core[s3]<0.2,>=0.1; extra == 's3'" in requires
     entry_points = wheel.entry_points
     assert "[hooks_core.plugins]\nhooks_eval = hooks_eval" in entry_points
     assert "checkpoint = hooks_eval:DEFAULT_CHECKPOINT_HOOK" in entry_points

@@ -29,7 +29,7 @@ def test_wheel_metadata_extras_and_entry_points(tmp_path: Path) -> None:
     assert "mlflow>=2.12; extra == 'mlflow'" in requires
     assert "pytorch-lightning>=2.0; extra == 'lightning'" in requires
     extras = {"tensorboard", "wandb", "mlflow", "neptune", "dvclive", "lightning", "transformers"}
-    extras |= {"comet", "clearml", "aim", "swanlab", "progress", "plot", "all"}
+    extras |= {"comet", "clearml", "aim", "swanlab", "progress", "plot", "s3", "all"}
     assert set(metadata.get_all("Provides-Extra") or []) == extras
     assert "tensorboard = hooks_logging:TensorboardBackend" in entry_points
     assert "logger = hooks_logging:LoggerHook" in entry_points  # the default hook
