@@ -141,6 +141,11 @@ class LoggerVisBackend(BaseVisBackend):
         assert self._backend is not None
         return self._backend
 
+    @property
+    def experiment(self) -> Any:
+        """The tool's own object: by default the backend's (`LoggerBackend.experiment`)."""
+        return self.backend.experiment
+
     def matches(self, backend: Any) -> bool:
         """Whether `backend` (a logger hook's) writes where this one would; then it is used."""
         return isinstance(backend, self.backend_type)

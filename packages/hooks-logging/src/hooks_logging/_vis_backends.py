@@ -146,12 +146,6 @@ class TensorboardVisBackend(LoggerVisBackend):
         assert self._save_dir is not None
         return TensorboardBackend(self._save_dir)
 
-    @property
-    def experiment(self) -> Any:
-        backend = self.backend
-        assert isinstance(backend, TensorboardBackend)
-        return backend.writer
-
 
 @VISBACKENDS.register_module()
 class WandbVisBackend(LoggerVisBackend):
@@ -245,12 +239,6 @@ class MLflowVisBackend(LoggerVisBackend):
     def _build(self) -> LoggerBackend:
         return MlflowBackend(self._save_dir, **self._options)
 
-    @property
-    def experiment(self) -> Any:
-        backend = self.backend
-        assert isinstance(backend, MlflowBackend)
-        return backend.client
-
 
 @VISBACKENDS.register_module()
 class NeptuneVisBackend(LoggerVisBackend):
@@ -274,12 +262,6 @@ class NeptuneVisBackend(LoggerVisBackend):
 
     def _build(self) -> LoggerBackend:
         return NeptuneBackend(self._init_kwargs)
-
-    @property
-    def experiment(self) -> Any:
-        backend = self.backend
-        assert isinstance(backend, NeptuneBackend)
-        return backend.run
 
 
 @VISBACKENDS.register_module(name=["DVCLiveVisBackend", "DvcliveVisBackend"])
@@ -309,12 +291,6 @@ class DVCLiveVisBackend(LoggerVisBackend):
 
     def _build(self) -> LoggerBackend:
         return DvcliveBackend(self._save_dir, init_kwargs=self._init_kwargs)
-
-    @property
-    def experiment(self) -> Any:
-        backend = self.backend
-        assert isinstance(backend, DvcliveBackend)
-        return backend.live
 
 
 @VISBACKENDS.register_module()
@@ -350,12 +326,6 @@ class ClearMLVisBackend(LoggerVisBackend):
             self._save_dir, init_kwargs=self._init_kwargs, artifact_suffix=self._artifact_suffix
         )
 
-    @property
-    def experiment(self) -> Any:
-        backend = self.backend
-        assert isinstance(backend, ClearMLBackend)
-        return backend.task
-
 
 @VISBACKENDS.register_module()
 class AimVisBackend(LoggerVisBackend):
@@ -387,12 +357,6 @@ class AimVisBackend(LoggerVisBackend):
 
     def _build(self) -> LoggerBackend:
         return AimBackend(self._save_dir, init_kwargs=self._init_kwargs)
-
-    @property
-    def experiment(self) -> Any:
-        backend = self.backend
-        assert isinstance(backend, AimBackend)
-        return backend.run
 
 
 # ------------------------------------------------------------ helpers
