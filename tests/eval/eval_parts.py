@@ -15,6 +15,7 @@ from stand_in import StandInRunner
 from toy import ToyModel, runner_kwargs, stacked
 
 from hooks_core import Runner
+from hooks_core.runner import SingleDeviceStrategy
 from hooks_eval import BaseMetric
 from hooks_optim import OptimWrapper
 
@@ -119,6 +120,7 @@ class CheckpointingStandIn(StandInRunner):
     """
 
     collect_checkpoint = Runner.collect_checkpoint
+    strategy = SingleDeviceStrategy()  # what a single-process runner checkpoints through
 
     def __init__(self, work_dir: Any, max_epochs: int = 12, max_iters: int = 60) -> None:
         torch.manual_seed(0)

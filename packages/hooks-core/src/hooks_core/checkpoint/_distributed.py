@@ -297,7 +297,8 @@ def load_sharded(
 
 
 def optimizer_wrappers(optim_wrapper: Any) -> dict[Any, Any]:
-    """The wrappers of an ``OptimWrapperDict`` by name, or ``{None: optim_wrapper}``."""
+    """The wrappers of an ``OptimWrapperDict`` (anything with ``items()``) by name, or
+    ``{None: optim_wrapper}`` for a single one."""
     items = getattr(optim_wrapper, "items", None)
     return dict(items()) if callable(items) else {None: optim_wrapper}
 

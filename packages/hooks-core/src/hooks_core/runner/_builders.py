@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 
+from ..checkpoint import optimizer_wrappers
 from ..dataset._worker_init import worker_init_fn as default_worker_init_fn
 from ..dist import broadcast_object, get_rank, get_world_size, sync_random_seed
 from ..model._wrapper import unwrap_model
@@ -43,7 +44,6 @@ __all__ = [
     "build_evaluator",
     "has_built_scheduler",
     "lr_scale_ratio",
-    "named_wrappers",
     "registered",
 ]
 
@@ -271,12 +271,6 @@ def build_optim_wrapper(cfg: Any, model: Any) -> Any:
     return OPTIM_WRAPPERS.build({"type": "OptimWrapperDict", **wrappers})
 
 
-def named_wrappers(optim_wrapper: Any) -> dict[str, Any] | None:
-    """The wrappers of an ``OptimWrapperDict`` (anything with ``items()``) by name, else None."""
-    items = getattr(optim_wrapper, "items", None)
-    return dict(items()) if callable(items) else None
-
-
 def build_param_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> Any:
     """Build the schedulers of the built `optim_wrapper`, as MMEngine does.
 
@@ -288,8 +282,8 @@ def build_param_schedulers(cfg: Any, optim_wrapper: Any, loop: Any) -> Any:
     otherwise. One converted from epochs to iterations keeps its own default
     (no end), since the end of an iteration-based run is not a whole number of epochs.
     """
-    wrappers = named_wrappers(optim_wrapper)
-    if wrappers is None:
+    wrappers = optimizer_wrappers(optim_wrapper)
+    if list(wrappers) == [None]:  # one wrapper, not an OptimWrapperDict
         if isinstance(cfg, dict) and "type" not in cfg:
             raise ValueError(
                 f"param_scheduler has a config per optimizer ({', '.join(map(str, cfg))}) but "

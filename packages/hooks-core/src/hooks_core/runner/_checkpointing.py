@@ -32,7 +32,6 @@ from ..checkpoint._io import (
 )
 from ._data_position import data_state, load_data_state
 from ._elastic import picked_by_rank_zero
-from .strategy import BaseStrategy, SingleDeviceStrategy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -192,7 +191,7 @@ def collect(
     `sharded`: the model and optimizer states hold this rank's shards, for a
     sharded checkpoint (see `hooks_core.checkpoint._distributed`).
     """
-    strategy = _strategy_of(runner)
+    strategy = runner.strategy
     model_state, optim_state = (
         (_distributed.sharded_model_state, _distributed.sharded_optim_state)
         if sharded
@@ -234,7 +233,7 @@ def save(
     default, see `_distributed.resolve_format`).
     """
     path = osp.join(out_dir, filename)
-    if _distributed.resolve_format(save_format, _strategy_of(runner)) == "dcp":
+    if _distributed.resolve_format(save_format, runner.strategy) == "dcp":
         return _save_sharded(runner, path, save_optimizer, save_param_scheduler, meta, by_epoch)
     checkpoint = collect(runner, save_optimizer, save_param_scheduler, meta, by_epoch)
     if runner.rank == 0:
@@ -288,7 +287,7 @@ def load(
         return sharded
     checkpoint: dict[str, Any] = runner._start.read(filename, map_location, weights_only)
     runner.call_hook("after_load_checkpoint", checkpoint=checkpoint)
-    missing, unexpected = _strategy_of(runner).load_model_state_dict(
+    missing, unexpected = runner.strategy.load_model_state_dict(
         runner.model,
         checkpoint["state_dict"],
         strict=strict,
@@ -321,27 +320,17 @@ def resume(
         load_optim = (
             _distributed.load_sharded_optim
             if _distributed.is_sharded_checkpoint(filename)
-            else _strategy_of(runner).load_optim_state_dict
+            else runner.strategy.load_optim_state_dict
         )
         load_optim(runner.model, runner.optim_wrapper, checkpoint["optimizer"])
     elif resume_optimizer and _distributed.WHOLE_OPTIMIZER in checkpoint:  # a converted .pth
         whole = checkpoint[_distributed.WHOLE_OPTIMIZER]
-        _strategy_of(runner).load_optim_state_dict(runner.model, runner.optim_wrapper, whole)
+        runner.strategy.load_optim_state_dict(runner.model, runner.optim_wrapper, whole)
     if resume_param_scheduler and "param_schedulers" in checkpoint:
         _load_schedulers(runner.param_schedulers, checkpoint["param_schedulers"])
     if "rng_state" in checkpoint:
         set_rng_state(checkpoint["rng_state"])
     runner.logger.info("resumed epoch: %s, iter: %s", meta["epoch"], meta["iter"])
-
-
-def _strategy_of(runner: Any) -> BaseStrategy:
-    """The runner's ``strategy``; an object borrowing these functions without one gets the plain
-    single-device one, which reads and loads the model's and optimizer's own state dicts."""
-    strategy: BaseStrategy | None = getattr(runner, "strategy", None)
-    return _PLAIN if strategy is None else strategy
-
-
-_PLAIN = SingleDeviceStrategy()
 
 
 def _default_meta(runner: Any, by_epoch: bool) -> dict[str, Any]:

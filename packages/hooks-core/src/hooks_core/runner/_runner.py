@@ -16,7 +16,7 @@ import os.path as osp
 import time
 
 from .. import hooks
-from ..checkpoint import check_storage_args
+from ..checkpoint import check_storage_args, optimizer_wrappers
 from ..checkpoint._storage import resolve_work_dir
 from ..config import as_config
 from ..dist import broadcast_object, destroy_dist, get_dist_info, init_dist
@@ -570,8 +570,7 @@ class Runner:
             )
         if isinstance(optim_wrapper, dict):
             raise TypeError("scale_lr needs the built optimizer wrapper; call build_optim_wrapper")
-        wrappers = _builders.named_wrappers(optim_wrapper)
-        for wrapper in [optim_wrapper] if wrappers is None else wrappers.values():
+        for wrapper in optimizer_wrappers(optim_wrapper).values():
             for group in wrapper.optimizer.param_groups:
                 group["lr"] = group["lr"] * ratio
         self.logger.info(
