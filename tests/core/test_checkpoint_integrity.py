@@ -32,6 +32,7 @@ from hooks_core.checkpoint import (
     CheckpointError,
     find_latest_checkpoint,
     load_checkpoint_file,
+    read_last_checkpoint,
     save_checkpoint,
     write_atomically,
 )
@@ -222,6 +223,65 @@ def test_resume_falls_back_past_damaged_newest_files_and_ends_bit_identical(
     assert f"{run / 'iter_8.pth'}' (" in warning and "is truncated" in warning
     assert f"{run / 'iter_7.pth'}' was damaged after it was written" in warning
     assert warning.count("iter_7.pth") == 1  # latest.pth is the same file
+
+
+def test_resume_past_a_newest_checkpoint_that_is_gone_ends_bit_identical(
+    tmp_path: Path,
+) -> None:
+    """A crash may keep the pointer's rename but lose the checkpoint's, as removing it by hand."""
+    reference = weights_of(train(tmp_path / "reference", 12).model)
+    run = tmp_path / "run"
+    train(run, 8)
+    (run / "iter_8.pth").unlink()
+
+    resumed = train(run, 12, resume=True)
+
+    for key, value in reference.items():
+        assert torch.equal(resumed.model.state_dict()[key], value), f"{key} differs"
+    warning = next(line for line in log_text(resumed).splitlines() if "newest intact" in line)
+    assert "WARNING" in warning and "Skipped" not in warning
+    assert f"resuming from {run / 'iter_7.pth'} (epoch 0, iter 7)" in warning
+    assert f"{run / 'last_checkpoint'} names {run / 'iter_8.pth'}, which does not exist" in warning
+
+
+def test_an_empty_pointer_resumes_the_newest_checkpoint_by_its_meta(tmp_path: Path) -> None:
+    """A crash may lose the pointer's bytes, which are not synced; its rename is."""
+    run = tmp_path / "run"
+    train(run, 3)
+    empty(run / "last_checkpoint")
+    assert read_last_checkpoint(run) == ""
+    assert find_latest_checkpoint(run) is None  # MMEngine's function does not guess
+
+    first = (run / "iter_3.pth").stat().st_ino
+
+    resumed = train(run, 4, resume=True)
+
+    assert (run / "iter_3.pth").stat().st_ino == first  # not written again: iteration 4 only
+    assert read_last_checkpoint(run) == str(run / "iter_4.pth")
+    warning = next(line for line in log_text(resumed).splitlines() if "newest intact" in line)
+    assert f"{run / 'iter_3.pth'} (epoch 0, iter 3)" in warning
+    assert f"because {run / 'last_checkpoint'} is empty" in warning
+
+
+def test_a_pointer_to_a_missing_file_and_nothing_else_is_an_error(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(run, 1)
+    (run / "iter_1.pth").unlink()
+    with pytest.raises(CheckpointError, match="which does not exist, and no other one") as info:
+        Runner(**runner_kwargs(run, resume=True))
+    assert "no other checkpoint file is there" in str(info.value)
+    assert "resume=False" in str(info.value)
+
+
+def test_no_pointer_is_a_fresh_run_even_beside_checkpoints(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(run, 2)
+    assert read_last_checkpoint(run) == str(run / "iter_2.pth")
+    (run / "last_checkpoint").unlink()
+    assert read_last_checkpoint(run) is None
+    first = (run / "iter_1.pth").stat().st_ino
+    train(run, 2, resume=True)
+    assert (run / "iter_1.pth").stat().st_ino != first  # trained again from the start
 
 
 def test_resume_with_no_intact_checkpoint_lists_what_it_tried(tmp_path: Path) -> None:

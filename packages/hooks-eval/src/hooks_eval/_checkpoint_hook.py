@@ -435,7 +435,10 @@ class CheckpointHook(Hook):
             if mmcv_runner and isinstance(runner.meta, dict):
                 runner.meta.setdefault("hook_msgs", {})["last_ckpt"] = path
 
-        self.writer.write(checkpoint, path, point_and_prune, commit, self._sharded)
+        # point_and_prune's update_last_checkpoint persists the file's rename too
+        self.writer.write(
+            checkpoint, path, point_and_prune, commit, self._sharded, sync_folder=False
+        )
 
     def _superseded(self, hub: Any, kept: list[int], info: dict[str, Any]) -> list[str]:
         """The interrupted checkpoints every `kept` one is newer than; `info` lists the others.

@@ -54,11 +54,14 @@ class CheckpointWriter:
         after_write: Callable[[], None],
         then: Callable[[], None],
         sharded: bool = False,
+        sync_folder: bool = True,
     ) -> None:
         """Write `checkpoint` to `path` and call `after_write` (rank 0), then `then` (every rank).
 
         `sharded`: `checkpoint` holds this rank's shards and `path` is the folder
         every rank writes (see `hooks_core.checkpoint.save_sharded`).
+        `sync_folder=False`: `after_write` persists the file's rename, as
+        `hooks_core.checkpoint.update_last_checkpoint` does.
 
         Raises:
             RuntimeError: the previous asynchronous write failed (chained to its error).
@@ -68,14 +71,15 @@ class CheckpointWriter:
         finish: Callable[[], None] | None
         if sharded:  # every rank writes; asynchronously only the staging copy happens now
             finish = save_sharded(checkpoint, path, self.async_save)
-        elif not self.async_save:
+        else:  # an asynchronous write gets a copy: training goes on changing the tensors
+            copy = self.async_save and main
+            state = weights_to_cpu(checkpoint, copy_tensors=True) if copy else checkpoint
             finish = functools.partial(
-                save_checkpoint, checkpoint, path, backend_args=self.backend_args
-            )
-        else:
-            snapshot: dict[str, Any] = weights_to_cpu(checkpoint, copy_tensors=True) if main else {}
-            finish = functools.partial(
-                save_checkpoint, snapshot, path, backend_args=self.backend_args
+                save_checkpoint,
+                state,
+                path,
+                backend_args=self.backend_args,
+                sync_folder=sync_folder,
             )
         if not (main or sharded):
             finish = None  # other ranks only wait their turn for the bookkeeping

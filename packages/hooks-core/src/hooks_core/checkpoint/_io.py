@@ -37,6 +37,7 @@ __all__ = [
     "update_last_checkpoint",
     "point_latest",
     "find_latest_checkpoint",
+    "read_last_checkpoint",
     "write_atomically",
     "weights_to_cpu",
     "load_state_dict",
@@ -59,16 +60,20 @@ def save_checkpoint(
     filename: str | os.PathLike[str],
     file_client_args: Mapping[str, Any] | None = None,
     backend_args: Mapping[str, Any] | None = None,
+    *,
+    sync_folder: bool = True,
 ) -> None:
     """Write `checkpoint` with `torch.save` atomically, so `filename` is always complete.
 
     The data goes to a temporary file in the same folder, which is flushed,
     fsynced and then renamed onto `filename`; the parent folder is created if
-    needed. If anything fails, the temporary file is removed, a previous file at
-    `filename` is left untouched and the error propagates. `filename` may be a
-    URL (``s3://bucket/run/epoch_1.pth``): see `check_storage_args` for what
-    `file_client_args` and `backend_args` (MMEngine's storage options) then
-    mean; for a local path they change nothing.
+    needed, and synced so the rename survives a power cut (`sync_folder=False`
+    leaves that to `update_last_checkpoint`, which syncs it once for the
+    checkpoint and the pointer). If anything fails, the temporary file is
+    removed, a previous file at `filename` is left untouched and the error
+    propagates. `filename` may be a URL (``s3://bucket/run/epoch_1.pth``): see
+    `check_storage_args` for what `file_client_args` and `backend_args`
+    (MMEngine's storage options) then mean; for a local path they change nothing.
     """
     import torch
 
@@ -85,7 +90,7 @@ def save_checkpoint(
         torch.save(checkpoint, hashing)  # type: ignore[arg-type]  # it only writes and flushes
         hashing.append_checksum(file)
 
-    write_atomically(filename, write)
+    write_atomically(filename, write, sync_folder=sync_folder)
 
 
 # Checkpoints whose tensors hold at most this many bytes are serialized in memory and
@@ -518,10 +523,21 @@ def update_last_checkpoint(
     never names an incomplete file. The absolute path (or the URL) is stored,
     so resuming works from any current directory. Either may be a URL;
     `backend_args` are its storage options (see `check_storage_args`).
+
+    The renames of the pointer and of a local `filename` are made to survive a
+    power cut (their folders are synced); the pointer's few bytes are not
+    synced: a crash that loses them leaves it empty, and resuming then takes
+    the newest intact checkpoint, as it does when the pointer names a file
+    whose rename was lost.
     """
     name = os.fspath(filename)
-    data = (name if is_url(name) else os.path.abspath(name)).encode("utf-8")
-    write_atomically(_pointer(work_dir), lambda f: f.write(data), backend_args)
+    local = not is_url(name)
+    data = (os.path.abspath(name) if local else name).encode("utf-8")
+    pointer = _pointer(work_dir)
+    write_atomically(pointer, lambda f: f.write(data), backend_args, sync_file=False)
+    folder = os.path.dirname(os.path.abspath(name))
+    if local and (is_url(pointer) or folder != os.path.dirname(os.path.abspath(pointer))):
+        fsync_directory(folder)
 
 
 def _pointer(work_dir: str | os.PathLike[str]) -> str:
@@ -533,35 +549,50 @@ def _pointer(work_dir: str | os.PathLike[str]) -> str:
     )
 
 
+def read_last_checkpoint(
+    work_dir: str | os.PathLike[str], backend_args: Mapping[str, Any] | None = None
+) -> str | None:
+    """What ``work_dir/last_checkpoint`` says: a path, ``''`` if it is empty, None if absent.
+
+    The path is not checked: it may name a file that no longer exists.
+    """
+    pointer = _pointer(work_dir)
+    try:
+        if is_url(pointer):
+            return _storage.read_bytes(pointer, backend_args).decode("utf-8").strip()
+        with open(pointer, encoding="utf-8") as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def checkpoint_exists(path: str, backend_args: Mapping[str, Any] | None = None) -> bool:
+    """Whether `path` (a file, a sharded folder or a URL) is there."""
+    return _storage.is_file(path, backend_args) if is_url(path) else os.path.exists(path)
+
+
 def find_latest_checkpoint(
     work_dir: str | os.PathLike[str], backend_args: Mapping[str, Any] | None = None
 ) -> str | None:
     """Return the checkpoint ``work_dir/last_checkpoint`` names, or None if there is none.
 
     None when the pointer is missing or empty, or names a file that no longer
-    exists; other files in `work_dir` are never guessed at. Either may be a URL;
-    `backend_args` are its storage options (see `check_storage_args`).
+    exists; other files in `work_dir` are never guessed at (resuming does, see
+    `hooks_core.runner`). Either may be a URL; `backend_args` are its storage
+    options (see `check_storage_args`).
     """
-    pointer = _pointer(work_dir)
-    try:
-        if is_url(pointer):
-            path = _storage.read_bytes(pointer, backend_args).decode("utf-8").strip()
-        else:
-            with open(pointer, encoding="utf-8") as file:
-                path = file.read().strip()
-    except FileNotFoundError:
-        return None
-    if not path:
-        return None
+    path = read_last_checkpoint(work_dir, backend_args)
     # A local folder is a sharded checkpoint (see `_distributed`), complete once named here.
-    found = _storage.is_file(path, backend_args) if is_url(path) else os.path.exists(path)
-    return path if found else None
+    return path if path and checkpoint_exists(path, backend_args) else None
 
 
 def write_atomically(
     filename: str | os.PathLike[str],
     write: Callable[[IO[bytes]], Any],
     backend_args: Mapping[str, Any] | None = None,
+    *,
+    sync_file: bool = True,
+    sync_folder: bool = True,
 ) -> None:
     """Write a file through a temporary sibling and a rename, so readers never see it half done.
 
@@ -572,6 +603,12 @@ def write_atomically(
     that includes one a writer such as `torch.save` caught and replaced by its own.
     A URL is written through a temporary key instead, with its storage options
     `backend_args` (see `check_storage_args`).
+
+    Before the rename the file's bytes are synced to the disk, and after it the
+    folder, so a power cut leaves the old file or the whole new one. A caller
+    writing several files into one folder may sync it once (`sync_folder`), and
+    one whose readers survive a lost file may skip syncing it (`sync_file`);
+    both apply to local paths only.
     """
     if is_url(filename):
         _storage.write_atomically(os.fspath(filename), write, backend_args)
@@ -591,7 +628,8 @@ def write_atomically(
             if recorder.error is not None:  # the writer swallowed it and went on
                 raise recorder.error
             file.flush()
-            os.fsync(file.fileno())
+            if sync_file:
+                os.fsync(file.fileno())
         os.replace(temporary, target)
     except BaseException as err:
         import contextlib
@@ -604,7 +642,8 @@ def write_atomically(
         if failure is None or not isinstance(err, Exception):
             raise
         raise _write_error(target, failure) from failure
-    _fsync_directory(folder)
+    if sync_folder:
+        fsync_directory(folder)
 
 
 class _FailureRecorder:
@@ -660,7 +699,7 @@ def _write_error(target: str, err: OSError) -> OSError:
     return OSError(err.errno, message) if err.errno is not None else OSError(message)
 
 
-def _fsync_directory(folder: str) -> None:
+def fsync_directory(folder: str) -> None:
     """Persist a rename in `folder`; best effort, as some platforms cannot open folders."""
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -23,9 +23,10 @@ from ..checkpoint._io import (
     LAST_CHECKPOINT,
     CheckpointError,
     _peek_meta,
-    find_latest_checkpoint,
+    checkpoint_exists,
     get_rng_state,
     load_checkpoint_file,
+    read_last_checkpoint,
     save_checkpoint,
     set_rng_state,
     update_last_checkpoint,
@@ -49,8 +50,9 @@ class StartingPoint:
     A checkpoint to resume is read at once, when the runner is made, because its
     seed decides the model's initialisation and the data order; the copy is handed
     to the first load of that file instead of reading it twice. When the checkpoint
-    ``last_checkpoint`` names is damaged, the newest intact one in its folder or
-    `work_dir` is resumed instead, with a warning that names each file skipped.
+    ``last_checkpoint`` names is damaged or missing, or the pointer is empty, the
+    newest intact one in its folder or `work_dir` is resumed instead, with a
+    warning that says why and names each file skipped.
 
     Args:
         work_dir: Where `resume` without `load_from` looks for ``last_checkpoint``:
@@ -93,22 +95,38 @@ class StartingPoint:
 
 
 def _resumable(work_dir: str, logger: Any) -> tuple[str | None, dict[str, Any] | None]:
-    """The checkpoint to resume in `work_dir` and its contents; Nones when there is none."""
-    latest = find_latest_checkpoint(work_dir)
-    return (None, None) if latest is None else _newest_intact(latest, work_dir, logger)
+    """The checkpoint to resume in `work_dir` and its contents; Nones when there is none.
+
+    Without ``last_checkpoint`` the run is a fresh one. A pointer that is empty
+    or names a missing file (a crash, or a file removed by hand) resumes the
+    newest intact checkpoint instead, as a damaged one does.
+    """
+    named = read_last_checkpoint(work_dir)
+    if named is None:
+        return None, None
+    pointer = osp.join(work_dir, LAST_CHECKPOINT)
+    if not named:
+        return _newest_other(None, work_dir, logger, f"{pointer} is empty", [])
+    if not checkpoint_exists(named):
+        reason = f"{pointer} names {named}, which does not exist"
+        return _newest_other(named, work_dir, logger, reason, [])
+    try:
+        return named, _distributed.read_checkpoint(named)
+    except CheckpointError as err:
+        reason = f"{pointer} names a damaged checkpoint"
+        return _newest_other(named, work_dir, logger, reason, [err.problem])
 
 
-def _newest_intact(latest: str, work_dir: str, logger: Any) -> tuple[str, dict[str, Any]]:
-    """Read `latest`, or if it is damaged the newest intact checkpoint beside it or in `work_dir`.
+def _newest_other(
+    latest: str | None, work_dir: str, logger: Any, reason: str, skipped: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """The newest intact checkpoint beside `latest` (if given) or in `work_dir`, and its contents.
 
+    `reason` says why `latest` is not resumed, `skipped` what was wrong with it.
     Raises `CheckpointError` listing every file tried when none is intact.
     """
-    try:
-        return latest, _distributed.read_checkpoint(latest)
-    except CheckpointError as err:
-        skipped = [err.problem]
     candidates, unusable = _fallback_candidates(latest, work_dir)
-    skipped += unusable
+    skipped = skipped + unusable
     for path in candidates:
         try:
             checkpoint = load_checkpoint_file(path)
@@ -118,32 +136,34 @@ def _newest_intact(latest: str, work_dir: str, logger: Any) -> tuple[str, dict[s
         meta = checkpoint["meta"]
         message = (
             f"resuming from {path} (epoch {meta['epoch']}, iter {meta['iter']}), the newest "
-            f"intact checkpoint, because {osp.join(work_dir, LAST_CHECKPOINT)} names a damaged "
-            "file. Skipped: " + "; ".join(skipped)
+            f"intact checkpoint, because {reason}."
         )
-        logger.warning(message)
+        logger.warning(message + (" Skipped: " + "; ".join(skipped) if skipped else ""))
         return path, checkpoint
     raise CheckpointError(
-        f"cannot resume in {work_dir}: {osp.join(work_dir, LAST_CHECKPOINT)} names a damaged "
-        "checkpoint and no other one there is intact. Tried: " + "; ".join(skipped),
+        f"cannot resume in {work_dir}: {reason}, and no other one there is intact. Tried: "
+        + ("; ".join(skipped) or "no other checkpoint file is there"),
         latest,
         fix="Restore a checkpoint from a copy and pass it as load_from, or start afresh with "
         "resume=False",
     )
 
 
-def _fallback_candidates(latest: str, work_dir: str) -> tuple[list[str], list[str]]:
+def _fallback_candidates(latest: str | None, work_dir: str) -> tuple[list[str], list[str]]:
     """Checkpoints other than `latest`, newest first, and why the other files were unusable.
 
-    The candidates are the ``*.pth`` files in the folder of `latest` and in
-    `work_dir` (a symlink such as ``latest.pth`` only once, under its target) that
-    hold a training ``meta``; they are ordered by its iteration, then by time.
-    Either folder may be a URL, whose ``*.pth`` objects are read whole.
+    The candidates are the ``*.pth`` files in the folder of `latest` (if given)
+    and in `work_dir` (a symlink such as ``latest.pth`` only once, under its
+    target) that hold a training ``meta``; they are ordered by its iteration,
+    then by time. Either folder may be a URL, whose ``*.pth`` objects are read whole.
     """
-    seen = {latest if _storage.is_url(latest) else osp.realpath(latest)}
+    seen: set[str] = set()
+    if latest is not None:
+        seen.add(latest if _storage.is_url(latest) else osp.realpath(latest))
     found: list[tuple[int, float, str]] = []
     unusable: list[str] = []
-    for folder in dict.fromkeys((osp.dirname(latest), work_dir)):
+    folders = (work_dir,) if latest is None else (osp.dirname(latest), work_dir)
+    for folder in dict.fromkeys(folders):
         for real, modified in _checkpoint_files(folder):
             if real in seen:
                 continue
@@ -238,7 +258,8 @@ def save(
     checkpoint = collect(runner, save_optimizer, save_param_scheduler, meta, by_epoch)
     if runner.rank == 0:
         try:
-            save_checkpoint(checkpoint, path, backend_args=backend_args)
+            # the pointer's update persists both renames: see update_last_checkpoint
+            save_checkpoint(checkpoint, path, backend_args=backend_args, sync_folder=False)
             update_last_checkpoint(runner.checkpoint_dir, path, backend_args)
         except OSError as err:
             runner.logger.error("saving a checkpoint failed: %s", err)
