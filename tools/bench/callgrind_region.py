@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["callgrind_command", "read_total", "start", "stop"]
+__all__ = ["callgrind_command", "read_total", "read_totals", "start", "stop"]
 
 _SOURCE = """
 #include <valgrind/callgrind.h>
@@ -75,8 +75,16 @@ def callgrind_command(out_file: str | os.PathLike[str]) -> list[str]:
 
 def read_total(out_file: str | os.PathLike[str]) -> int:
     """Instructions counted between the program's `start` and `stop` (its first region)."""
-    dump = Path(f"{out_file}.1")  # callgrind numbers the dumps a program asks for
-    text = dump.read_text(errors="replace") if dump.exists() else ""
-    if "Trigger: Client Request: region" not in text:
-        raise RuntimeError(f"no region dump {dump}: did the program reach stop()?")
-    return int(re.search(r"^totals: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    return read_totals(out_file, 1)[0]
+
+
+def read_totals(out_file: str | os.PathLike[str], regions: int) -> list[int]:
+    """Instructions of each of the program's first `regions` regions, in order."""
+    totals = []
+    for number in range(1, regions + 1):
+        dump = Path(f"{out_file}.{number}")  # callgrind numbers the dumps a program asks for
+        text = dump.read_text(errors="replace") if dump.exists() else ""
+        if "Trigger: Client Request: region" not in text:
+            raise RuntimeError(f"no region dump {dump}: did the program reach stop()?")
+        totals.append(int(re.search(r"^totals: (\d+)", text, re.M).group(1)))  # type: ignore[union-attr]
+    return totals

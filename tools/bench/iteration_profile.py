@@ -13,7 +13,10 @@ in interleaved samples of CPU time (medians):
 * the checkpoint at each epoch's end (``save_checkpoint``) against a bare
   ``torch.save`` of the model, optimizer and scheduler, per iteration of the epoch.
 
-Run it with ``hatch run bench:iteration-profile``.
+``--instructions`` also runs every part under valgrind's callgrind, one counted
+region each, for a column of instructions that does not drift with the load.
+
+Run it with ``hatch run bench:iteration-profile`` (``-- --instructions``).
 """
 
 from __future__ import annotations
@@ -97,82 +100,137 @@ def acts_per_iteration(hook: Any) -> bool:
     return any(getattr(type(hook), point) is not getattr(Hook, point) for point in points)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--number", type=int, default=200, help="calls per sample")
-    parser.add_argument("--rounds", type=int, default=15, help="samples per part")
-    args = parser.parse_args()
-
+def parts(runner: Any, tmp: str) -> tuple[dict[str, tuple[Callable[[], Any], ...]], list[str]]:
+    """The timed parts: our call and the hand-written loop's (or ours alone), and the hooks."""
     import torch
     import torch.nn.functional as F
     from torch.utils.data import default_collate as torch_default_collate
 
     from hooks_core.dataset import default_collate
 
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = build(Path(tmp))
-        model, wrapper = runner.model, runner.optim_wrapper
-        dataset = runner.train_dataloader.dataset
-        samples = [dataset[i] for i in range(BATCH)]
-        batch = default_collate(samples)
-        net = model.net
-        optimizer = make_optimizer(net.parameters())
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [20], 0.1)
+    model, wrapper = runner.model, runner.optim_wrapper
+    dataset = runner.train_dataloader.dataset
+    samples = [dataset[i] for i in range(BATCH)]
+    batch = default_collate(samples)
+    net = model.net
+    optimizer = make_optimizer(net.parameters())
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [20], 0.1)
 
-        def by_hand() -> None:
-            loss = F.cross_entropy(net(batch[0]), batch[1])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    def by_hand() -> None:
+        loss = F.cross_entropy(net(batch[0]), batch[1])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
 
-        outputs = model.train_step(batch, optim_wrapper=wrapper)
-        hooks = {}
-        for hook in filter(acts_per_iteration, runner.hooks):
-            hooks[type(hook).__name__] = one_iteration(hook, runner, batch, outputs)
+    def plain_save() -> None:
+        state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict()}  # fmt: skip
+        torch.save(state, Path(tmp) / "plain.pth")
 
-        def plain_save() -> None:
-            state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict()}  # fmt: skip
-            torch.save(state, Path(tmp) / "plain.pth")
-
-        pairs = {
-            "collate (hooks_core.dataset.default_collate)": (
-                lambda: default_collate(samples), lambda: torch_default_collate(samples)),
-            "train_step (forward, parse_losses, update_params)": (
-                lambda: model.train_step(batch, optim_wrapper=wrapper), by_hand),
-            f"checkpoint per epoch (save_checkpoint / {BLOCK})": (
-                lambda: runner.save_checkpoint(tmp, "profile.pth"), plain_save),
-        }  # fmt: skip
-        cases: dict[str, Callable[[], Any]] = {}
-        for name, (ours, theirs) in pairs.items():
-            cases[name], cases[name + " by hand"] = ours, theirs
-        cases.update({f"hook {name}": fn for name, fn in hooks.items()})
-        call, quiet = runner.call_hook, quiet_batches()
-        cases["hook points, through the runner"] = lambda: (
+    outputs = model.train_step(batch, optim_wrapper=wrapper)
+    table: dict[str, tuple[Callable[[], Any], ...]] = {
+        "collate (hooks_core.dataset.default_collate)": (
+            lambda: default_collate(samples), lambda: torch_default_collate(samples)),
+        "train_step (forward, parse_losses, update_params)": (
+            lambda: model.train_step(batch, optim_wrapper=wrapper), by_hand),
+        f"checkpoint per epoch (save_checkpoint / {BLOCK})": (
+            lambda: runner.save_checkpoint(tmp, "profile.pth"), plain_save),
+    }  # fmt: skip
+    hooks = []
+    for hook in filter(acts_per_iteration, runner.hooks):
+        name = f"  hook {type(hook).__name__}"
+        table[name] = (one_iteration(hook, runner, batch, outputs),)
+        hooks.append(name)
+    call, quiet = runner.call_hook, quiet_batches()
+    table["hook points before/after_train_iter, all hooks"] = (
+        lambda: (
             call("before_train_iter", batch_idx=(i := next(quiet)), data_batch=batch),
             call("after_train_iter", batch_idx=i, data_batch=batch, outputs=outputs),
-        )
-        medians = interleaved(cases, args.number, args.rounds)
+        ),
+    )
+    return table, hooks
+
+
+def cases(table: dict[str, tuple[Callable[[], Any], ...]]) -> dict[str, Callable[[], Any]]:
+    """Every call to measure, by name: a part's own and, if any, the hand-written one's."""
+    named = {}
+    for name, calls in table.items():
+        named[name] = calls[0]
+        if len(calls) > 1:
+            named[name + " by hand"] = calls[1]
+    return named
+
+
+def count_regions(named: dict[str, Callable[[], Any]], number: int) -> None:
+    """Under callgrind: one counted region of `number` calls per case, in order."""
+    from callgrind_region import start, stop
+
+    for fn in named.values():
+        for _ in range(3):
+            fn()
+        start()
+        for _ in range(number):
+            fn()
+        stop()
+
+
+def count_instructions(names: list[str], number: int) -> dict[str, float]:
+    """Run this script under callgrind; instructions per call of each case."""
+    import subprocess
+
+    from callgrind_region import callgrind_command, read_totals
+
+    with tempfile.TemporaryDirectory(prefix="hooks-profile-") as tmp:
+        out_file = Path(tmp) / "callgrind.out"
+        command = [*callgrind_command(out_file), sys.executable, __file__, "--count",
+                   "--number", str(number)]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
+        totals = read_totals(out_file, len(names))
+    return {name: total / number for name, total in zip(names, totals, strict=True)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--number", type=int, default=200, help="calls per sample")
+    parser.add_argument("--rounds", type=int, default=15, help="samples per part")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each part's instructions under callgrind")  # fmt: skip
+    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)  # under callgrind
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        table, hooks = parts(build(Path(tmp)), tmp)
+        named = cases(table)
+        if args.count:
+            count_regions(named, args.number)
+            return
+        medians = interleaved(named, args.number, args.rounds)
+    counted = count_instructions(list(named), 20) if args.instructions else None
 
     print(f"where the Runner's time per iteration goes: CPU µs, median of {args.rounds} "
-          f"interleaved samples x {args.number} calls; torch {torch.__version__}")  # fmt: skip
-    print(f"{'part':<56}{'ours':>9}{'by hand':>9}{'extra':>9}")
-    print("-" * 83)
-    total = 0.0
-    for name in pairs:
+          f"interleaved samples x {args.number} calls; torch {torch.__version__}"
+          + ("; instructions per call under callgrind" if counted else ""))  # fmt: skip
+    header = f"{'part':<56}{'ours':>9}{'by hand':>9}{'extra':>9}"
+    print(header + (f"{'instr extra':>13}" if counted else ""))
+    print("-" * (len(header) + (13 if counted else 0)))
+    total = instructions = 0.0
+    for name, calls in table.items():
         scale = 1 / BLOCK if name.startswith("checkpoint") else 1.0
-        ours, theirs = medians[name] * scale, medians[name + " by hand"] * scale
-        total += ours - theirs
-        print(f"{name:<56}{ours:9.1f}{theirs:9.1f}{ours - theirs:+9.1f}")
-    for name in hooks:
-        ours = medians[f"hook {name}"]
-        print(f"{'  hook ' + name:<56}{ours:9.1f}{'-':>9}{ours:+9.1f}")
-    points = medians["hook points, through the runner"]
-    total += points
-    print(f"{'hook points before/after_train_iter, all hooks':<56}{points:9.1f}{'-':>9}"
-          f"{points:+9.1f}")  # fmt: skip
-    print(f"{'sum':<74}{total:+9.1f}")
+        ours = medians[name] * scale
+        theirs = medians[name + " by hand"] * scale if len(calls) > 1 else None
+        extra = ours - (theirs or 0.0)
+        if name not in hooks:  # a hook's share is already in the hook points' row
+            total += extra
+        row = f"{name:<56}{ours:9.1f}{'-' if theirs is None else f'{theirs:.1f}':>9}{extra:+9.1f}"
+        if counted:
+            extra_count = (counted[name] - counted.get(name + " by hand", 0.0)) * scale
+            instructions += 0.0 if name in hooks else extra_count
+            row += f"{extra_count / 1e3:+12.1f}k"
+        print(row)
+    print(f"{'sum':<74}{total:+9.1f}" + (f"{instructions / 1e3:+12.1f}k" if counted else ""))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Benchmark: what `hooks_core.Runner` adds to each training iteration, beside its peers.
 
 Each job of `overhead_workload.py` (a plain loop indexing tensors, a plain loop
-over a DataLoader, MMEngine's Runner, Lightning's Trainer, ours) trains the same
-model on the same data with the same optimizer, scheduler, logging interval and
-per-epoch checkpoint, each in its own process.
+over a DataLoader, the same with a checkpoint a crash cannot damage, MMEngine's
+Runner, Lightning's Trainer, ours) trains the same model on the same data with
+the same optimizer, scheduler, logging interval and per-epoch checkpoint, each
+in its own process.
 
 How it is measured, and why. This VM's speed drifts by a quarter within
 seconds, so whole runs timed one after another differ by more than the effect.
@@ -164,6 +165,7 @@ def peer_jobs(iters: int) -> list[Job]:
     jobs = [
         Job("(a) plain loop, tensors indexed", Spec("indexed", iters)),
         Job("(b) plain loop, DataLoader", Spec("dataloader", iters)),
+        Job("(b2) (b), checkpoint fsynced + renamed", Spec("durable", iters)),
         Job(f"(c) MMEngine {version('mmengine')} Runner", Spec("mmengine", iters)),
         Job(f"(d) Lightning {version('pytorch-lightning')} Trainer", Spec("lightning", iters)),
         Job("(e) hooks_core.Runner, default hooks", Spec("hooks", iters)),
