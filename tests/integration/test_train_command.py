@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,3 +60,35 @@ def test_torchrun_trains_on_two_processes(tmp_path: Path) -> None:
     assert [r["step"] for r in records if "accuracy/top1" in r] == [1]
     assert result.stdout.count("Finished digits_cnn") == 1  # rank 0 reports
     assert (tmp_path / "epoch_1.pth").is_file()
+
+
+def test_a_torchrun_restart_continues_from_the_launch_s_own_checkpoint(tmp_path: Path) -> None:
+    """Without --resume (here --overwrite of an earlier run), a restart still keeps its progress."""
+    work = tmp_path / "work"
+    earlier = [hooks_train(), str(CONFIG), "--work-dir", str(work), "--cfg-options", *SHORT]
+    subprocess.run(earlier, capture_output=True, text=True, timeout=300, check=True)
+    config = tmp_path / "killed_once.py"
+    config.write_text(
+        f"_base_ = [{str(CONFIG)!r}]\n"
+        "custom_imports = dict(imports=['digits_parts', 'restart_fault'])\n"
+        "custom_hooks = [dict(type='EMAHook', momentum=0.02),\n"
+        f"                dict(type='KillOnce', marker={str(tmp_path / 'killed')!r}, at_iter=6)]\n"
+    )
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--max-restarts=1",
+        "--master-addr=127.0.0.1", f"--master-port={free_port()}",
+        str(ROOT / "tools" / "train.py"), str(config), "--launcher", "pytorch",
+        "--work-dir", str(work), "--overwrite", "--cfg-options", *SHORT[1:],
+        "train_cfg.max_epochs=2",
+    ]  # fmt: skip
+    paths = [str(Path(__file__).parent), str(CONFIG.parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert (tmp_path / "killed").exists()  # rank 1 died after iteration 6 (of 8)
+    assert output.count("hooks-train: removed") == 1  # the earlier run's, at the launch only
+    assert "torchrun restarted the workers (restart 1 of at most 1)" in output
+    # epoch 1's checkpoint, or the one rank 0 saved when torchrun stopped it
+    assert re.search(r"resumed epoch: 1, iter: [456]\b", output), output[-4000:]
+    assert (work / "epoch_2.pth").is_file()

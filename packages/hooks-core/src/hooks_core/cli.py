@@ -101,12 +101,28 @@ def _apply_flags(result: dict[str, Any], args: argparse.Namespace) -> dict[str, 
         result["resume"] = True
         if args.resume != "auto":
             result["load_from"] = args.resume
+    elif not result.get("resume") and _restarted_with_checkpoints(result):
+        result["resume"] = True  # continue from them rather than start over in the same launch
+        result["load_from"] = None
     if args.seed is not None:
         result["randomness"] = {**dict(result.get("randomness") or {}), "seed": args.seed}
     result["launcher"] = args.launcher
     if args.amp:
         result["optim_wrapper"] = _with_amp(result.get("optim_wrapper"))
     return result
+
+
+def _restarted_with_checkpoints(cfg: Mapping[str, Any]) -> bool:
+    """Whether torchrun restarted this launch after it had saved a checkpoint in its work dir.
+
+    The first attempt trains only in a work dir without an earlier run's
+    checkpoints (or removes them, with ``--overwrite``), so in a restarted one
+    whatever ``last_checkpoint`` names is this launch's own.
+    """
+    from .checkpoint import find_latest_checkpoint
+    from .runner._elastic import restart_count
+
+    return restart_count() > 0 and find_latest_checkpoint(cfg["work_dir"]) is not None
 
 
 def _with_amp(optim_wrapper: Any) -> dict[str, Any]:
