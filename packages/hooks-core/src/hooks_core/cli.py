@@ -134,7 +134,20 @@ def _with_amp(optim_wrapper: Any) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status, 2 for a mistake in the config or options."""
+    """Run the command; returns the exit status, 2 for a mistake in the config or options.
+
+    Under torchrun an error that ends a rank is also written to the file torchrun
+    names, so its failure summary shows the traceback rather than a link.
+    """
+    if "TORCHELASTIC_ERROR_FILE" in os.environ:
+        from torch.distributed.elastic.multiprocessing.errors import record
+
+        status = record(_run)(argv)  # typed as optional: it returns what `_run` does
+        return 1 if status is None else status
+    return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     from .runner._work_dir_lock import WorkDirLockedError
 
     args = build_parser().parse_args(argv)
