@@ -101,9 +101,8 @@ def _apply_flags(result: dict[str, Any], args: argparse.Namespace) -> dict[str, 
         result["resume"] = True
         if args.resume != "auto":
             result["load_from"] = args.resume
-    elif not result.get("resume") and _restarted_with_checkpoints(result):
-        result["resume"] = True  # continue from them rather than start over in the same launch
-        result["load_from"] = None
+    elif _restarted() and not result.get("resume") and result.get("load_from") is None:
+        result["resume"] = True  # from this launch's newest checkpoint, if it saved one
     if args.seed is not None:
         result["randomness"] = {**dict(result.get("randomness") or {}), "seed": args.seed}
     result["launcher"] = args.launcher
@@ -112,17 +111,16 @@ def _apply_flags(result: dict[str, Any], args: argparse.Namespace) -> dict[str, 
     return result
 
 
-def _restarted_with_checkpoints(cfg: Mapping[str, Any]) -> bool:
-    """Whether torchrun restarted this launch after it had saved a checkpoint in its work dir.
+def _restarted() -> bool:
+    """Whether torchrun restarted this launch, so the work dir's checkpoints are its own.
 
     The first attempt trains only in a work dir without an earlier run's
-    checkpoints (or removes them, with ``--overwrite``), so in a restarted one
-    whatever ``last_checkpoint`` names is this launch's own.
+    checkpoints (or removes them, with ``--overwrite``). Every rank decides
+    alike, from the environment, without looking at files it may not share.
     """
-    from .checkpoint import find_latest_checkpoint
     from .runner._elastic import restart_count
 
-    return restart_count() > 0 and find_latest_checkpoint(cfg["work_dir"]) is not None
+    return restart_count() > 0
 
 
 def _with_amp(optim_wrapper: Any) -> dict[str, Any]:
@@ -212,6 +210,8 @@ class _Setup:
 def _make_room(cfg: Mapping[str, Any], args: argparse.Namespace) -> None:
     """Refuse a work dir holding another run's checkpoints, unless resuming or told to start over.
 
+    In an attempt torchrun restarted, the checkpoints there are this launch's own.
+
     A new run there would write its checkpoints between the other run's, replace
     some of them (the best one, say) and delete others as it keeps its last N.
     """
@@ -219,7 +219,7 @@ def _make_room(cfg: Mapping[str, Any], args: argparse.Namespace) -> None:
     earlier = sorted(Path(work_dir).glob("*.pth")) + [
         path for path in [Path(work_dir, "last_checkpoint")] if path.exists()
     ]
-    if not earlier or cfg.get("resume"):
+    if not earlier or cfg.get("resume") or _restarted():
         return
     if not args.overwrite:
         raise ValueError(
