@@ -531,13 +531,15 @@ def update_last_checkpoint(
     whose rename was lost.
     """
     name = os.fspath(filename)
-    local = not is_url(name)
-    data = (os.path.abspath(name) if local else name).encode("utf-8")
+    target = name if is_url(name) else os.path.abspath(name)
     pointer = _pointer(work_dir)
+    data = target.encode("utf-8")
     write_atomically(pointer, lambda f: f.write(data), backend_args, sync_file=False)
-    folder = os.path.dirname(os.path.abspath(name))
-    if local and (is_url(pointer) or folder != os.path.dirname(os.path.abspath(pointer))):
-        fsync_directory(folder)
+    if is_url(target):
+        return
+    folder = os.path.dirname(target)
+    if is_url(pointer) or folder != os.path.dirname(os.path.abspath(pointer)):
+        fsync_directory(folder)  # the pointer's write synced only its own folder
 
 
 def _pointer(work_dir: str | os.PathLike[str]) -> str:
