@@ -180,10 +180,8 @@ class HistoryBuffer:
         """
         self._add_pending()
         fresh = min(self._fresh, len(self._values))
-        *values, self._sum = _plain_numbers([*_last(self._values, fresh), self._sum])
-        *counts, self._count = _plain_numbers([*_last(self._counts, fresh), self._count])
-        for position, (value, count) in enumerate(zip(values, counts, strict=True), -fresh):
-            self._values[position], self._counts[position] = value, count
+        values, self._sum = _settled(self._values, fresh, self._sum)
+        counts, self._count = _settled(self._counts, fresh, self._count)
         self._fresh = 0
         saved_values, saved_counts = self._saved
         self._saved = (  # the totals are ints only if every value and count was
@@ -444,7 +442,10 @@ def _scalar(value: Any) -> Any:
 
 def _has_tensor(values: list[Any]) -> bool:
     """Whether `values` (already normalised by `_scalar`) holds a tensor."""
-    return any(type(value) is not float and type(value) is not int for value in values)
+    return not _NUMBER_TYPES.issuperset(map(type, values))  # one C-level pass
+
+
+_NUMBER_TYPES = frozenset({float, int})
 
 
 def _stack(values: list[Any]) -> Any:
@@ -473,6 +474,22 @@ def _plain_numbers(values: list[Any]) -> list[Any]:
         for i, number in zip(tensors, numbers, strict=True):
             plain[i] = number
     return plain
+
+
+def _settled(window: deque[Any], fresh: int, total: Any) -> tuple[list[Any], Any]:
+    """The `fresh` latest entries of `window` and `total` as Python numbers.
+
+    Tensors among them are moved to the host in one transfer and replaced in
+    `window` by their numbers; a window of numbers (times, learning rates,
+    counts) is returned as it is, without a pass over it.
+    """
+    latest = _last(window, fresh)
+    if (type(total) is int or type(total) is float) and not _has_tensor(latest):
+        return latest, total
+    *numbers, total = _plain_numbers([*latest, total])
+    for position, number in enumerate(numbers, -fresh):
+        window[position] = number
+    return numbers, total
 
 
 def _last(window: deque[Any], count: int) -> list[Any]:
