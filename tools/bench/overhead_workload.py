@@ -4,7 +4,7 @@ Every variant trains the same model (an MLP 32->32->10 whose forward returns
 `loss_keys` loss terms) on the same 3,200 samples held in memory (50 batches of
 64, so an epoch is 50 iterations), with SGD and momentum, a MultiStepLR stepped
 each epoch, a log record every 50 iterations and a checkpoint at each epoch's
-end, on the CPU with one thread:
+end, on the CPU with one thread (``--no-checkpoint``: without the checkpoint):
 
 * ``indexed``: a hand-written loop indexing batches out of the tensors;
 * ``dataloader``: the same loop over a shuffling ``torch.utils.data.DataLoader``;
@@ -52,12 +52,13 @@ ACTING_HOOKS = 3  # of the extra custom hooks, how many act at every iteration
 
 @dataclass(frozen=True)
 class Spec:
-    """What one job trains: its variant, length and the two scaling knobs."""
+    """What one job trains: its variant, length, the two scaling knobs and the checkpoint."""
 
     variant: str
     iters: int
     loss_keys: int = 1
     extra_hooks: int = 0
+    checkpoint: bool = True  # False: no checkpoint at all (the split of the overhead)
 
     @property
     def epochs(self) -> int:
@@ -193,6 +194,8 @@ def train_by_hand(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
                               f"loss {loss.item():.4f}\n")  # fmt: skip
                 pacer.tick()
             scheduler.step()
+            if not spec.checkpoint:
+                continue
             state = {
                 "epoch": epoch + 1,
                 "model": net.state_dict(),
@@ -243,7 +246,7 @@ def runner_config(spec: Spec, model: Any, work_dir: Path) -> dict[str, Any]:
         ),
         default_hooks=dict(
             logger=dict(type="LoggerHook", interval=BLOCK),
-            checkpoint=dict(type="CheckpointHook", interval=1),
+            checkpoint=dict(type="CheckpointHook", interval=1) if spec.checkpoint else None,
         ),
         randomness=dict(seed=SEED),
         log_level="INFO",
@@ -365,6 +368,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, required=True, help="a multiple of 50")
     parser.add_argument("--loss-keys", type=int, default=1)
     parser.add_argument("--extra-hooks", type=int, default=0)
+    parser.add_argument("--no-checkpoint", action="store_true", help="save no checkpoints")
     parser.add_argument("--mode", choices=("lockstep", "instructions"), default="lockstep")
     parser.add_argument("--measure", type=int, nargs=2, default=(2, 4),
                         help="instructions mode: count from the end of block A to B")  # fmt: skip
@@ -378,7 +382,8 @@ def main() -> None:
     warnings.filterwarnings(
         "ignore"
     )  # the peers' advice (few dataloader workers, ...) is noise here
-    spec = Spec(args.variant, args.iters, args.loss_keys, args.extra_hooks)
+    spec = Spec(args.variant, args.iters, args.loss_keys, args.extra_hooks,
+                not args.no_checkpoint)  # fmt: skip
     channel = (os.fdopen(args.fds[0], "r"), os.fdopen(args.fds[1], "w"))
     pacer = Pacer(args.mode, channel, range(*args.measure))
     TRAIN[spec.variant](spec, pacer, args.work_dir)

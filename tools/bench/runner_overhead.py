@@ -26,7 +26,9 @@ Two measurements hold instead:
 ``--invocations N`` repeats the whole measurement with new processes and prints
 the spread of the headline. ``--scaling`` measures the runner again with 5, 20
 and 50 custom hooks and with 1, 4 and 16 loss keys, each against a DataLoader
-loop computing the same loss terms. Jobs whose library is not installed are
+loop computing the same loss terms. ``--split`` measures the runner and the
+DataLoader loop again without their per-epoch checkpoint, to tell what the
+checkpoint costs from what the iterations cost. Jobs whose library is not installed are
 left out (the benchmark environment installs MMEngine 0.10.7 and Lightning).
 
 Run it with ``hatch run bench:runner-overhead`` (``-- --instructions --invocations 5``).
@@ -35,6 +37,7 @@ Run it with ``hatch run bench:runner-overhead`` (``-- --instructions --invocatio
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -75,7 +78,7 @@ class Job:
             "--extra-hooks", str(self.spec.extra_hooks), "--mode", mode,
             "--measure", *map(str, MEASURED_BLOCKS), "--fds", *map(str, fds),
             "--work-dir", str(work_dir),
-        ]  # fmt: skip
+        ] + ([] if self.spec.checkpoint else ["--no-checkpoint"])  # fmt: skip
 
 
 class Process:
@@ -143,8 +146,7 @@ def count_instructions(jobs: list[Job], root: Path) -> None:
     """Run each job alone under callgrind; instructions per iteration of the measured blocks."""
     iters = (MEASURED_BLOCKS[1] + 1) * BLOCK
     for index, job in enumerate(jobs):
-        short = Job(job.label, Spec(job.spec.variant, iters, job.spec.loss_keys,
-                                    job.spec.extra_hooks))  # fmt: skip
+        short = Job(job.label, dataclasses.replace(job.spec, iters=iters))
         work_dir = root / f"callgrind-{index}-{job.spec.variant}"
         out_file = work_dir / "callgrind.out"
         process = Process(short, work_dir, "instructions", callgrind_command(out_file))
@@ -183,6 +185,16 @@ def scaling_jobs(iters: int) -> list[Job]:
     return jobs
 
 
+def split_jobs(iters: int) -> list[Job]:
+    """The runner and the DataLoader loop with and without their per-epoch checkpoint."""
+    return [
+        Job("plain loop, DataLoader", Spec("dataloader", iters)),
+        Job("Runner, default hooks", Spec("hooks", iters)),
+        Job("plain loop, DataLoader, no checkpoint", Spec("dataloader", iters, checkpoint=False)),
+        Job("Runner, no CheckpointHook", Spec("hooks", iters, checkpoint=False)),
+    ]
+
+
 def installed(variant: str) -> bool:
     module = NEEDS.get(variant)
     return module is None or importlib.util.find_spec(module) is not None
@@ -203,9 +215,16 @@ def baseline(job: Job, jobs: list[Job]) -> Job | None:
     """The DataLoader loop computing the same loss terms as `job` (None for the loops)."""
     if job.spec.variant in ("indexed", "dataloader"):
         return None
-    keys = job.spec.loss_keys
+    keys, saves = job.spec.loss_keys, job.spec.checkpoint
     return next(
-        (j for j in jobs if j.spec.variant == "dataloader" and j.spec.loss_keys == keys), None
+        (
+            j
+            for j in jobs
+            if j.spec.variant == "dataloader"
+            and j.spec.loss_keys == keys
+            and j.spec.checkpoint == saves
+        ),
+        None,
     )
 
 
@@ -256,6 +275,8 @@ def main() -> None:
     parser.add_argument("--invocations", type=int, default=1, help="repeat with new processes")
     parser.add_argument("--instructions", action="store_true", help="also count with callgrind")
     parser.add_argument("--scaling", action="store_true", help="custom hooks and loss keys")
+    parser.add_argument("--split", action="store_true",
+                        help="the overhead with and without the per-epoch checkpoint")  # fmt: skip
     args = parser.parse_args()
     if args.iters % BLOCK or args.iters < (WARMUP_BLOCKS + 2) * BLOCK:
         parser.error(
@@ -287,6 +308,12 @@ def main() -> None:
                     "loss keys, each against a DataLoader loop with the same loss terms"
                 )
                 print_table(measure(scaling_jobs, args, Path(tmp) / "scaling"), args.instructions)
+            if args.split and invocation == 0:
+                print(
+                    "split: the runner and the DataLoader loop with and without their "
+                    "per-epoch checkpoint, each against the loop that saves alike"
+                )
+                print_table(measure(split_jobs, args, Path(tmp) / "split"), args.instructions)
     measured = [value for value in headlines if value is not None]
     if measured:
         spread = f"; over {len(measured)} invocations {min(measured):+.1f} to {max(measured):+.1f}"
