@@ -5,6 +5,7 @@
     python tools/dev.py test core       # only the tests of one package environment
     python tools/dev.py lint            # ruff and mypy only
     python tools/dev.py bench           # the benchmarks under tools/bench/
+    python tools/dev.py bench runner-overhead --instructions   # one, with its own arguments
 
 Hatch lives in a private virtual environment under `.tools/` (ignored by git),
 so the global Python stays untouched, and so do the environments it creates
@@ -73,6 +74,21 @@ def pip_find_links() -> str:
 
 
 HATCH_ENV = hatch_environment()
+
+
+def bench_script(parser: argparse.ArgumentParser, name: str | None) -> str:
+    """The bench environment's script for benchmark `name` (``all`` for None); exits if unknown.
+
+    Through this command, not ``hatch run`` typed by hand, a benchmark runs in
+    the environment the tests use: hatch's data folder and the local torch build
+    are set here, and a bare ``hatch run`` would make a second environment
+    elsewhere with torch from the index.
+    """
+    envs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["envs"]
+    names = sorted(envs["bench"]["scripts"])
+    if name is not None and name not in names:
+        parser.error(f"unknown benchmark {name!r}; choose from {', '.join(names)}")
+    return name or "all"
 
 
 def hatch() -> Path:
@@ -171,24 +187,29 @@ def main() -> int:
     test_parser = sub.add_parser("test", help="lint, type-check and run the tests")
     test_parser.add_argument("packages", nargs="*", help="test environments (default: all)")
     sub.add_parser("lint", help="ruff and mypy")
-    sub.add_parser("bench", help="run the benchmarks under tools/bench/")
+    bench_parser = sub.add_parser(
+        "bench",
+        help="run the benchmarks under tools/bench/, or one of them; extra arguments go to it",
+    )
+    bench_parser.add_argument("name", nargs="?", help="one benchmark (default: all)")
     sub.add_parser(
         "demo", help="train the demo (tools/demo.py); extra arguments go to the train command"
     )
     # The demo's own arguments are the train command's (`demo --cfg-options ... --seed 1`),
     # which this parser does not know: they are passed on as they are.
     args, extra = parser.parse_known_args()
-    if extra and args.command != "demo":
+    if extra and args.command not in ("demo", "bench"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra[:1] == ["--"]:  # the older spelling, `demo -- --seed 1`
         extra = extra[1:]
 
+    script = bench_script(parser, args.name) if args.command == "bench" else None
     hatch_exe = hatch()
     refresh_environments(hatch_exe)
     if args.command == "lint":
         return 0 if lint(hatch_exe) else 1
     if args.command == "bench":
-        return run([str(hatch_exe), "run", "bench:all"])
+        return run([str(hatch_exe), "run", f"bench:{script}", *extra])
     if args.command == "demo":
         return run([str(hatch_exe), "run", "demo:train", *extra])
     packages = args.packages or test_packages()

@@ -28,7 +28,7 @@ same model and optimizer state, timed in the same run, and the same with an
 `--saves` saves; the 1-rank runs use one thread, as each of the 2 ranks does
 on this 2-core machine, so a background write competes with training there.
 
-Run it with ``hatch run bench:checkpoint-save`` (``-- --saves 9`` for steadier
+Run it with ``python3 tools/dev.py bench checkpoint-save`` (``--saves 9`` for steadier
 medians, ``-- --ranks 1`` to skip torchrun).
 """
 

@@ -10,7 +10,7 @@ should have none). Then it times the same training against a plain loop over a
 at the ends of each run, and prints medians.
 
 Without CUDA it says so and exits with status 2. Run it with
-``hatch run bench:cuda-sync`` on a machine with a GPU.
+``python3 tools/dev.py bench cuda-sync`` on a machine with a GPU.
 """
 
 from __future__ import annotations

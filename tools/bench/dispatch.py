@@ -9,7 +9,7 @@ them are timed in the same process:
   and calls it, inside a ``try``/``except TypeError`` (written out below);
 * ``direct``: the three methods called by hand, the floor any dispatcher pays.
 
-Run it with ``python tools/dev.py bench`` (or ``hatch run bench:dispatch``).
+Run it with ``python3 tools/dev.py bench`` (or ``python3 tools/dev.py bench dispatch``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ of ``python -c "import hooks_core"`` minus the median of ``python -c "pass"``,
 measured interleaved in the same run, with the bytecode cache warm. The
 modules the import pulls in are listed, so a heavy dependency shows up here.
 
-Run it with ``python tools/dev.py bench`` (or ``hatch run bench:import-time``).
+Run it with ``python3 tools/dev.py bench`` (or ``python3 tools/dev.py bench import-time``).
 """
 
 from __future__ import annotations

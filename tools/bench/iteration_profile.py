@@ -16,7 +16,7 @@ in interleaved samples of CPU time (medians):
 ``--instructions`` also runs every part under valgrind's callgrind, one counted
 region each, for a column of instructions that does not drift with the load.
 
-Run it with ``hatch run bench:iteration-profile`` (``-- --instructions``).
+Run it with ``python3 tools/dev.py bench iteration-profile`` (``--instructions``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ record rate fills its queue and is then skipped, with a report.
 The second table times `LoggerHook.after_train_iter` on iterations that do not
 log, called directly inside a live run, against an empty method call.
 
-Run it with ``hatch run bench:logging-overhead`` (or ``python tools/dev.py bench``).
+Run it with ``python3 tools/dev.py bench logging-overhead`` (or ``python3 tools/dev.py bench``).
 """
 
 from __future__ import annotations

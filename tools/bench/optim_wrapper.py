@@ -15,7 +15,7 @@ same calls on a loss whose ``backward`` and an optimizer whose ``step`` and
 ``zero_grad`` do nothing. MMEngine's wrapper adds about 44 µs per iteration on
 this kind of benchmark; the target here is a few µs.
 
-Run it with ``hatch run bench:optim-wrapper`` (``-- --number 100 --repeat 51``
+Run it with ``python3 tools/dev.py bench optim-wrapper`` (``--number 100 --repeat 51``
 for steadier medians).
 """
 

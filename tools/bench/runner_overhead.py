@@ -31,7 +31,7 @@ DataLoader loop again without their per-epoch checkpoint, to tell what the
 checkpoint costs from what the iterations cost. Jobs whose library is not installed are
 left out (the benchmark environment installs MMEngine 0.10.7 and Lightning).
 
-Run it with ``hatch run bench:runner-overhead`` (``-- --instructions --invocations 5``).
+Run it with ``python3 tools/dev.py bench runner-overhead`` (``--instructions --invocations 5``).
 """
 
 from __future__ import annotations
