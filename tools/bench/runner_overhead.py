@@ -28,8 +28,9 @@ the spread of the headline. ``--scaling`` measures the runner again with 5, 20
 and 50 custom hooks and with 1, 4 and 16 loss keys, each against a DataLoader
 loop computing the same loss terms. ``--split`` measures the runner and the
 DataLoader loop again without their per-epoch checkpoint, to tell what the
-checkpoint costs from what the iterations cost. Jobs whose library is not installed are
-left out (the benchmark environment installs MMEngine 0.10.7 and Lightning).
+checkpoint costs from what the iterations cost. Jobs whose library is not
+installed are left out (the benchmark environment installs MMEngine 0.10.7 and
+Lightning).
 
 Run it with ``python3 tools/dev.py bench runner-overhead`` (``--instructions --invocations 5``).
 """
