@@ -433,6 +433,40 @@ def test_rng_state_packs_each_generator_into_one_string() -> None:
     assert {type(value) for value in state["numpy"].values()} <= {str, int, float}
 
 
+def numpy_legacy_state() -> dict[str, object]:
+    name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    return {"bit_generator": name, "keys": keys.astype("<u4").tobytes().decode("latin-1"),
+            "pos": pos, "has_gauss": has_gauss, "cached_gaussian": gauss}  # fmt: skip
+
+
+def test_rng_state_follows_numpy_through_every_kind_of_change() -> None:
+    """numpy's state is read again only when it moved: each way it can change must show."""
+    np.random.seed(5)
+    changes = [
+        lambda: None,  # nothing drew: the same state again
+        lambda: np.random.random(),  # a uniform draw moves the position
+        lambda: np.random.standard_normal(),  # a pair drawn, one Gaussian cached
+        lambda: np.random.standard_normal(),  # the cached one handed out: no draw at all
+        lambda: np.random.random(700),  # past the 624 words: the key is regenerated
+        lambda: np.random.seed(5),  # seeded again
+        lambda: np.random.standard_normal(),
+        lambda: np.random.set_state(np.random.get_state()),
+    ]
+    for change in changes:
+        change()
+        assert get_rng_state()["numpy"] == numpy_legacy_state()
+
+
+def test_rng_state_of_numpy_after_a_restore_is_the_restored_one() -> None:
+    np.random.seed(6)
+    np.random.standard_normal()  # one Gaussian cached
+    saved = get_rng_state()
+    np.random.standard_normal()  # handed out: the same words, no cached Gaussian
+    assert get_rng_state()["numpy"]["has_gauss"] == 0
+    set_rng_state(saved)
+    assert get_rng_state()["numpy"] == saved["numpy"] == numpy_legacy_state()
+
+
 def test_rng_state_still_reads_the_tensor_tuple_and_bytes_forms_of_older_checkpoints() -> None:
     random.seed(4)
     np.random.seed(4)

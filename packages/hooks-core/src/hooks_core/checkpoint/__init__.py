@@ -23,9 +23,12 @@ from ._distributed import (
 )
 from ._io import *  # noqa: F403  (the public names are _io's __all__)
 from ._io import __all__ as _FILE_NAMES
+from ._rng import get_rng_state, set_rng_state
 
 __all__ = [
     *_FILE_NAMES,
+    "get_rng_state",
+    "set_rng_state",
     "is_sharded_checkpoint",
     "read_checkpoint",
     "remove_checkpoint",

@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic save, safe load, the ``last_checkpoint`` pointer, RNG states.
+"""Checkpoint files: atomic save, safe load, the ``last_checkpoint`` pointer.
 
 A checkpoint is first written to a temporary file next to its target, flushed
 to disk, then renamed over the target, so a crash never leaves a truncated file
@@ -46,8 +46,6 @@ __all__ = [
     "check_storage_args",
     "is_url",
     "remove_file",
-    "get_rng_state",
-    "set_rng_state",
 ]
 
 # The pointer file in a work dir that names the newest complete checkpoint (MMEngine's name).
@@ -869,109 +867,6 @@ def get_state_dict(
     return unwrap_model(module).state_dict(
         destination=destination, prefix=prefix, keep_vars=keep_vars
     )
-
-
-# ------------------------------------------------------------ random number generators
-def get_rng_state() -> dict[str, Any]:
-    """Capture the state of python's, numpy's and torch's generators, for an exact resume.
-
-    The result holds only numbers, strings, tuples, dicts and (for CUDA) tensors,
-    so it survives a safe load. Each generator's state is one string: its bytes
-    (little-endian 32-bit words for Python's and numpy's) decoded as latin-1, one
-    character per byte. A tuple of ints costs a pickling step per int, a tensor a
-    record of its own in the archive, and a `bytes` object, under torch's pickle
-    protocol 2, this same string and a call to rebuild it. Numpy is skipped when
-    it is not installed, CUDA when it is not available.
-    """
-    import ctypes
-    import random
-
-    import torch
-
-    version, internal, gauss_next = random.getstate()
-    generator = torch.get_rng_state()  # a contiguous uint8 tensor on the CPU
-    state: dict[str, Any] = {
-        "python": (version, _text(struct.pack(f"<{len(internal)}I", *internal)), gauss_next),
-        "torch": _text(ctypes.string_at(generator.data_ptr(), generator.nbytes)),
-    }
-    try:
-        import numpy as np
-    except ImportError:
-        pass
-    else:
-        legacy: Any = np.random.get_state(legacy=True)  # typed as a union with the dict form
-        bit_generator, keys, pos, has_gauss, cached_gaussian = legacy
-        state["numpy"] = {
-            "bit_generator": str(bit_generator),
-            "keys": _text(keys.astype("<u4").tobytes()),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached_gaussian),
-        }
-    if torch.cuda.is_available():
-        state["torch_cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore generator states from `get_rng_state`, so the next draws repeat exactly.
-
-    Only the generators present in `state` are restored. A numpy state is
-    ignored when numpy is not installed (nothing could draw from it), and a CUDA
-    state when CUDA is not available; with fewer GPUs than saved, the first ones
-    are restored.
-    """
-    import random
-
-    import torch
-
-    if "python" in state:  # the words as text, or as a tensor or tuple (older checkpoints)
-        version, internal, gauss_next = state["python"]
-        if isinstance(internal, (str, bytes)):
-            data = _bytes(internal)
-            internal = struct.unpack(f"<{len(data) // 4}I", data)
-        elif isinstance(internal, torch.Tensor):
-            internal = internal.tolist()
-        random.setstate((version, tuple(internal), gauss_next))
-    if "torch" in state:
-        generator = state["torch"]
-        if isinstance(generator, (str, bytes)):
-            generator = torch.frombuffer(bytearray(_bytes(generator)), dtype=torch.uint8)
-        torch.set_rng_state(generator.cpu())
-    if "numpy" in state:
-        try:
-            import numpy as np
-        except ImportError:
-            pass
-        else:
-            saved = state["numpy"]
-            keys = saved["keys"]
-            if isinstance(keys, (str, bytes)):
-                keys = np.frombuffer(_bytes(keys), dtype="<u4")
-            elif isinstance(keys, torch.Tensor):
-                keys = keys.cpu().numpy()
-            np.random.set_state(
-                (
-                    saved["bit_generator"],
-                    np.asarray(keys, dtype=np.uint32),
-                    int(saved["pos"]),
-                    int(saved["has_gauss"]),
-                    float(saved["cached_gaussian"]),
-                )
-            )
-    if "torch_cuda" in state and torch.cuda.is_available():
-        for device, device_state in enumerate(state["torch_cuda"][: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(device_state.cpu(), device)
-
-
-def _text(data: bytes) -> str:
-    """`data` as the string `get_rng_state` stores: one latin-1 character per byte."""
-    return data.decode("latin-1")
-
-
-def _bytes(saved: str | bytes) -> bytes:
-    """The bytes of a generator state saved by `get_rng_state` (or as bytes)."""
-    return saved.encode("latin-1") if isinstance(saved, str) else saved
 
 
 def point_latest(path: str, backend_args: Mapping[str, Any] | None = None) -> None:

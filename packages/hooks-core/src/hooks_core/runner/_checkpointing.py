@@ -24,13 +24,12 @@ from ..checkpoint._io import (
     CheckpointError,
     _peek_meta,
     checkpoint_exists,
-    get_rng_state,
     load_checkpoint_file,
     read_last_checkpoint,
     save_checkpoint,
-    set_rng_state,
     update_last_checkpoint,
 )
+from ..checkpoint._rng import get_rng_state, set_rng_state
 from ._data_position import data_state, load_data_state
 from ._elastic import picked_by_rank_zero
 

@@ -35,7 +35,7 @@ import operator
 import random
 import warnings
 
-from ..checkpoint._io import get_rng_state, set_rng_state
+from ..checkpoint._rng import get_rng_state, set_rng_state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

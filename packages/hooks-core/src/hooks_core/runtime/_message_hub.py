@@ -171,17 +171,19 @@ class HistoryBuffer:
     def state_dict(self) -> dict[str, Any]:
         """Return the window and the running totals, for a `torch.load(weights_only=True)`.
 
-        Tensors are moved to the host here, in one transfer for values and one
-        for counts; the window keeps the numbers from then on, so the next
-        checkpoint moves only the values logged since this one. The window's
-        values and counts are saved as two ``(kind, text)`` pairs holding 64-bit
-        little-endian numbers (see `_packed`), and only the new values are
-        packed again; the totals are Python numbers.
+        Tensors are moved to the host here (see `_host_numbers`) and the window
+        keeps their numbers from then on, so the next checkpoint moves only the
+        values logged since this one; the pending ones are added to the total
+        as numbers. The window's values and counts are saved as two ``(kind,
+        text)`` pairs holding 64-bit little-endian numbers (see `_packed`), and
+        only the new values are packed again; the totals are Python numbers.
         """
-        self._add_pending()
         fresh = min(self._fresh, len(self._values))
-        values, self._sum = _settled(self._values, fresh, self._sum)
-        counts, self._count = _settled(self._counts, fresh, self._count)
+        values, pending_total = _settled(self._values, fresh, len(self._pending))
+        self._pending.clear()
+        self._sum = _number(self._sum) + pending_total
+        counts, _ = _settled(self._counts, fresh, 0)
+        self._count = _number(self._count)
         self._fresh = 0
         saved_values, saved_counts = self._saved
         self._saved = (  # the totals are ints only if every value and count was
@@ -463,33 +465,39 @@ def _as_read(value: Any) -> Any:
     return float(value) if isinstance(value, (int, float)) else value
 
 
-def _plain_numbers(values: list[Any]) -> list[Any]:
-    """Python ints and floats for `values`, moving the tensors among them in one host transfer."""
-    plain = list(values)
-    tensors = [
-        i for i, value in enumerate(plain) if type(value) is not float and type(value) is not int
-    ]
-    if tensors:
-        numbers = _stack([plain[i] for i in tensors]).tolist()
-        for i, number in zip(tensors, numbers, strict=True):
-            plain[i] = number
-    return plain
+def _host_numbers(tensors: list[Any]) -> list[Any]:
+    """The Python numbers of one-element tensors: read one by one on the CPU, else in one transfer.
+
+    On the CPU reading each costs half of stacking them; on a device each read
+    would wait for it, so they are stacked and moved to the host together.
+    """
+    if all(tensor.is_cpu for tensor in tensors):
+        return [tensor.item() for tensor in tensors]
+    numbers: list[Any] = _stack(tensors).tolist()
+    return numbers
 
 
-def _settled(window: deque[Any], fresh: int, total: Any) -> tuple[list[Any], Any]:
-    """The `fresh` latest entries of `window` and `total` as Python numbers.
+def _number(total: Any) -> Any:
+    """A running total as a Python number (it is a tensor after `global_mean` added tensors)."""
+    return total if type(total) is int or type(total) is float else total.item()
 
-    Tensors among them are moved to the host in one transfer and replaced in
-    `window` by their numbers; a window of numbers (times, learning rates,
-    counts) is returned as it is, without a pass over it.
+
+def _settled(window: deque[Any], fresh: int, pending: int) -> tuple[list[Any], Any]:
+    """The `fresh` latest entries of `window` as numbers, and the sum of the last `pending` tensors.
+
+    The tensors among the entries are replaced in `window` by their numbers;
+    the last `pending` of them are those not yet in the running total. A window
+    of numbers (times, learning rates, counts) is returned as it is, without a
+    pass over it.
     """
     latest = _last(window, fresh)
-    if (type(total) is int or type(total) is float) and not _has_tensor(latest):
-        return latest, total
-    *numbers, total = _plain_numbers([*latest, total])
-    for position, number in enumerate(numbers, -fresh):
-        window[position] = number
-    return numbers, total
+    if not _has_tensor(latest):
+        return latest, 0
+    where = [i for i, value in enumerate(latest) if type(value) not in _NUMBER_TYPES]
+    numbers = _host_numbers([latest[i] for i in where])
+    for i, number in zip(where, numbers, strict=True):
+        latest[i] = window[i - fresh] = number
+    return latest, sum(numbers[len(numbers) - pending :]) if pending else 0
 
 
 def _last(window: deque[Any], count: int) -> list[Any]:
