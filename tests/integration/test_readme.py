@@ -119,6 +119,7 @@ BENCH_SHORT = {
     "import-time": ["--samples", "1"],
     "runner-overhead": ["--iters", "200"],
     "iteration-profile": ["--number", "2", "--rounds", "1"],
+    "save-profile": ["--epochs", "3"],
     "optim-wrapper": ["--number", "2", "--repeat", "1"],
     "logging-overhead": ["--iters", "40", "--interval", "20", "--write-ms", "1", "--rounds", "1"],
     "checkpoint-save": ["--saves", "1", "--interval", "2"],
@@ -150,6 +151,10 @@ def iteration_profile(tmp_path: Path) -> None:
     run_bench("iteration-profile", "--instructions")  # the README's table has the column
 
 
+def save_profile(tmp_path: Path) -> None:
+    run_bench("save-profile", "--instructions")  # the README's table has the columns
+
+
 # The first key a command starts with decides how it runs: one benchmark before them all.
 HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "python3 tools/dev.py demo": demo,
@@ -158,6 +163,7 @@ HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "torchrun --nproc-per-node 2 tools/train.py CONFIG --launcher pytorch": torchrun_line,
     "python3 tools/dev.py bench runner-overhead": runner_overhead,
     "python3 tools/dev.py bench iteration-profile": iteration_profile,
+    "python3 tools/dev.py bench save-profile": save_profile,
     "python3 tools/dev.py bench": all_benchmarks,
 }
 
