@@ -102,11 +102,19 @@ def test_the_bottom_layers_never_import_torch_or_numpy() -> None:
     assert json.loads(out.stdout) == []
 
 
+# Tools that time the core's private functions where they run, by wrapping them: they follow
+# its layout by design (and say so), so they alone may import its private modules.
+PROFILES_INTERNALS = {Path("tools/bench/save_profile.py")}
+
+
 def test_tests_and_tools_import_hooks_core_through_its_public_names() -> None:
     # A private module is one whose name starts with `_` below hooks_core.
+    assert all((REPO / path).is_file() for path in PROFILES_INTERNALS)  # none left stale
     private = []
     for folder in ("tests", "tools", "configs"):
         for path in (REPO / folder).rglob("*.py"):
+            if path.relative_to(REPO) in PROFILES_INTERNALS:
+                continue
             for module in imported_absolute(path):
                 if module.startswith("hooks_core.") and any(
                     part.startswith("_") and part != "__about__" for part in module.split(".")[1:]
