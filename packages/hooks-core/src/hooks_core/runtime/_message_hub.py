@@ -469,9 +469,11 @@ def _host_numbers(tensors: list[Any]) -> list[Any]:
     """The Python numbers of one-element tensors: read one by one on the CPU, else in one transfer.
 
     On the CPU reading each costs half of stacking them; on a device each read
-    would wait for it, so they are stacked and moved to the host together.
+    would wait for it, so they are stacked and moved to the host together. The
+    first tensor decides (a window's losses share a device): the numbers are the
+    same either way.
     """
-    if all(tensor.is_cpu for tensor in tensors):
+    if tensors[0].is_cpu:
         return [tensor.item() for tensor in tensors]
     numbers: list[Any] = _stack(tensors).tolist()
     return numbers
