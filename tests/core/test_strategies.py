@@ -13,6 +13,7 @@ import torch
 from toy import PlainOptimWrapper, ToyModel, runner_kwargs
 
 from hooks_core import NotRegisteredError, Runner
+from hooks_core.model import model_class_name
 from hooks_core.registry import STRATEGIES
 from hooks_core.runner.strategy import (
     DDPStrategy,
@@ -207,6 +208,16 @@ def test_a_sharded_model_loads_and_gives_whole_tensors() -> None:
     for name, value in gather_state_dict(model.state_dict()).items():
         assert torch.equal(value, whole[name]), name
     assert sorted(strategy.model_state_dict(model)) == sorted(whole)
+
+
+@pytest.mark.usefixtures("one_rank")
+def test_a_sharded_model_is_named_by_its_own_class(tmp_path: Path) -> None:
+    """``fully_shard`` turns ToyModel into FSDPToyModel in place; users see their class's name."""
+    runner = Runner(**runner_kwargs(tmp_path), strategy=FSDP)
+    assert type(runner.model).__name__ == "FSDPToyModel"
+    assert runner.model_name == model_class_name(runner.model) == "ToyModel"
+    wrapped = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+    assert model_class_name(wrapped) == "Linear"
 
 
 @pytest.mark.usefixtures("one_rank")

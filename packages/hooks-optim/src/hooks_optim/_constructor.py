@@ -29,7 +29,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 from hooks_core import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
-from hooks_core.model import unwrap_model
+from hooks_core.model import model_class_name, unwrap_model
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class DefaultOptimWrapperConstructor:
             params = []
             self.add_params(params, model)
             if not params:
-                raise ValueError(f"{type(model).__name__} has no trainable parameter to optimize")
+                raise ValueError(f"{model_class_name(model)} has no trainable parameter to optimize")
         optimizer_cfg[_params_argument(optimizer_cfg["type"])] = params
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         return OPTIM_WRAPPERS.build(wrapper_cfg, default_args={"optimizer": optimizer})

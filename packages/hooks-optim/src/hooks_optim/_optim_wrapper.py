@@ -21,6 +21,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from hooks_core import OPTIM_WRAPPERS, MessageHub
+from hooks_core.model import model_class_name
 from hooks_core.runner.strategy import holds_dtensors
 
 from ._base_optim_wrapper import BaseOptimWrapper
@@ -227,7 +228,7 @@ class OptimWrapper(BaseOptimWrapper):
             )
         if accumulate > 1 and any(isinstance(m, _BatchNorm) for m in model.modules()):
             warnings.warn(
-                f"{type(model).__name__} has BatchNorm layers and accumulates gradients over "
+                f"{model_class_name(model)} has BatchNorm layers and accumulates gradients over "
                 f"{accumulate} iterations: their statistics see one micro-batch at a time, so "
                 "accumulation does not reproduce a bigger batch; consider GroupNorm or "
                 "SyncBatchNorm",

@@ -6,7 +6,7 @@ inside DistributedDataParallel (`wrap_model`, `unwrap_model`, `DistributedModel`
 from __future__ import annotations
 
 from ..utils import lazy_exports
-from ._wrapper import is_model_wrapper, unwrap_model, wrap_model
+from ._wrapper import is_model_wrapper, model_class_name, unwrap_model, wrap_model
 
 __all__ = [
     "BaseModel",
@@ -16,6 +16,7 @@ __all__ = [
     "wrap_model",
     "unwrap_model",
     "is_model_wrapper",
+    "model_class_name",
 ]
 
 # These import torch; wrap/unwrap do not, so a runner can be imported without it.

@@ -8,7 +8,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["wrap_model", "unwrap_model", "is_model_wrapper", "DDP_TYPES", "no_buffer_broadcast"]
+__all__ = [
+    "wrap_model",
+    "unwrap_model",
+    "is_model_wrapper",
+    "model_class_name",
+    "DDP_TYPES",
+    "no_buffer_broadcast",
+]
 
 # The ``type`` names of a ``model_wrapper_cfg`` that mean DDP (MMEngine configs name theirs).
 DDP_TYPES = ("DistributedModel", "MMDistributedDataParallel", "DistributedDataParallel")
@@ -60,6 +67,20 @@ def is_model_wrapper(model: Any) -> bool:
 def unwrap_model(model: Any) -> Any:
     """The user's model inside a DataParallel/DDP wrapper, or the model itself."""
     return model.module if is_model_wrapper(model) else model
+
+
+def model_class_name(model: Any) -> str:
+    """The name of the user's model class, inside a DDP wrapper or under FSDP2's sharding.
+
+    ``fully_shard`` swaps a module's class in place for ``FSDP<Name>``, a subclass
+    of ``FSDPModule`` and the user's class, so the user's class is the other base.
+    """
+    cls = type(unwrap_model(model))
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    sharded = getattr(fsdp, "FSDPModule", None)
+    if sharded is not None and issubclass(cls, sharded):
+        cls = next((base for base in cls.__bases__ if base is not sharded), cls)
+    return cls.__name__
 
 
 def no_buffer_broadcast() -> dict[str, bool]:

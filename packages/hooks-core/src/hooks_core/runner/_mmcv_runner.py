@@ -19,7 +19,7 @@ import tempfile
 import warnings
 
 from ..checkpoint import check_local_path, point_latest
-from ..model._wrapper import unwrap_model
+from ..model._wrapper import model_class_name, unwrap_model
 from ..registry._roots import OPTIM_WRAPPER_CONSTRUCTORS, RUNNERS
 from ._exceptions import exceptions_to_hooks
 from ._log_buffer import LogBuffer
@@ -118,7 +118,7 @@ class BaseRunner(Runner):
             )
         elif not callable(getattr(unwrap_model(model), "train_step", None)):
             raise TypeError(
-                f"{type(unwrap_model(model)).__name__} has no train_step(data_batch, optimizer); "
+                f"{model_class_name(model)} has no train_step(data_batch, optimizer); "
                 "add one returning dict(loss=..., log_vars=..., num_samples=...), or give a "
                 "batch_processor"
             )

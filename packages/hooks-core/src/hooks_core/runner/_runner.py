@@ -21,7 +21,7 @@ from ..checkpoint._storage import resolve_work_dir
 from ..config import as_config
 from ..dist import broadcast_object, destroy_dist, get_dist_info, init_dist
 from ..engine._hook_list import HookList
-from ..model._wrapper import unwrap_model
+from ..model._wrapper import model_class_name, unwrap_model
 from ..registry._default_scope import DefaultScope
 from ..registry._first_party import pip_install
 from ..registry._roots import LOG_PROCESSORS, MODELS, VISUALIZERS
@@ -384,7 +384,7 @@ class Runner:
     @property
     def model_name(self) -> str:
         """The class name of the model (inside its wrapper)."""
-        return type(unwrap_model(self.model)).__name__
+        return model_class_name(self.model)
 
     @property
     def hooks(self) -> list[Hook]:
