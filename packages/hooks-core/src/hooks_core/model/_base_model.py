@@ -117,9 +117,14 @@ class BaseModel(nn.Module):
         try:
             optim_context = optim_wrapper.optim_context
         except AttributeError:  # a duck-typed wrapper without one: nothing to set up
-            optim_context = None
-        with optim_context(forward) if optim_context is not None else contextlib.nullcontext():
+            context: Any = _EMPTY
+        else:
+            context = optim_context(forward)
+        if type(context) is contextlib.nullcontext:  # the usual case: no `with` to pay for
             losses = run_forward(forward, self._preprocessor()(data, True), "loss")
+        else:
+            with context:
+                losses = run_forward(forward, self._preprocessor()(data, True), "loss")
         loss, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(loss)
         return log_vars
@@ -154,30 +159,32 @@ class BaseModel(nn.Module):
         Values stay tensors (detached): converting them to numbers would wait
         for the device on every iteration.
         """
-        log_vars: dict[str, torch.Tensor] = {}
+        parsed: dict[str, Any] = {"loss": None}  # the total comes first, as in MMEngine
+        terms = []
         for name, value in losses.items():
-            if isinstance(value, torch.Tensor):
-                log_vars[name] = value if value.ndim == 0 else value.mean()
+            if type(value) is _TENSOR or isinstance(value, torch.Tensor):
+                if value.ndim:
+                    value = value.mean()
             elif isinstance(value, (list, tuple)) and all(
                 isinstance(v, torch.Tensor) for v in value
             ):
-                log_vars[name] = torch.stack([v.mean() for v in value]).sum()
+                value = torch.stack([v.mean() for v in value]).sum()
             else:
                 raise TypeError(
                     f"forward(mode='loss') returned {name}={type(value).__name__}; "
                     "each value must be a tensor or a list of tensors"
                 )
-        terms = [value for name, value in log_vars.items() if "loss" in name]
+            if "loss" in name:
+                terms.append(value)
+            if name != "loss":
+                parsed[name] = value.detach()
         if not terms:
             raise ValueError(
                 f"forward(mode='loss') returned no entry whose name contains 'loss' "
-                f"(got {list(log_vars)}); name at least one of them e.g. 'loss'"
+                f"(got {list(losses)}); name at least one of them e.g. 'loss'"
             )
-        loss = torch.stack(terms).sum() if len(terms) > 1 else terms[0]
-        parsed = {"loss": loss.detach()}
-        for name, value in log_vars.items():
-            if name != "loss":
-                parsed[name] = value.detach()
+        loss = terms[0] if len(terms) == 1 else torch.stack(terms).sum()
+        parsed["loss"] = loss.detach()
         return loss, parsed
 
 
@@ -191,3 +198,7 @@ def run_forward(forward: Any, data: Any, mode: str) -> Any:
     if isinstance(data, (list, tuple)):
         return forward(*data, mode=mode)
     return forward(data, mode=mode)
+
+
+_TENSOR = torch.Tensor
+_EMPTY = contextlib.nullcontext()  # the forward pass's context for a wrapper without one

@@ -77,17 +77,26 @@ def _cast(data: Any, device: torch.device, non_blocking: bool) -> Any:
     """`BaseDataPreprocessor.cast_data`, as a function: a module's attributes are slow to read.
 
     (`nn.Module` defines ``__getattr__``, so every ``self.`` lookup on it takes
-    CPython's slow path; this recursion reads them once per batch.)
+    CPython's slow path; this recursion reads them once per batch.) Plain
+    tensors and the usual containers are told by exact type first, and a
+    sequence's plain tensors already on `device` are kept without a call per
+    item: that is the batch a `DataLoader` gives a model on the CPU.
     """
-    if isinstance(data, torch.Tensor):
+    kind = type(data)
+    if kind is _TENSOR:
         if data.device == device:  # already there: `to` would only cost its parsing
             return data
         return data.to(device, non_blocking=non_blocking)
-    kind = type(data)  # the usual containers by exact type, cheaper than the ABC checks
-    if kind is list:
-        return [_cast(item, device, non_blocking) for item in data]
-    if kind is tuple:
-        return tuple([_cast(item, device, non_blocking) for item in data])
+    if kind is tuple or kind is list:
+        items = [
+            item
+            if type(item) is _TENSOR and item.device == device
+            else _cast(item, device, non_blocking)
+            for item in data
+        ]
+        return items if kind is list else tuple(items)
+    if isinstance(data, torch.Tensor):  # a subclass, e.g. a Parameter
+        return data if data.device == device else data.to(device, non_blocking=non_blocking)
     if kind is dict or isinstance(data, Mapping):
         return {key: _cast(value, device, non_blocking) for key, value in data.items()}
     if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
@@ -96,3 +105,6 @@ def _cast(data: Any, device: torch.device, non_blocking: bool) -> Any:
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple
         return kind(*items)
     return kind(items)
+
+
+_TENSOR = torch.Tensor

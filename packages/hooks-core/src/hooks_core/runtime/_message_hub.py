@@ -93,7 +93,8 @@ class HistoryBuffer:
         if kind is float or kind is int:
             self._sum = self._sum + value
         else:
-            value = _scalar(value)
+            if kind is not _tensor_type or value.ndim or value.requires_grad:
+                value = _scalar(value)  # all but a detached 0-d tensor, the usual loss
             if type(value) is float or type(value) is int:  # a numpy scalar
                 self._sum = self._sum + value
             else:  # a tensor: added to the total with the others, a window's worth at a time
@@ -423,6 +424,8 @@ def _scalar(value: Any) -> Any:
     """Return `value` as a detached 0-d tensor or a Python int/float, without a host sync."""
     torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
     if torch is not None and isinstance(value, torch.Tensor):
+        global _tensor_type
+        _tensor_type = torch.Tensor
         if value.ndim:  # a loss is usually 0-d already: one check instead of three calls
             if value.numel() != 1:
                 raise ValueError(f"expected a scalar, got a tensor of shape {tuple(value.shape)}")
@@ -440,6 +443,11 @@ def _scalar(value: Any) -> Any:
     raise TypeError(
         f"expected a number or a one-element tensor, got {type(value).__name__}: {value!r}"
     )
+
+
+# torch.Tensor once `_scalar` has seen a tensor (torch is not imported here): `update` then
+# takes a detached 0-d tensor as it is, without the call.
+_tensor_type: Any = None
 
 
 def _has_tensor(values: list[Any]) -> bool:
