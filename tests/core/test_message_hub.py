@@ -223,7 +223,7 @@ def test_buffer_state_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
     state = buffer.state_dict()
     assert state == {  # one string of the numbers' bytes per window, not a number per value
         "log_history": ("float64", packed("<3d", 2.0, 3.0, 4.0)),
-        "count_history": ("int64", packed("<3q", 2, 2, 2)),
+        "count_history": ("int64", packed("<q", 2), 3),  # one number throughout: once
         "max_length": 3,
         "global_sum": 10.0,
         "global_count": 8,
@@ -260,14 +260,25 @@ def test_each_checkpoint_packs_the_window_it_holds() -> None:
     """Only new values are packed again; what is saved is the whole current window all the same."""
     rng = random.Random(16)
     buffer = HistoryBuffer(max_length=7)
-    for step in range(60):
+    forms = set()
+    for step in range(200):
         value: Any = rng.randrange(10) if step < 20 else rng.random()  # ints, then floats
-        buffer.update(torch.tensor(value) if step % 3 == 0 else value, count=rng.randrange(1, 3))
+        if 60 <= step < 120:  # stretches of one value and one count, as learning rates have
+            value, count = 0.5 if step < 90 else 0.25, 1
+        else:
+            count = rng.randrange(1, 3)
+        buffer.update(torch.tensor(value) if step % 3 == 0 else value, count=count)
         if rng.random() < 0.3:
+            expected = buffer.data
             state = buffer.state_dict()
             whole = HistoryBuffer(*buffer.data, max_length=7).state_dict()
             assert (state["log_history"], state["count_history"]) == (
                 whole["log_history"], whole["count_history"]), step  # fmt: skip
+            restored = HistoryBuffer()
+            restored.load_state_dict(state)
+            assert restored.data == expected, step
+            forms.update(len(state[key]) for key in ("log_history", "count_history"))
+    assert forms == {2, 3}  # packed number by number, and as one number repeated
 
 
 def test_buffer_keeps_ints_beyond_64_bits_exact() -> None:

@@ -176,8 +176,9 @@ class HistoryBuffer:
         keeps their numbers from then on, so the next checkpoint moves only the
         values logged since this one; the pending ones are added to the total
         as numbers. The window's values and counts are saved as two ``(kind,
-        text)`` pairs holding 64-bit little-endian numbers (see `_packed`), and
-        only the new values are packed again; the totals are Python numbers.
+        text)`` pairs holding 64-bit little-endian numbers, or ``(kind, text,
+        length)`` for one number throughout (see `_packed`), and only the new
+        values are packed again; the totals are Python numbers.
         """
         fresh = min(self._fresh, len(self._values))
         values, pending_total = _settled(self._values, fresh, len(self._pending))
@@ -521,33 +522,45 @@ def _last(window: deque[Any], count: int) -> list[Any]:
 _PACKED = {"int64": "q", "float64": "d"}
 
 
-def _packed(numbers: deque[Any], exact: bool) -> tuple[str, str] | list[Any]:
+def _packed(numbers: deque[Any], exact: bool) -> tuple[Any, ...] | list[Any]:
     """`numbers` as ``('int64' if exact else 'float64', text)``; a list if they do not fit.
 
     The text is the numbers' little-endian bytes decoded as latin-1 (one character
     per byte). A list costs a pickling step per number and a tensor its own
     record in the archive; and torch pickles with protocol 2, which turns a
     `bytes` object into this same text plus a call to rebuild it, about 3x slower.
+    A window holding one number throughout (the counts, mostly all ones; a
+    learning rate between milestones) is ``(kind, text of that number, length)``.
     """
     kind = "int64" if exact else "float64"
+    code = _PACKED[kind]
     try:
-        data = struct.pack(f"<{len(numbers)}{_PACKED[kind]}", *numbers)
+        if numbers and numbers.count(numbers[0]) == len(numbers):
+            return kind, struct.pack(f"<{code}", numbers[0]).decode("latin-1"), len(numbers)
+        data = struct.pack(f"<{len(numbers)}{code}", *numbers)
     except struct.error:  # an int beyond 64 bits: keep it exact
         return list(numbers)
     return kind, data.decode("latin-1")
 
 
 def _repacked(
-    saved: tuple[str, str] | list[Any], window: deque[Any], fresh: list[Any], exact: bool
-) -> tuple[str, str] | list[Any]:
+    saved: tuple[Any, ...] | list[Any], window: deque[Any], fresh: list[Any], exact: bool
+) -> tuple[Any, ...] | list[Any]:
     """`_packed(window, exact)`, given `saved`, the window's packing before `fresh` was appended.
 
     The window drops its oldest values as new ones arrive, so its packing is the
     end of the saved text followed by the fresh values': only those are packed.
+    A window of one number stays one while the fresh values are that number.
     """
     kind = "int64" if exact else "float64"
     if not (isinstance(saved, tuple) and saved[0] == kind):
         return _packed(window, exact)
+    if len(saved) == 3:
+        if fresh.count(_unpacked(saved[:2])[0]) == len(fresh):
+            return kind, saved[1], len(window)
+        return _packed(window, exact)
+    if fresh and fresh.count(fresh[0]) == len(fresh) and window.count(fresh[0]) == len(window):
+        return _packed(window, exact)  # the distinct values have left the window
     try:
         data = struct.pack(f"<{len(fresh)}{_PACKED[kind]}", *fresh)
     except struct.error:  # an int beyond 64 bits: keep it exact
@@ -558,10 +571,11 @@ def _repacked(
 
 def _unpacked(numbers: Any) -> list[Any]:
     """The Python numbers of a window saved by `_packed` (or, in older checkpoints, a tensor)."""
-    if isinstance(numbers, tuple) and len(numbers) == 2 and isinstance(numbers[1], (str, bytes)):
-        kind, text = numbers
+    if isinstance(numbers, tuple) and len(numbers) in (2, 3) and isinstance(numbers[1], (str, bytes)):
+        kind, text = numbers[:2]
         data = text.encode("latin-1") if isinstance(text, str) else text
-        return list(struct.unpack(f"<{len(data) // 8}{_PACKED[kind]}", data))
+        found = list(struct.unpack(f"<{len(data) // 8}{_PACKED[kind]}", data))
+        return found * numbers[2] if len(numbers) == 3 else found
     return list(numbers) if isinstance(numbers, (list, tuple)) else numbers.tolist()
 
 
