@@ -160,7 +160,8 @@ class DefaultOptimWrapperConstructor:
             params = []
             self.add_params(params, model)
             if not params:
-                raise ValueError(f"{model_class_name(model)} has no trainable parameter to optimize")
+                name = model_class_name(model)
+                raise ValueError(f"{name} has no trainable parameter to optimize")
         optimizer_cfg[_params_argument(optimizer_cfg["type"])] = params
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         return OPTIM_WRAPPERS.build(wrapper_cfg, default_args={"optimizer": optimizer})

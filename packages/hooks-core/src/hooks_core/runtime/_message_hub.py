@@ -571,7 +571,8 @@ def _repacked(
 
 def _unpacked(numbers: Any) -> list[Any]:
     """The Python numbers of a window saved by `_packed` (or, in older checkpoints, a tensor)."""
-    if isinstance(numbers, tuple) and len(numbers) in (2, 3) and isinstance(numbers[1], (str, bytes)):
+    packed = isinstance(numbers, tuple) and len(numbers) in (2, 3)
+    if packed and isinstance(numbers[1], (str, bytes)):
         kind, text = numbers[:2]
         data = text.encode("latin-1") if isinstance(text, str) else text
         found = list(struct.unpack(f"<{len(data) // 8}{_PACKED[kind]}", data))
