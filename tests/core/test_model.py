@@ -48,6 +48,39 @@ def test_parse_losses_errors_name_the_culprit() -> None:
         model.parse_losses({"acc": torch.tensor(1.0)})
 
 
+def test_train_step_runs_the_forward_pass_in_the_wrappers_context() -> None:
+    """An empty context is skipped; any other is entered around the forward pass, and only it."""
+    seen: list[str] = []
+
+    class Recording:
+        def __enter__(self) -> None:
+            seen.append("enter")
+
+        def __exit__(self, *exc: object) -> None:
+            seen.append("exit")
+
+    class Model(TwoLosses):
+        def forward(self, inputs: torch.Tensor, mode: str = "tensor") -> Any:
+            seen.append("forward")
+            return super().forward(inputs, mode)
+
+    class WithContext(PlainOptimWrapper):
+        def optim_context(self, model: nn.Module) -> Recording:
+            seen.append("context")
+            return Recording()
+
+        def update_params(self, loss: torch.Tensor) -> None:
+            seen.append("update")
+            super().update_params(loss)
+
+    model = Model()
+    model.train_step([torch.tensor([1.0])], WithContext(torch.optim.SGD(model.parameters())))
+    assert seen == ["context", "enter", "forward", "exit", "update"]
+    seen.clear()
+    model.train_step([torch.tensor([1.0])], PlainOptimWrapper(torch.optim.SGD(model.parameters())))
+    assert seen == ["forward"]
+
+
 def test_train_step_updates_through_the_wrapper() -> None:
     model = TwoLosses()
     wrapper = PlainOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
