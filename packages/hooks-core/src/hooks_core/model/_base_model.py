@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..registry._roots import MODELS
-from ._data_preprocessor import BaseDataPreprocessor, cuda_device
+from ._data_preprocessor import _TENSOR, BaseDataPreprocessor, cuda_device
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,5 +200,4 @@ def run_forward(forward: Any, data: Any, mode: str) -> Any:
     return forward(data, mode=mode)
 
 
-_TENSOR = torch.Tensor
 _EMPTY = contextlib.nullcontext()  # the forward pass's context for a wrapper without one
