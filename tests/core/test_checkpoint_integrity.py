@@ -263,6 +263,32 @@ def test_an_empty_pointer_resumes_the_newest_checkpoint_by_its_meta(tmp_path: Pa
     assert f"because {run / 'last_checkpoint'} is empty" in warning
 
 
+@pytest.mark.parametrize(
+    ("torn", "reason"),
+    [
+        (lambda new: b"\0" * len(new), "is empty"),  # extended, its data lost
+        (lambda new: new[:-2], "which does not exist"),  # its length lost
+        (lambda new: b"\xff\xfe" + new[2:], "which does not exist"),  # not UTF-8
+    ],
+    ids=["zeros", "cut", "not-utf-8"],
+)
+def test_a_pointer_torn_by_a_crash_resumes_the_newest_checkpoint(
+    tmp_path: Path, torn: Callable[[bytes], bytes], reason: str
+) -> None:
+    """The pointer is overwritten in place: a crash in the middle may leave any of these."""
+    run = tmp_path / "run"
+    train(run, 3)
+    pointer = run / "last_checkpoint"
+    pointer.write_bytes(torn(pointer.read_bytes()))
+
+    resumed = train(run, 4, resume=True)
+
+    assert read_last_checkpoint(run) == str(run / "iter_4.pth")
+    warning = next(line for line in log_text(resumed).splitlines() if "newest intact" in line)
+    assert f"{run / 'iter_3.pth'} (epoch 0, iter 3)" in warning
+    assert reason in warning
+
+
 def test_a_pointer_to_a_missing_file_and_nothing_else_is_an_error(tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(run, 1)

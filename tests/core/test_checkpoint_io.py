@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
@@ -25,6 +26,7 @@ from hooks_core.checkpoint import (
     load_checkpoint,
     load_checkpoint_file,
     load_state_dict,
+    read_last_checkpoint,
     save_checkpoint,
     set_rng_state,
     update_last_checkpoint,
@@ -228,6 +230,26 @@ def test_pointer_names_the_latest_checkpoint(
     update_last_checkpoint(".", "epoch_1.pth")
     monkeypatch.chdir(tmp_path)
     assert find_latest_checkpoint(work_dir) == str(first)
+
+
+def test_pointer_is_rewritten_in_place_to_the_new_length(tmp_path: Path) -> None:
+    """No new file per update: the same inode, cut to the new path, nothing left beside it."""
+    update_last_checkpoint(tmp_path, tmp_path / "a_much_longer_name" / "epoch_10.pth")
+    pointer = tmp_path / "last_checkpoint"
+    inode = pointer.stat().st_ino
+    update_last_checkpoint(tmp_path, tmp_path / "epoch_2.pth")
+    assert pointer.stat().st_ino == inode
+    assert pointer.read_bytes() == str(tmp_path / "epoch_2.pth").encode()
+    assert leftovers(tmp_path) == []
+    update_last_checkpoint(tmp_path / "new", tmp_path / "epoch_3.pth")  # the folder is made
+    assert read_last_checkpoint(tmp_path / "new") == str(tmp_path / "epoch_3.pth")
+
+
+def test_a_pointer_that_cannot_be_written_is_named_in_the_error(tmp_path: Path) -> None:
+    (tmp_path / "last_checkpoint").mkdir()  # a folder where the file should be
+    with pytest.raises(OSError, match="could not write .*last_checkpoint") as info:
+        update_last_checkpoint(tmp_path, tmp_path / "epoch_1.pth")
+    assert info.value.errno == errno.EISDIR
 
 
 def test_missing_pointer_or_missing_target_gives_none(tmp_path: Path) -> None:
