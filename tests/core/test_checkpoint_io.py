@@ -247,7 +247,7 @@ def test_pointer_is_rewritten_in_place_to_the_new_length(tmp_path: Path) -> None
 
 def test_a_pointer_that_cannot_be_written_is_named_in_the_error(tmp_path: Path) -> None:
     (tmp_path / "last_checkpoint").mkdir()  # a folder where the file should be
-    with pytest.raises(OSError, match="could not write .*last_checkpoint") as info:
+    with pytest.raises(OSError, match=r"could not write .*last_checkpoint") as info:
         update_last_checkpoint(tmp_path, tmp_path / "epoch_1.pth")
     assert info.value.errno == errno.EISDIR
 

@@ -108,6 +108,86 @@ def test_only_overriding_hooks_are_in_the_dispatch_table() -> None:
     assert hooks._table["after_val_epoch"] is not None
 
 
+class Counting(Hook):
+    """Counts its calls after each training iteration; idle there when told so."""
+
+    def __init__(self, idle: bool = True) -> None:
+        self.idle = idle
+        self.calls = 0
+        self.asked: list[Any] = []
+
+    def idle_points(self, runner: Any) -> tuple[str, ...]:
+        self.asked.append(runner)
+        return ("after_train_iter",) if self.idle else ()
+
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                         outputs: Any = None) -> None:  # fmt: skip
+        self.calls += 1
+
+
+def train_iterations(hooks: HookList, count: int) -> None:
+    hooks.call_hook("before_train")
+    for i in range(count):
+        hooks.call_hook("after_train_iter", batch_idx=i, data_batch=None, outputs=None)
+    hooks.call_hook("after_train")
+
+
+def test_idle_points_are_skipped_from_before_train_to_after_train() -> None:
+    hooks, idle, busy = HookList(owner="runner"), Counting(), Counting(idle=False)
+    hooks.register(idle)
+    hooks.register(busy)
+    hooks.call_hook("after_train_iter", batch_idx=0)  # outside training: called
+    assert (idle.calls, idle.asked) == (1, [])
+    train_iterations(hooks, 3)
+    assert (idle.calls, busy.calls) == (1, 4)
+    assert idle.asked == ["runner"]  # asked once, with the owner, when training starts
+    hooks.call_hook("after_train_iter", batch_idx=0)  # after training: called again
+    assert idle.calls == 2
+
+
+def test_a_hook_registered_while_training_is_asked_then() -> None:
+    hooks, late = HookList(owner="runner"), Counting()
+    hooks.call_hook("before_train")
+    hooks.register(late)
+    hooks.call_hook("after_train_iter", batch_idx=0)
+    assert (late.calls, late.asked) == (0, ["runner"])
+
+
+def test_a_subclass_overriding_an_idle_point_is_still_called() -> None:
+    class Extended(Counting):
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            super().after_train_iter(runner, batch_idx, data_batch, outputs)
+            self.calls += 10
+
+    class Generic(Counting):  # MMEngine's generic point behind every *_iter point
+        def _after_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                        outputs: Any = None, mode: str = "train") -> None:  # fmt: skip
+            self.calls += 100
+
+    hooks, extended, generic = HookList(owner=None), Extended(), Generic()
+    hooks.register(extended)
+    hooks.register(generic)
+    instance, seen = Counting(), []
+    setattr(instance, "after_train_iter", lambda *args, **kwargs: seen.append(kwargs))  # noqa: B010
+    hooks.register(instance)
+    train_iterations(hooks, 2)
+    assert extended.calls == 22
+    assert generic.calls == 0  # Counting's after_train_iter, idle, runs there, not _after_iter
+    assert len(seen) == 2  # set on the instance: not Counting's
+
+
+def test_idle_points_that_are_not_hook_points_are_refused() -> None:
+    class Typo(Hook):
+        def idle_points(self, runner: Any) -> tuple[str, ...]:
+            return ("after_train_itr",)
+
+    hooks = HookList(owner=None)
+    hooks.register(Typo())
+    with pytest.raises(ValueError, match=r"Typo.idle_points returned \['after_train_itr'\]"):
+        hooks.call_hook("before_train")
+
+
 def test_hooks_taking_extra_keywords_receive_them_by_name() -> None:
     received: list[dict[str, Any]] = []
 

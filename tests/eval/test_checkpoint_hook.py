@@ -194,6 +194,11 @@ def test_mmengine_attributes_after_construction() -> None:
     assert CheckpointHook(save_best=[]).save_best == []  # MMEngine: no best checkpoint
 
 
+def test_idle_at_the_iterations_only_when_saving_by_epoch() -> None:
+    assert CheckpointHook().idle_points(None) == ("before_train_iter", "after_train_iter")
+    assert CheckpointHook(by_epoch=False).idle_points(None) == ()
+
+
 def test_a_subclass_changes_the_default_keys() -> None:
     class DetectionCheckpointHook(CheckpointHook):
         _default_greater_keys = ("ap",)

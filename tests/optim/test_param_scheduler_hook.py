@@ -83,6 +83,16 @@ def test_a_dict_of_lists_steps_every_optimizers_schedulers() -> None:
     assert (lr_of(generator), lr_of(discriminator)) == pytest.approx((0.5, 0.1))
 
 
+def test_idle_after_each_iteration_only_without_an_iteration_based_scheduler() -> None:
+    optimizer, hook = sgd(), ParamSchedulerHook()
+    by_epoch = StepLR(optimizer, step_size=1, gamma=0.1)
+    assert hook.idle_points(stand_in(None)) == ("after_train_iter",)
+    assert hook.idle_points(stand_in([by_epoch])) == ("after_train_iter",)
+    by_iter = StepLR(optimizer, step_size=1, gamma=0.5, by_epoch=False)
+    assert hook.idle_points(stand_in([by_epoch, by_iter])) == ()
+    assert hook.idle_points(stand_in({"a": [by_epoch], "b": [by_iter]})) == ()
+
+
 def test_the_schedulers_are_read_at_each_call() -> None:
     first_opt, second_opt = sgd(), sgd()
     runner = stand_in([StepLR(first_opt, step_size=1, gamma=0.5, by_epoch=False)])

@@ -9,7 +9,9 @@ in interleaved samples of CPU time (medians):
 * ``train_step`` (data preprocessor, forward, loss parsing, optimizer wrapper)
   against the hand-written forward, ``zero_grad``, ``backward``, ``step``;
 * each default hook's ``before_train_iter`` and ``after_train_iter`` on an
-  iteration that does not log (the hand-written loop does nothing there);
+  iteration that does not log (the hand-written loop does nothing there), as
+  training calls them: a point the hook does not override, or names in its
+  ``idle_points``, is not called;
 * the checkpoint at each epoch's end (``save_checkpoint``) against a bare
   ``torch.save`` of the model, optimizer and scheduler, per iteration of the epoch.
 
@@ -80,24 +82,31 @@ def quiet_batches() -> Iterator[int]:
     return itertools.cycle(range(BLOCK - 1))
 
 
+ITERATION_POINTS = ("before_train_iter", "after_train_iter")
+
+
+def points_in_training(hook: Any, runner: Any) -> list[str]:
+    """The training-iteration points at which training calls `hook`."""
+    idle = set(hook.idle_points(runner))
+    triggered = hook.get_triggered_stages()
+    return [point for point in ITERATION_POINTS if point in triggered and point not in idle]
+
+
 def one_iteration(hook: Any, runner: Any, batch: Any, outputs: Any) -> Callable[[], None]:
-    """A call of `hook`'s two training-iteration points, one quiet batch further each time."""
+    """A call of `hook`'s training-iteration points, one quiet batch further each time."""
     quiet = quiet_batches()
+    points = points_in_training(hook, runner)
+    before = hook.before_train_iter if "before_train_iter" in points else None
+    after = hook.after_train_iter if "after_train_iter" in points else None
 
     def call() -> None:
         batch_idx = next(quiet)
-        hook.before_train_iter(runner, batch_idx, batch)
-        hook.after_train_iter(runner, batch_idx, batch, outputs)
+        if before is not None:
+            before(runner, batch_idx, batch)
+        if after is not None:
+            after(runner, batch_idx, batch, outputs)
 
     return call
-
-
-def acts_per_iteration(hook: Any) -> bool:
-    """Whether `hook` has its own training-iteration points (or the generic ones behind them)."""
-    from hooks_core import Hook
-
-    points = ("before_train_iter", "after_train_iter", "_before_iter", "_after_iter")
-    return any(getattr(type(hook), point) is not getattr(Hook, point) for point in points)
 
 
 def parts(runner: Any, tmp: str) -> tuple[dict[str, tuple[Callable[[], Any], ...]], list[str]]:
@@ -137,10 +146,12 @@ def parts(runner: Any, tmp: str) -> tuple[dict[str, tuple[Callable[[], Any], ...
             lambda: runner.save_checkpoint(tmp, "profile.pth"), plain_save),
     }  # fmt: skip
     hooks = []
-    for hook in filter(acts_per_iteration, runner.hooks):
-        name = f"  hook {type(hook).__name__}"
-        table[name] = (one_iteration(hook, runner, batch, outputs),)
-        hooks.append(name)
+    for hook in runner.hooks:
+        if points_in_training(hook, runner):
+            name = f"  hook {type(hook).__name__}"
+            table[name] = (one_iteration(hook, runner, batch, outputs),)
+            hooks.append(name)
+    runner.call_hook("before_train")  # the runner's dispatch as in training: idle points out
     call, quiet = runner.call_hook, quiet_batches()
     table["hook points before/after_train_iter, all hooks"] = (
         lambda: (

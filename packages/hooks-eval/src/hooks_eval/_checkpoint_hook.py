@@ -279,6 +279,10 @@ class CheckpointHook(Hook):
         self._in_loop = True
         self._flush(runner)
 
+    def idle_points(self, runner: Any) -> tuple[str, ...]:
+        """The iteration points, when saving by epoch: a save waits at most for the next epoch."""
+        return ("before_train_iter", "after_train_iter") if self.by_epoch else ()
+
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
         """Write the previous iteration's checkpoint if no validation followed it."""
         self._in_loop = True

@@ -43,6 +43,12 @@ class ParamSchedulerHook(Hook):
             if not scheduler.by_epoch:
                 scheduler.step()
 
+    def idle_points(self, runner: Any) -> tuple[str, ...]:
+        """After each iteration, when no scheduler is iteration-based: nothing steps there."""
+        if all(scheduler.by_epoch for scheduler in _schedulers(runner)):
+            return ("after_train_iter",)
+        return ()
+
     def after_train_epoch(self, runner: Any) -> None:
         """Step the epoch-based schedulers."""
         for scheduler in _schedulers(runner):

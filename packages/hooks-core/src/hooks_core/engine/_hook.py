@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # `typing` costs more to import than this whole package
 if TYPE_CHECKING:
-    from collections.abc import Sized
+    from collections.abc import Collection, Sized
     from typing import Any, ClassVar
 
     from ._priority import Priority
@@ -279,6 +279,17 @@ class Hook:
     def is_last_iter(self, runner: Any) -> bool:
         """MMCV's name for `is_last_train_iter`."""
         return self.is_last_train_iter(runner)
+
+    def idle_points(self, runner: Any) -> Collection[str]:
+        """The hook points this hook does nothing at for the rest of this training run.
+
+        Asked once `before_train` has run (again if the hook is registered
+        later); until `after_train` the runner does not call the hook there, so
+        a point its set-up makes a no-op (an epoch-based checkpoint after each
+        iteration) costs nothing per iteration. A subclass that overrides one
+        of those points below the class answering here is called as usual.
+        """
+        return ()
 
     def get_triggered_stages(self) -> list[str]:
         """Return the hook points this hook acts on, in `stages` order."""

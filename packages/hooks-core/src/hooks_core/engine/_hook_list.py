@@ -3,7 +3,8 @@
 Everything that can be decided once is decided when a hook is registered: its
 position, whether its methods can take each point's arguments, and which hooks
 act at each point. `call_hook` then runs one precomputed dispatcher per point,
-and a point no hook acts on costs a dictionary lookup.
+and a point no hook acts on costs a dictionary lookup. From `before_train` to
+`after_train` the table also leaves out each hook's `Hook.idle_points`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class HookList:
         hello
     """
 
-    __slots__ = ("_calls", "_hooks", "_owner", "_table", "_values")
+    __slots__ = ("_calls", "_hooks", "_idle", "_owner", "_table", "_training", "_values")
 
     def __init__(self, owner: Any) -> None:
         self._owner = owner
@@ -51,7 +52,11 @@ class HookList:
         self._values: tuple[int, ...] = ()
         # Per hook, what runs at each point it acts on, called with the point's arguments.
         self._calls: tuple[dict[str, Callable[..., Any]], ...] = ()
+        # Per hook, the points left out while training (see `Hook.idle_points`).
+        self._idle: tuple[frozenset[str], ...] = ()
+        self._training = False  # between the dispatches of before_train and after_train
         self._table: dict[str, Dispatcher | None] = {}
+        self._build_table()
 
     def register(
         self, hook: Hook | Mapping[str, Any], priority: int | str | Priority | None = None
@@ -95,7 +100,9 @@ class HookList:
         self._hooks = (*self._hooks[:position], hook, *self._hooks[position:])
         self._values = (*self._values[:position], value, *self._values[position:])
         self._calls = (*self._calls[:position], calls, *self._calls[position:])
-        self._table = {point: self._dispatcher(point) for point in HOOK_POINTS}
+        idle = _idle_points(hook, self._owner) if self._training else frozenset()
+        self._idle = (*self._idle[:position], idle, *self._idle[position:])
+        self._build_table()
         return hook
 
     def call_hook(self, point: str, **kwargs: Any) -> None:
@@ -112,10 +119,31 @@ class HookList:
 
     def _dispatcher(self, point: str) -> Dispatcher | None:
         if point in HOOK_POINTS:
-            methods = tuple(calls[point] for calls in self._calls if point in calls)
+            methods = tuple(
+                calls[point]
+                for calls, idle in zip(self._calls, self._idle, strict=True)
+                if point in calls and point not in idle
+            )
         else:  # a custom point: called with whatever its caller passes
             methods = tuple(getattr(hook, point) for hook in self._hooks if overrides(hook, point))
         return make_dispatcher(point, methods)
+
+    def _build_table(self) -> None:
+        """The dispatchers of every point; training's start and end also switch the idle points."""
+        table = {point: self._dispatcher(point) for point in HOOK_POINTS}
+        table["before_train"] = _followed_by(table["before_train"], self._start_training)
+        table["after_train"] = _followed_by(table["after_train"], self._end_training)
+        self._table = table
+
+    def _start_training(self) -> None:
+        self._training = True
+        self._idle = tuple(_idle_points(hook, self._owner) for hook in self._hooks)
+        self._build_table()
+
+    def _end_training(self) -> None:
+        self._training = False
+        self._idle = (frozenset(),) * len(self._hooks)
+        self._build_table()
 
     def hooks_at(self, point: str) -> tuple[Hook, ...]:
         """The hooks that act on `point`, in call order."""
@@ -152,6 +180,56 @@ class HookList:
     def __repr__(self) -> str:
         names = ", ".join(f"{type(h).__name__}({priority_name(h.priority)})" for h in self._hooks)
         return f"HookList([{names}])"
+
+
+def _followed_by(dispatch: Dispatcher | None, then: Callable[[], None]) -> Dispatcher:
+    """A dispatcher of a point without arguments that calls `then` after the hooks."""
+
+    def dispatch_then(runner: Any) -> None:
+        if dispatch is not None:
+            dispatch(runner)
+        then()
+
+    return dispatch_then
+
+
+def _idle_points(hook: Hook, runner: Any) -> frozenset[str]:
+    """The points `hook.idle_points(runner)` names, less those a subclass overrides below it.
+
+    A subclass may add work at a point its base class calls idle: the point is
+    left out only when the method that runs there (the point, else its generic
+    fallback, else MMCV's generic point: the first one overridden) comes from
+    the class answering `idle_points` or from one it inherits, not from the
+    instance.
+    """
+    own = getattr(hook, "__dict__", {})
+    if type(hook).idle_points is Hook.idle_points and "idle_points" not in own:
+        return frozenset()
+    named = frozenset(hook.idle_points(runner))
+    if unknown := sorted(named - HOOK_POINTS.keys()):
+        raise ValueError(
+            f"{type(hook).__name__}.idle_points returned {unknown}, which are not hook points; "
+            f"name points of Hook.stages, e.g. 'after_train_iter'"
+        )
+    mro = type(hook).__mro__
+    floor = mro.index(_definer(mro, "idle_points"))
+
+    def inherited(point: str) -> bool:
+        for name in (point, GENERIC_POINTS.get(point), MMCV_GENERIC_POINTS.get(point)):
+            if name is None:
+                continue
+            if name in own:
+                return False
+            if defines(hook, name, getattr(Hook, name)):  # what runs at the point
+                return mro.index(_definer(mro, name)) >= floor
+        return True  # nothing runs there
+
+    return frozenset(point for point in named if inherited(point))
+
+
+def _definer(mro: tuple[type, ...], name: str) -> type:
+    """The class of `mro` whose own attributes hold `name`."""
+    return next(cls for cls in mro if name in vars(cls))
 
 
 def _resolve_calls(hook: Hook) -> dict[str, Callable[..., Any]]:
