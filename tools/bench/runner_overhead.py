@@ -21,7 +21,10 @@ Two measurements hold instead:
   callgrind, which counts the instructions of two blocks after two of warm-up.
   The count does not depend on the machine's load at all, so it shows a change
   of a few hundred instructions; it weighs every instruction the same, so it is
-  a check of the CPU-time figure, not a replacement.
+  a check of the CPU-time figure, not a replacement. Every job runs with
+  ``PYTHONHASHSEED=0``: with a random seed each process lays out its sets and
+  dicts of strings differently, which moved the runner's count by up to 9k
+  between processes, against about 3k with the seed fixed.
 
 ``--invocations N`` repeats the whole measurement with new processes and prints
 the spread of the headline. ``--scaling`` measures the runner again with 5, 20
@@ -82,6 +85,11 @@ class Job:
         ] + ([] if self.spec.checkpoint else ["--no-checkpoint"])  # fmt: skip
 
 
+# What every job's process adds to the environment: the workload's folder, and a fixed
+# string hash seed, so sets and dicts of strings are laid out alike in every process.
+JOB_ENVIRONMENT = {"PYTHONPATH": str(WORKLOAD.parent), "PYTHONHASHSEED": "0"}
+
+
 class Process:
     """A running job, talked to over two pipes (its stdout is the framework's log)."""
 
@@ -94,7 +102,7 @@ class Process:
         with open(self.log, "wb") as log:
             self.popen = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, pass_fds=(to_child, to_parent),
-                cwd=work_dir, env={**os.environ, "PYTHONPATH": str(WORKLOAD.parent)},
+                cwd=work_dir, env={**os.environ, **JOB_ENVIRONMENT},
             )  # fmt: skip
         os.close(to_child)
         os.close(to_parent)

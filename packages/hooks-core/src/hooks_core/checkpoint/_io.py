@@ -535,24 +535,29 @@ def update_last_checkpoint(
     target = name if is_url(name) else os.path.abspath(name)
     pointer = _pointer(work_dir)
     data = target.encode("utf-8")
+    synced = None  # the local folder synced for the pointer
     if is_url(pointer):
         write_atomically(pointer, lambda f: f.write(data), backend_args)
     else:
         _overwrite(pointer, data)
-        fsync_directory(os.path.dirname(os.path.abspath(pointer)))
+        synced = os.path.dirname(os.path.abspath(pointer))
+        fsync_directory(synced)
     if is_url(target):
         return
     folder = os.path.dirname(target)
-    if is_url(pointer) or folder != os.path.dirname(os.path.abspath(pointer)):
+    if folder != synced:
         fsync_directory(folder)  # the pointer's sync covered only its own folder
 
 
 def _overwrite(path: str, data: bytes) -> None:
     """Write `data` over the start of file `path` (made if missing), cut it there, and sync it."""
-    folder = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileNotFoundError:  # its folder is missing: made once, not checked at every save
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            fd = os.open(path, flags, 0o666)
         try:
             view = memoryview(data)
             while view:  # a regular file takes it all at once; a short write goes on
