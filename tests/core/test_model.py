@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -79,6 +80,70 @@ def test_train_step_runs_the_forward_pass_in_the_wrappers_context() -> None:
     seen.clear()
     model.train_step([torch.tensor([1.0])], PlainOptimWrapper(torch.optim.SGD(model.parameters())))
     assert seen == ["forward"]
+
+
+def _module_call_frames(step: Any) -> list[str]:
+    """The ``nn.Module.__call__`` frames `step()` runs, by the class of the module called."""
+    frames: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is nn.Module._call_impl.__code__:
+            frames.append(type(frame.f_locals["self"]).__name__)
+
+    sys.setprofile(profile)
+    try:
+        step()
+    finally:
+        sys.setprofile(None)
+    return frames
+
+
+def test_steps_skip_module_call_machinery_only_when_it_would_just_call_forward() -> None:
+    """No hooks, no compile, no trace: the model and its preprocessor run by their ``forward``.
+
+    Each hook ``nn.Module.__call__`` would run (on the model, on the preprocessor,
+    module-global) makes the step go through the module's call again.
+    """
+    model = TwoLosses()
+    wrapper = PlainOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.0))
+    batch = [torch.tensor([1.0])]
+
+    def train() -> None:
+        model.train_step(batch, wrapper)
+
+    assert _module_call_frames(train) == []
+    assert _module_call_frames(lambda: model.val_step(batch)) == []
+    seen: list[str] = []
+    handle = model.register_forward_hook(lambda module, args, out: seen.append("model"))
+    assert _module_call_frames(train) == ["TwoLosses"] and seen == ["model"]
+    handle.remove()
+    preprocessor = model.data_preprocessor
+    handle = preprocessor.register_forward_pre_hook(lambda module, args: seen.append("pre"))  # type: ignore[union-attr]
+    assert _module_call_frames(train) == ["BaseDataPreprocessor"] and seen == ["model", "pre"]
+    handle.remove()
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, out: seen.append(type(module).__name__)
+    )
+    try:
+        assert _module_call_frames(train) == ["BaseDataPreprocessor", "TwoLosses"]
+    finally:
+        handle.remove()
+    assert seen[2:] == ["BaseDataPreprocessor", "TwoLosses"]
+    assert _module_call_frames(train) == []
+
+
+def test_a_model_with_its_own_call_is_called() -> None:
+    calls: list[str] = []
+
+    class OwnCall(TwoLosses):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(kwargs["mode"])
+            return super().__call__(*args, **kwargs)
+
+    model = OwnCall()
+    model.train_step([torch.tensor([1.0])], PlainOptimWrapper(torch.optim.SGD(model.parameters())))
+    model.val_step([torch.tensor([1.0])])
+    assert calls == ["loss", "predict"]
 
 
 def test_train_step_updates_through_the_wrapper() -> None:

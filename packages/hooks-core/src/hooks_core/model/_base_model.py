@@ -17,6 +17,7 @@ from torch import nn
 
 from ..registry._roots import MODELS
 from ._data_preprocessor import _TENSOR, BaseDataPreprocessor, cuda_device
+from ._direct_call import direct_call
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -130,14 +131,16 @@ class BaseModel(nn.Module):
         return log_vars
 
     def _preprocessor(self) -> Callable[..., Any]:
-        """`data_preprocessor`, read from the submodules directly.
+        """What to call to run `data_preprocessor` (see `direct_call`), read from the submodules.
 
         ``self.data_preprocessor`` would first fail the ordinary attribute lookup
         (a submodule is not in the instance's dict), format that error, then find
         the module in `nn.Module.__getattr__`: several times the cost of this.
         """
         found = self._modules.get("data_preprocessor")
-        return self.data_preprocessor if found is None else found  # a plain callable, a property
+        if found is None:  # a plain callable, a property
+            return self.data_preprocessor
+        return direct_call(found)
 
     def val_step(self, data: Any) -> Any:
         """Forward with ``mode='predict'`` for the evaluator."""
@@ -192,7 +195,9 @@ def run_forward(forward: Any, data: Any, mode: str) -> Any:
     """Call `forward` with a batch given as a dict (keywords) or a sequence (positions).
 
     Anything else is passed as the only positional argument (MMEngine raises).
+    A module is called through `direct_call`.
     """
+    forward = direct_call(forward)
     if isinstance(data, dict):
         return forward(**data, mode=mode)
     if isinstance(data, (list, tuple)):
