@@ -134,7 +134,7 @@ def train_ours(parts: Parts, epochs: int, work_dir: Path) -> None:
     )  # fmt: skip
     for (owner, attribute), name in zip(wrapped, PARTS, strict=True):
         parts.patch(owner, attribute, name)
-    parts.patch(checkpoint_io, "_write_serialized", SERIALIZE)
+    parts.patch(checkpoint_io, "_write_checkpoint", SERIALIZE)
     runner.train()
 
 

@@ -73,73 +73,22 @@ def save_checkpoint(
     `check_storage_args` for what `file_client_args` and `backend_args`
     (MMEngine's storage options) then mean; for a local path they change nothing.
     """
-    import torch
-
     options = check_storage_args(filename, file_client_args, backend_args)
-    if is_url(filename):
-        _storage.save(checkpoint, os.fspath(filename), options)
-        return
-
-    def write(file: IO[bytes]) -> None:
-        if _tensor_bytes_at_most(checkpoint, _IN_MEMORY_LIMIT):
-            _write_serialized(checkpoint, file)
-            return
-        hashing = _HashingWriter(file)
-        torch.save(checkpoint, hashing)  # type: ignore[arg-type]  # it only writes and flushes
-        hashing.append_checksum(file)
-
-    write_atomically(filename, write, sync_folder=sync_folder)
+    write_atomically(filename, lambda file: _write_checkpoint(checkpoint, file), options,
+                     sync_folder=sync_folder)  # fmt: skip
 
 
-# Checkpoints whose tensors hold at most this many bytes are serialized in memory and
-# written with one call: torch writes a record at a time, and streaming each record
-# through the hashing writer costs a few Python calls, which dominate a small save.
-# Larger ones stream, so a save never holds a second copy of big weights in memory.
-_IN_MEMORY_LIMIT = 32 << 20
+def _write_checkpoint(checkpoint: Any, file: IO[bytes]) -> None:
+    """`torch.save` `checkpoint` to `file`, front to back, with its checksum as the comment.
 
-
-def _tensor_bytes_at_most(state: Any, limit: int) -> bool:
-    """Whether the tensors nested in `state` hold at most `limit` bytes in all."""
+    A store's object (a URL's) cannot be written at an offset, so the file
+    gets the same bytes in the same order whether it is local or not.
+    """
     import torch
 
-    total, pending = 0, [state]
-    while pending:
-        value = pending.pop()
-        kind = type(value)
-        if kind in _LEAVES:  # most of a checkpoint's objects, told apart by exact type first
-            continue
-        if kind is dict or kind is list or kind is tuple:
-            pending.extend(value.values() if kind is dict else value)
-        elif isinstance(value, torch.Tensor):
-            total += value.nbytes
-            if total > limit:
-                return False
-        elif isinstance(value, dict):  # OrderedDict, defaultdict
-            pending.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            pending.extend(value)
-    return True
-
-
-_LEAVES = frozenset({int, float, str, bytes, bool, type(None)})
-
-
-def _write_serialized(checkpoint: Any, file: IO[bytes]) -> None:
-    """`torch.save` into memory, then write the archive and its checksum comment to `file`."""
-    import hashlib
-    import io
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    data = buffer.getbuffer()
-    comment = _checksum_comment(hashlib.sha256(data).hexdigest(), data[-_EOCD_SIZE:].tobytes())
-    if comment is None:
-        file.write(data)
-    else:
-        file.write(data[: -len(_EMPTY_COMMENT)])
-        file.write(comment)
+    writer = _ChecksummedWriter(file)
+    torch.save(checkpoint, writer)  # type: ignore[arg-type]  # it only writes and flushes
+    writer.finish()
 
 
 class CheckpointError(RuntimeError):
@@ -178,38 +127,79 @@ _COMMENT_SIZE = len(_CHECKSUM_TAG) + 64  # the tag and a hex digest
 _EMPTY_COMMENT = b"\0\0"
 
 
-class _HashingWriter:
-    """The file object `torch.save` writes to: hashes each write and keeps the last bytes."""
+# Archives up to this size are serialized in memory and written with one call; larger ones
+# stream to the file as torch writes them.
+_IN_MEMORY_LIMIT = 32 << 20
 
-    __slots__ = ("_file", "_sha", "_tail")
 
-    def __init__(self, file: IO[bytes]) -> None:
+class _ChecksummedWriter:
+    """What `torch.save` writes a checkpoint to: it hashes the archive, `finish` adds the digest.
+
+    The archive is kept in memory while it holds at most `limit` bytes (torch
+    writes it a record at a time, and a small save is then one write to
+    `file`); a larger one streams to `file` from there on, so a save never
+    holds a second copy of big weights. Either way the last two bytes (the
+    archive's empty comment length) are held back and `finish` writes the
+    checksum comment in their place, so `file` is written front to back once,
+    which a store's object needs.
+    """
+
+    __slots__ = ("_file", "_held", "_limit", "_memory", "_sha", "_tail")
+
+    def __init__(self, file: IO[bytes], limit: int = _IN_MEMORY_LIMIT) -> None:
         import hashlib
+        import io
 
         self._file = file
+        self._limit = limit
+        self._memory: io.BytesIO | None = io.BytesIO()
         self._sha = hashlib.sha256()  # releases the GIL for large writes (async saves)
-        self._tail = b""
+        self._held = b""  # streaming: the last bytes written, not yet passed on
+        self._tail = b""  # streaming: the archive's last bytes, for `_checksum_comment`
 
     def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        written = self._file.write(view)
+        memory = self._memory
+        if memory is not None:
+            written = memory.write(data)
+            if memory.tell() > self._limit:
+                self._memory = None
+                self._stream(memory.getbuffer())
+            return written
+        return self._stream(memoryview(data).cast("B"))
+
+    def _stream(self, view: memoryview) -> int:
         self._sha.update(view)
         self._tail = (self._tail + view[-_EOCD_SIZE:].tobytes())[-_EOCD_SIZE:]
-        return written
+        if len(view) >= len(_EMPTY_COMMENT):
+            self._file.write(self._held)
+            self._file.write(view[: -len(_EMPTY_COMMENT)])
+            self._held = view[-len(_EMPTY_COMMENT) :].tobytes()
+        else:
+            joined = self._held + view.tobytes()
+            self._file.write(joined[: -len(_EMPTY_COMMENT)])
+            self._held = joined[-len(_EMPTY_COMMENT) :]
+        return len(view)
 
     def flush(self) -> None:
-        self._file.flush()
+        if self._memory is None:
+            self._file.flush()
 
-    def append_checksum(self, file: IO[bytes]) -> None:
-        """Store the digest as the archive's comment: the comment length, then the comment."""
-        comment = self.checksum_comment()
-        if comment is not None:
-            file.seek(-len(_EMPTY_COMMENT), os.SEEK_END)
-            file.write(comment)
+    def finish(self) -> None:
+        """Write what is left, the checksum comment in place of the held bytes.
 
-    def checksum_comment(self) -> bytes | None:
-        """What replaces the archive's last two bytes (see `_checksum_comment`)."""
-        return _checksum_comment(self._sha.hexdigest(), self._tail)
+        An archive that does not end as torch's do gets its own bytes back instead.
+        """
+        memory = self._memory
+        if memory is not None:  # hashed and written at once
+            data = memory.getbuffer()
+            self._sha.update(data)
+            self._tail = data[-_EOCD_SIZE:].tobytes()
+            self._file.write(data[: -len(_EMPTY_COMMENT)])
+            self._held = data[-len(_EMPTY_COMMENT) :].tobytes()
+            del data  # a view on the buffer: released before the buffer may be
+            self._memory = None
+        comment = _checksum_comment(self._sha.hexdigest(), self._tail)
+        self._file.write(self._held if comment is None else comment)
 
 
 def _checksum_comment(digest: str, tail: bytes) -> bytes | None:

@@ -239,58 +239,6 @@ def _write_error(url: str, err: BaseException) -> OSError:
     return OSError(code, message) if code is not None else OSError(message)
 
 
-def save(checkpoint: dict[str, Any], url: str, backend_args: Mapping[str, Any] | None) -> None:
-    """`save_checkpoint` to a URL: the same bytes as a local file, checksum included.
-
-    A store's objects cannot be written at an offset, so a large checkpoint that
-    streams holds back its last two bytes (the archive's empty comment length)
-    and writes the checksum comment in their place at the end.
-    """
-    from ._io import _IN_MEMORY_LIMIT, _HashingWriter, _tensor_bytes_at_most, _write_serialized
-
-    def write(file: IO[bytes]) -> None:
-        if _tensor_bytes_at_most(checkpoint, _IN_MEMORY_LIMIT):
-            _write_serialized(checkpoint, file)
-            return
-        import torch
-
-        held = _HoldBack(file)
-        hashing = _HashingWriter(held)  # type: ignore[arg-type]  # it only writes
-        torch.save(checkpoint, hashing)  # type: ignore[arg-type]  # it only writes and flushes
-        held.finish(hashing.checksum_comment())
-
-    write_atomically(url, write, backend_args)
-
-
-class _HoldBack:
-    """Passes writes on but for the last two bytes, which `finish` replaces or writes."""
-
-    __slots__ = ("_file", "_held")
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self._file = file
-        self._held = b""
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        if len(view) >= 2:
-            self._file.write(self._held)
-            self._file.write(view[:-2])
-            self._held = view[-2:].tobytes()
-        else:
-            joined = self._held + view.tobytes()
-            self._file.write(joined[:-2])
-            self._held = joined[-2:]
-        return len(view)
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def finish(self, replacement: bytes | None) -> None:
-        """Write `replacement` instead of the held bytes, or the held bytes without one."""
-        self._file.write(self._held if replacement is None else replacement)
-
-
 def load(
     url: str,
     map_location: Any,
