@@ -84,6 +84,38 @@ def test_default_collate_keeps_named_tuples() -> None:
     assert batch.label.tolist() == [0, 1]
 
 
+def test_default_collate_of_tensor_tuples_is_torchs() -> None:
+    """A `TensorDataset`'s samples: the list of stacks torch's ``default_collate`` gives."""
+    data = torch.utils.data.TensorDataset(torch.randn(6, 3), torch.arange(6), torch.ones(6, 2, 2))
+    drawn = [data[i] for i in (4, 0, 2)]
+    ours, torchs = default_collate(drawn), torch.utils.data.default_collate(drawn)
+    assert type(ours) is list and len(ours) == 3
+    for mine, theirs in zip(ours, torchs, strict=True):
+        assert mine.dtype == theirs.dtype and torch.equal(mine, theirs)
+    with pytest.raises(RuntimeError, match=r"different lengths \(\[1, 2\]\); each must have 2"):
+        default_collate([(torch.zeros(1), torch.zeros(1)), (torch.zeros(1),)])
+    with pytest.raises(TypeError):  # a position whose values are not all tensors, as torch says
+        default_collate([(torch.zeros(1),), (1,)])
+
+
+def collate_telling_where(batch: list[Any]) -> tuple[Any, list[bool]]:
+    """`default_collate`'s batch, and whether each stack is in shared memory where it was made."""
+    stacked = default_collate(batch)
+    return stacked, [tensor.is_shared() for tensor in stacked]
+
+
+def test_default_collate_stacks_into_shared_memory_in_a_dataloader_worker() -> None:
+    """As torch's: a worker's batch goes to the main process without another copy."""
+    data = torch.utils.data.TensorDataset(torch.randn(4, 3), torch.arange(4))
+    for workers in (0, 1):
+        loader = torch.utils.data.DataLoader(
+            data, batch_size=2, num_workers=workers, collate_fn=collate_telling_where
+        )
+        (inputs, labels), shared = next(iter(loader))
+        assert shared == [bool(workers)] * 2
+        assert torch.equal(inputs, data.tensors[0][:2]) and labels.tolist() == [0, 1]
+
+
 def test_both_are_in_the_functions_registry() -> None:
     assert FUNCTIONS.get("pseudo_collate") is pseudo_collate
     assert FUNCTIONS.get("default_collate") is default_collate

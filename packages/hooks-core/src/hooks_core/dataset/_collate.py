@@ -68,7 +68,7 @@ def default_collate(data_batch: Sequence[Any]) -> Any:
     """
     first = data_batch[0]
     if type(first) is tuple and _all_tensors(first):
-        return _torch_default_collate()(list(data_batch))  # the same list of stacks, in one pass
+        return _stacked_positions(data_batch)
     return _regroup(data_batch, _stacked)
 
 
@@ -77,11 +77,43 @@ def _all_tensors(values: tuple[Any, ...]) -> bool:
     return tensor is not None and all(isinstance(value, tensor) for value in values)
 
 
+def _stacked_positions(data_batch: Sequence[Any]) -> list[Any]:
+    """Samples that are tuples of tensors (a `TensorDataset`'s): a list with a stack per position.
+
+    The list torch's ``default_collate`` gives, without its Python-level pass
+    comparing the samples' lengths (one C-level pass here) and its dispatch by
+    type at each position; each position is stacked by torch's own function for
+    tensors, which in a dataloader worker stacks into shared memory.
+    """
+    if len(set(map(len, data_batch))) != 1:
+        raise _different_lengths(data_batch, len(data_batch[0]))
+    stack = _tensor_collate()
+    return [stack(column) for column in zip(*data_batch, strict=True)]
+
+
+def _different_lengths(data_batch: Sequence[Any], size: int) -> RuntimeError:
+    return RuntimeError(
+        f"the samples of a batch are sequences of different lengths "
+        f"({sorted({len(sample) for sample in data_batch})}); each must have {size} items"
+    )
+
+
 @functools.cache
 def _torch_default_collate() -> Callable[[list[Any]], Any]:
     from torch.utils.data import default_collate as torch_default_collate
 
     return torch_default_collate
+
+
+@functools.cache
+def _tensor_collate() -> Callable[[Sequence[Any]], Any]:
+    """Torch's ``default_collate`` for a sequence of tensors (its ``collate_tensor_fn``)."""
+    try:
+        from torch.utils.data._utils.collate import collate_tensor_fn
+    except ImportError:  # a torch that moved it: the whole default_collate does the same
+        default = _torch_default_collate()
+        return lambda tensors: default(list(tensors))
+    return collate_tensor_fn
 
 
 def _regroup(data_batch: Sequence[Any], leaf: Callable[[Sequence[Any]], Any]) -> Any:
@@ -95,10 +127,7 @@ def _regroup(data_batch: Sequence[Any], leaf: Callable[[Sequence[Any]], Any]) ->
     if isinstance(first, Sequence):
         size = len(first)
         if any(len(sample) != size for sample in data_batch):
-            raise RuntimeError(
-                f"the samples of a batch are sequences of different lengths "
-                f"({sorted({len(sample) for sample in data_batch})}); each must have {size} items"
-            )
+            raise _different_lengths(data_batch, size)
         columns = [_regroup(values, leaf) for values in zip(*data_batch, strict=True)]
         if isinstance(first, tuple):
             return columns
