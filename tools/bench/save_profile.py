@@ -13,9 +13,9 @@ save and per iteration of the epoch:
 * gathering the state (`hooks_core.runner`'s ``collect``): the meta, the
   model's, optimizer's and schedulers' states, the message hub's, the random
   states and the data position;
-* the file: serializing and hashing (``torch.save`` into memory and the
-  SHA-256 of the archive), then the rest of the write: the temporary file,
-  its fsync and the rename;
+* the file: serializing, hashing and writing (``torch.save`` into memory,
+  the SHA-256 of the archive, its write into the temporary file), then the
+  rest of the write: opening the temporary file, its fsync and the rename;
 * the ``last_checkpoint`` pointer; what is left (the log line, the hub's
   bookkeeping) is the whole minus the parts.
 
@@ -52,8 +52,8 @@ from overhead_workload import BLOCK, Spec, make_net, runner_config, runner_model
 
 COUNTED_EPOCH = 3  # the save counted under callgrind: the hub's windows are full of values by then
 WHOLE = "whole save (CheckpointHook.after_train_epoch)"
-SERIALIZE = "  file: serialize + SHA-256"
-WRITE = "  file: temporary file, fsync, rename"
+SERIALIZE = "  file: serialize, SHA-256, write"
+WRITE = "  file: open, fsync, rename"
 REST = "  the rest (log line, bookkeeping)"
 HAND = "(b) torch.save of model, optimizer, scheduler"
 DURABLE = "(b2) the same, fsynced and renamed (durable_save)"
