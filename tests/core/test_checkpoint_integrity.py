@@ -74,7 +74,7 @@ def log_text(runner: Runner) -> str:
 
 # ------------------------------------------------------------ the format
 def large_checkpoint() -> dict[str, Any]:
-    """Over 32 MiB of tensors: saved by streaming to the file instead of through memory."""
+    """Over 32 MiB of tensors: streamed to the file once past the archive kept in memory."""
     weight = torch.arange(33 * 2**18, dtype=torch.float32).reshape(-1, 64)
     return {"meta": {"epoch": 1, "iter": 5, "seed": 3}, "state_dict": {"weight": weight}}
 
