@@ -100,6 +100,42 @@ def test_each_backend_counts_its_own_attempts() -> None:
     assert delivery.close() == {}
 
 
+def test_an_inline_backend_is_called_here_until_a_call_fails_then_in_order_by_its_worker() -> None:
+    backend = RecordingBackend(fail_calls={2})
+    worker = BackendWorker(backend, "inline", print, inline=True, first_delay=0.0)
+    delivery = Delivery([worker], print)
+    delivery.call("log_scalars", {"loss": 1.0}, 1, step=1)
+    assert backend.records == [({"loss": 1.0}, 1)]  # made before `call` returned
+    assert backend.threads == {threading.current_thread().name}
+    delivery.call("log_scalars", {"loss": 2.0}, 2, step=2)  # fails here: the worker retries it
+    delivery.call("log_scalars", {"loss": 3.0}, 3, step=3)  # queued behind it
+    assert delivery.drain(10)
+    assert [step for _, step in backend.records] == [1, 2, 3]
+    assert "hooks-logging:inline" in backend.threads
+    backend.threads.clear()
+    delivery.call("log_scalars", {"loss": 4.0}, 4, step=4)  # recovered: here again
+    assert backend.threads == {threading.current_thread().name}
+    assert backend.records[-1] == ({"loss": 4.0}, 4)
+    assert delivery.close() == {}
+
+
+def test_the_json_log_is_written_before_the_logger_hook_returns(tmp_path: Path) -> None:
+    """The JSON log is a local file: written on the training thread, not by a woken one."""
+    seen: list[int] = []
+
+    class AfterTheLogger(Hook):
+        priority = "LOWEST"
+
+        def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                             outputs: Any = None) -> None:  # fmt: skip
+            seen.append(len(json_records(runner)))
+
+    runner = logged_run(tmp_path, dict(interval=2), train_cfg=dict(by_epoch=False, max_iters=6),
+                        custom_hooks=[AfterTheLogger()])  # fmt: skip
+    runner.train()
+    assert seen == [0, 1, 1, 2, 2, 3]
+
+
 def test_training_never_waits_for_a_hanging_backend(tmp_path: Path) -> None:
     blocked = BlockedBackend()
     seen_during_training: list[int] = []

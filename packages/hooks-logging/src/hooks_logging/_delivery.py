@@ -6,7 +6,10 @@ training nor the other backends. A call that raises is reported once, kept,
 and retried with exponential back-off, each backend counting its own attempts;
 calls still undelivered at the end are reported with their steps. Essential
 backends (the JSON log) never drop a record: when their queue is full the
-training thread waits for room.
+training thread waits for room. An inline backend (the JSON log, a local
+file) is called on the submitting thread while its worker holds nothing:
+waking a thread costs more CPU than the write itself; once a call fails, it
+and the calls after it go through the worker as for any other backend.
 
 Closing is bounded: every backend finishes at the same time, within one
 shared deadline; while that takes long, a line says what is waited for, and
@@ -86,6 +89,8 @@ class BackendWorker:
             called from the worker thread, except for skipped calls (the
             thread calling `submit`).
         essential: Never drop a call: `submit` waits when the queue is full.
+        inline: Make a call on the thread submitting it when nothing is queued,
+            being made or backing off; a failed call then goes to the worker.
         queue_size: How many calls may wait in the queue.
         first_delay, max_delay: Back-off after a failure: the first wait, doubled
             after each further failure up to `max_delay` seconds.
@@ -100,6 +105,7 @@ class BackendWorker:
         name: str,
         report: Callable[[str], None],
         essential: bool = False,
+        inline: bool = False,
         queue_size: int = 10_000,
         first_delay: float = 0.5,
         max_delay: float = 30.0,
@@ -108,6 +114,7 @@ class BackendWorker:
         self.backend = backend
         self.name = name
         self.essential = essential
+        self._inline = inline
         self._report = report
         self._lock = threading.Condition()
         self._queue: deque[Call | _Marker] = deque()
@@ -142,6 +149,9 @@ class BackendWorker:
                     self._lock.wait()
             if self._closing:
                 raise ValueError(f"the worker of {self.name} is closed")
+            if self._inline and not (self._queue or self._pending or self._failing):
+                self._make_inline(call)
+                return
             if self._queued >= self._queue_size:
                 first_skip = not self._dropped
                 self._dropped.append(call)
@@ -153,6 +163,15 @@ class BackendWorker:
                 f"{self.name} cannot keep up: its queue of {self._queue_size} calls is "
                 "full, so calls are skipped for it (the JSON log keeps every record)"
             )
+
+    def _make_inline(self, call: Call) -> None:
+        """Make `call` on this thread (lock held, worker idle); a failed one goes to the worker."""
+        error = self._make(call)
+        if error is not None:
+            entry = _Pending(call)
+            self._pending.append(entry)
+            self._failed(entry, error)
+            self._lock.notify_all()
 
     def mark(self) -> threading.Event:
         """An event set once the worker reached every call queued so far (or finished).

@@ -98,6 +98,7 @@ class Forwarder:
                 name,
                 self._report,
                 essential=_is_json(backend),
+                inline=_is_json(backend),
                 queue_size=self.queue_size,
             )
             for backend, name in zip(self.backends, backend_names(self.backends), strict=True)

@@ -329,6 +329,7 @@ class LoggerHook(Hook):
                 name,
                 report,
                 essential=_is_json(backend),
+                inline=_is_json(backend),
                 queue_size=self.queue_size,
                 first_delay=self.retry_delay,
                 max_delay=self.max_retry_delay,
