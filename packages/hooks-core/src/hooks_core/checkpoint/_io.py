@@ -155,24 +155,30 @@ class _ChecksummedWriter:
         self._limit = limit
         self._memory: io.BytesIO | None = io.BytesIO()
         self._sha = hashlib.sha256()  # releases the GIL for large writes (async saves)
-        self._held = b""  # streaming: the last bytes written, not yet passed on
-        self._tail = b""  # streaming: the archive's last bytes, for `_checksum_comment`
+        self._held = b""  # the last bytes streamed, not yet passed on
+        self._tail = b""  # the archive's last bytes streamed, for `_checksum_comment`
 
     def write(self, data: Any) -> int:
         memory = self._memory
         if memory is not None:
             written = memory.write(data)
             if memory.tell() > self._limit:
-                self._memory = None
-                self._stream(memory.getbuffer())
+                self._spill()
             return written
         return self._stream(memoryview(data).cast("B"))
+
+    def _spill(self) -> None:
+        """Stream what memory holds and stream from now on."""
+        assert self._memory is not None
+        buffer, self._memory = self._memory, None
+        self._stream(buffer.getbuffer())
 
     def _stream(self, view: memoryview) -> int:
         self._sha.update(view)
         self._tail = (self._tail + view[-_EOCD_SIZE:].tobytes())[-_EOCD_SIZE:]
         if len(view) >= len(_EMPTY_COMMENT):
-            self._file.write(self._held)
+            if self._held:
+                self._file.write(self._held)
             self._file.write(view[: -len(_EMPTY_COMMENT)])
             self._held = view[-len(_EMPTY_COMMENT) :].tobytes()
         else:
@@ -190,15 +196,8 @@ class _ChecksummedWriter:
 
         An archive that does not end as torch's do gets its own bytes back instead.
         """
-        memory = self._memory
-        if memory is not None:  # hashed and written at once
-            data = memory.getbuffer()
-            self._sha.update(data)
-            self._tail = data[-_EOCD_SIZE:].tobytes()
-            self._file.write(data[: -len(_EMPTY_COMMENT)])
-            self._held = data[-len(_EMPTY_COMMENT) :].tobytes()
-            del data  # a view on the buffer: released before the buffer may be
-            self._memory = None
+        if self._memory is not None:  # a small archive: hashed and written at once
+            self._spill()
         comment = _checksum_comment(self._sha.hexdigest(), self._tail)
         self._file.write(self._held if comment is None else comment)
 

@@ -6,7 +6,7 @@ attributes through the slow path ``nn.Module.__getattr__`` imposes, and the
 arguments packed twice. That path does nothing else when the module has no
 hooks of its own, no global module hooks are registered, it was not compiled
 with ``module.compile()`` and no ``torch.jit.trace`` is running; `direct_call`
-checks exactly those conditions (for about a quarter of the cost) and then
+checks exactly those conditions (for about 4,000 instructions) and then
 skips it. Anything else, including a subclass with its own ``__call__`` and a
 torch whose module internals are not the ones checked, goes through
 ``module(...)`` as usual.
