@@ -159,50 +159,82 @@ def make_optimizer(params: Any) -> Any:
 
 
 # ---------------------------------------------------------------- hand-written loops
-def train_by_hand(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
-    """``indexed``, ``dataloader``, ``durable``: zero_grad, backward, step; log and save."""
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
+class HandLoop:
+    """``indexed``, ``dataloader``, ``durable``: zero_grad, backward, step; log and save.
 
-    inputs, labels = make_data()
-    net = make_net()
-    optimizer = make_optimizer(net.parameters())
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(MILESTONES), GAMMA)
-    generator = torch.Generator().manual_seed(SEED)
-    by_loader = spec.variant in ("dataloader", "durable")
-    save = durable_save if spec.variant == "durable" else torch.save
-    if by_loader:
-        loader = DataLoader(TensorDataset(inputs, labels), BATCH, shuffle=True, generator=generator)
-    net.train()
-    done = 0
-    with open(work_dir / "log.txt", "w") as log:
-        for epoch in range(spec.epochs):
-            if by_loader:
-                batches = iter(loader)
-            else:
-                order = torch.randperm(SAMPLES, generator=generator)
-                batches = ((inputs[i], labels[i]) for i in order.split(BATCH))
-            for x, y in batches:
-                losses = loss_terms(net(x), y, spec.loss_keys)
-                loss = sum(losses.values())
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                done += 1
-                if done % BLOCK == 0:
-                    log.write(f"epoch {epoch + 1} iter {done} lr {scheduler.get_last_lr()[0]:.4e} "
-                              f"loss {loss.item():.4f}\n")  # fmt: skip
-                pacer.tick()
-            scheduler.step()
-            if not spec.checkpoint:
-                continue
+    Built once, then run an epoch at a time, so that another loop can run between
+    its epochs (`loop_profile.py` alternates it with the runner in one process).
+    """
+
+    def __init__(self, spec: Spec, work_dir: Path) -> None:
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        self.spec, self.work_dir = spec, work_dir
+        self.inputs, self.labels = make_data()
+        self.net = make_net()
+        self.optimizer = make_optimizer(self.net.parameters())
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, list(MILESTONES), GAMMA
+        )
+        self.generator = torch.Generator().manual_seed(SEED)
+        self.save = durable_save if spec.variant == "durable" else torch.save
+        self.loader = (
+            DataLoader(TensorDataset(self.inputs, self.labels), BATCH, shuffle=True,
+                       generator=self.generator)
+            if spec.variant in ("dataloader", "durable") else None
+        )  # fmt: skip
+        self.log = open(work_dir / "log.txt", "w")  # noqa: SIM115  # closed by `close`
+        self.done = 0
+        self.net.train()
+
+    def run_epoch(self, epoch: int, tick: Any) -> None:
+        """Train epoch `epoch` (from 0), calling `tick` after each iteration; then save."""
+        import torch
+
+        net, optimizer, scheduler, log, keys = (
+            self.net, self.optimizer, self.scheduler, self.log, self.spec.loss_keys
+        )  # fmt: skip
+        if self.loader is not None:
+            batches = iter(self.loader)
+        else:
+            order = torch.randperm(SAMPLES, generator=self.generator)
+            batches = ((self.inputs[i], self.labels[i]) for i in order.split(BATCH))
+        done = self.done
+        for x, y in batches:
+            losses = loss_terms(net(x), y, keys)
+            loss = sum(losses.values())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done % BLOCK == 0:
+                log.write(f"epoch {epoch + 1} iter {done} lr {scheduler.get_last_lr()[0]:.4e} "
+                          f"loss {loss.item():.4f}\n")  # fmt: skip
+            tick()
+        self.done = done
+        scheduler.step()
+        if self.spec.checkpoint:
             state = {
                 "epoch": epoch + 1,
                 "model": net.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
             }
-            save(state, work_dir / f"epoch_{epoch + 1}.pth")
+            self.save(state, self.work_dir / f"epoch_{epoch + 1}.pth")
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def train_by_hand(spec: Spec, pacer: Pacer, work_dir: Path) -> None:
+    """The hand-written loops, all epochs, with the pacer's tick after each iteration."""
+    loop = HandLoop(spec, work_dir)
+    try:
+        for epoch in range(spec.epochs):
+            loop.run_epoch(epoch, pacer.tick)
+    finally:
+        loop.close()
 
 
 def durable_save(state: dict[str, Any], path: Path) -> None:
@@ -244,12 +276,17 @@ def runner_config(spec: Spec, model: Any, work_dir: Path) -> dict[str, Any]:
         param_scheduler=dict(
             type="MultiStepLR", by_epoch=True, milestones=list(MILESTONES), gamma=GAMMA
         ),
-        default_hooks=dict(
-            logger=dict(type="LoggerHook", interval=BLOCK),
-            checkpoint=dict(type="CheckpointHook", interval=1) if spec.checkpoint else None,
-        ),
+        default_hooks=default_hook_overrides(spec),
         randomness=dict(seed=SEED),
         log_level="INFO",
+    )
+
+
+def default_hook_overrides(spec: Spec) -> dict[str, Any]:
+    """The default hooks the benchmark changes: a record every 50 iterations, a save per epoch."""
+    return dict(
+        logger=dict(type="LoggerHook", interval=BLOCK),
+        checkpoint=dict(type="CheckpointHook", interval=1) if spec.checkpoint else None,
     )
 
 
