@@ -120,6 +120,7 @@ BENCH_SHORT = {
     "runner-overhead": ["--iters", "200"],
     "iteration-profile": ["--number", "2", "--rounds", "1"],
     "save-profile": ["--epochs", "3"],
+    "loop-profile": ["--epochs", "24"],
     "optim-wrapper": ["--number", "2", "--repeat", "1"],
     "logging-overhead": ["--iters", "40", "--interval", "20", "--write-ms", "1", "--rounds", "1"],
     "checkpoint-save": ["--saves", "1", "--interval", "2"],
@@ -155,6 +156,10 @@ def save_profile(tmp_path: Path) -> None:
     run_bench("save-profile", "--instructions")  # the README's table has the columns
 
 
+def loop_profile(tmp_path: Path) -> None:
+    run_bench("loop-profile")
+
+
 # The first key a command starts with decides how it runs: one benchmark before them all.
 HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "python3 tools/dev.py demo": demo,
@@ -164,6 +169,7 @@ HOW_TO_RUN: dict[str, Callable[[Path], None]] = {
     "python3 tools/dev.py bench runner-overhead": runner_overhead,
     "python3 tools/dev.py bench iteration-profile": iteration_profile,
     "python3 tools/dev.py bench save-profile": save_profile,
+    "python3 tools/dev.py bench loop-profile": loop_profile,
     "python3 tools/dev.py bench": all_benchmarks,
 }
 
