@@ -89,13 +89,14 @@ class Timings:
         return statistics.median(self.ns[name]) / 1e3
 
 
-def default_hooks(spec: Spec) -> dict[str, Any]:
+def default_hooks(spec: Spec) -> dict[str, Any | None]:
     """The benchmark's default hooks, built here so their classes can be timed first."""
     from hooks_core.registry import HOOKS
     from hooks_core.runner import default_hook_configs
 
     configs = {**default_hook_configs(), **default_hook_overrides(spec)}
-    return {key: HOOKS.build(cfg) for key, cfg in configs.items() if cfg is not None}
+    # None stays: the runner would otherwise add that default hook itself.
+    return {key: None if cfg is None else HOOKS.build(cfg) for key, cfg in configs.items()}
 
 
 @contextlib.contextmanager
@@ -183,7 +184,9 @@ def train(spec: Spec, epochs: int, work_dir: Path, timings: Timings | None) -> l
                            work_dir)  # fmt: skip
     config["default_hooks"] = hooks
     timed = (
-        contextlib.nullcontext() if timings is None else timed_points([*hooks.values()], timings)
+        contextlib.nullcontext()
+        if timings is None
+        else timed_points([h for h in hooks.values() if h is not None], timings)
     )
     with (
         timed,
