@@ -16,9 +16,9 @@ job (b), so both see the same machine:
   with its interquartile range. ``--no-checkpoint`` drops both loops' saves.
 * parts: in a second run, each point of each default hook and the model's
   ``train_step`` are timed at every call (thread CPU), less what timing an
-  empty call the same way costs. A point runs once or 50 times an epoch; its
-  cost per iteration is its median per call times its calls per epoch, over
-  50. The logger's record iteration and the checkpoint show as their own rows.
+  empty call the same way costs. An iteration point has two rows, the
+  epoch's last iteration (which logs a record) and its 49 others; a row's
+  cost per iteration is its median per call times its calls per epoch, over 50.
 
 Run it with ``python3 tools/dev.py bench loop-profile``.
 """
@@ -108,15 +108,17 @@ def timed_points(hooks: list[Any], timings: Timings) -> Iterator[None]:
     are replaced, not the instances': a method set on an instance would be
     called even at a point the hook declares idle.
     """
-    from hooks_core.engine import GENERIC_POINTS
+    from hooks_core.engine import GENERIC_POINTS, Hook
 
     saved: list[tuple[type, str, Any]] = []
     for cls in dict.fromkeys(type(hook) for hook in hooks):
         for point in (*ITERATION_POINTS, *EPOCH_POINTS):
             for name in (point, GENERIC_POINTS.get(point)):
                 owner = next((c for c in cls.__mro__ if name in vars(c)), None)
-                if owner is None or owner.__module__.startswith("hooks_core.engine"):
+                if owner is None or owner is Hook:
                     continue  # `Hook`'s own: nothing runs there
+                if any(done[:2] == (owner, name) for done in saved):
+                    break  # a base two of the hooks share: timed once, under the first
                 saved.append((owner, name, vars(owner)[name]))
                 setattr(owner, name, timings.wrap(_part_name(cls, point), vars(owner)[name]))
                 break
