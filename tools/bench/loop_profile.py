@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import os
 import statistics
@@ -141,7 +142,7 @@ def _part_name(cls: type, point: str) -> Callable[..., str]:
     return name
 
 
-def train(spec: Spec, epochs: int, work_dir: Path, timings: Timings | None) -> list[float]:
+def train(checkpoint: bool, epochs: int, work_dir: Path, timings: Timings | None) -> list[float]:
     """Our runner, a hand-written epoch before each of ours; their paired differences per iteration.
 
     With `timings`, the hooks' points, ``train_step`` and the hand-written
@@ -149,8 +150,9 @@ def train(spec: Spec, epochs: int, work_dir: Path, timings: Timings | None) -> l
     """
     from hooks_core import BaseModel, Hook, Runner
 
+    spec = Spec("hooks", epochs * BLOCK, checkpoint=checkpoint)
     work_dir.mkdir(parents=True)
-    hand = HandLoop(Spec("dataloader", spec.iters, checkpoint=spec.checkpoint), work_dir)
+    hand = HandLoop(dataclasses.replace(spec, variant="dataloader"), work_dir)
     ours_ns: list[int] = []
     hand_ns: list[int] = []
     clock = time.process_time_ns
@@ -182,8 +184,7 @@ def train(spec: Spec, epochs: int, work_dir: Path, timings: Timings | None) -> l
     if timings is not None:
         model.train_step = timings.wrap(lambda *a, **k: TRAIN_STEP, model.train_step)
         hand.save = timings.wrap(lambda *a, **k: HAND_SAVE, hand.save)
-    config = runner_config(Spec("hooks", epochs * BLOCK, checkpoint=spec.checkpoint), model,
-                           work_dir)  # fmt: skip
+    config = runner_config(spec, model, work_dir)
     config["default_hooks"] = hooks
     timed = (
         contextlib.nullcontext()
@@ -280,14 +281,14 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    spec = Spec("hooks", BLOCK, checkpoint=not args.no_checkpoint)
+    checkpoint = not args.no_checkpoint
     with tempfile.TemporaryDirectory() as tmp:
-        whole = train(spec, args.epochs, Path(tmp, "whole"), None)
+        whole = train(checkpoint, args.epochs, Path(tmp, "whole"), None)
         timings = Timings()
-        train(spec, max(args.epochs // 3, 2 * WARMUP_EPOCHS), Path(tmp, "parts"), timings)
+        train(checkpoint, max(args.epochs // 3, 2 * WARMUP_EPOCHS), Path(tmp, "parts"), timings)
     calibration = calibration_us(timings)
     rows = per_iteration(timings, calibration)
-    saves = "a checkpoint per epoch" if spec.checkpoint else "no checkpoint"
+    saves = "a checkpoint per epoch" if checkpoint else "no checkpoint"
     print(f"the runner inside training, beside the hand-written DataLoader loop in one process "
           f"({saves}); CPU µs per iteration; torch {torch.__version__}")  # fmt: skip
     overhead = summary("whole epochs: ours minus the hand-written loop", whole)
