@@ -107,7 +107,7 @@ def test_backend_logs_steps_config_images_text_into_a_repo_under_save_dir(
         log_every_kind(backend)
         assert backend.experiment is backend.run
         state = backend.run_state()
-    assert set(threading.enumerate()) == threads  # Aim's writer and heartbeat threads ended
+    assert set(threading.enumerate()) <= threads  # Aim's writer and heartbeat threads ended
     assert state == {"run_hash": state["run_hash"], "repo": str(save_dir)}
     run = read_run(save_dir, state["run_hash"])
     assert series(run, "train/loss") == [(2, 1.0), (4, 0.5)]

@@ -119,7 +119,7 @@ def test_backend_is_offline_without_a_key_and_logs_steps_config_images_text(
     ((step, text),) = run.media("note")
     assert (step, text.read_text()) == (4, "hello")
     assert (run.finish.state, run.finish.error) == (RunState.RUN_STATE_FINISHED, "")
-    assert set(threading.enumerate()) == threads  # nothing of SwanLab's left running
+    assert set(threading.enumerate()) <= threads  # nothing of SwanLab's left running
     assert not (tmp_path / "swanlog").exists()  # save_dir wins over SWANLAB_LOGDIR
 
 
